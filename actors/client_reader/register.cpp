@@ -1,0 +1,142 @@
+// POST /register (users through UIA with m.login.dummy; guests when allowed) and
+// GET /register/available (spec: Client-Server API, "Account registration").
+#include <boost/json.hpp>
+
+#include "actors/auth/uia.hpp"
+#include "actors/endpoint_helpers.hpp"
+#include "actors/runtime/writer_client.hpp"
+#include "common/config.hpp"
+#include "protocol/crypto.hpp"
+#include "protocol/errors.hpp"
+#include "protocol/identifiers.hpp"
+#include "protocol/json.hpp"
+#include "storage/tables/accounts.hpp"
+
+namespace myelin::endpoints {
+
+namespace json = boost::json;
+using protocol::matrix_error;
+
+namespace {
+
+constexpr size_t max_password_length = 512;
+
+// Validates a requested localpart the way Synapse does and returns the full user id.
+std::string checked_user_id(const runtime::handler_context& ctx, const std::string& username) {
+  if (username.empty()) throw protocol::errors::invalid_username("User ID cannot be empty");
+  if (!protocol::is_valid_user_localpart(username))
+    throw protocol::errors::invalid_username("User ID can only contain characters a-z, 0-9, or '=_-./+'");
+  if (username.front() == '_') throw protocol::errors::invalid_username("User ID may not begin with _");
+  if (std::all_of(username.begin(), username.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    throw protocol::errors::invalid_username("Numeric user IDs are reserved for guest users");
+  std::string user_id = "@" + username + ":" + ctx.config.server_name;
+  if (user_id.size() > 255) throw protocol::errors::invalid_username("User ID is too long");
+  return user_id;
+}
+
+bool user_exists(runtime::handler_context& ctx, const std::string& user_id) {
+  auto c = ctx.db.acquire();
+  return storage::accounts::get_user(*c, user_id).has_value();
+}
+
+void check_password_policy(const runtime::handler_context& ctx, const std::string& password) {
+  if (password.size() > max_password_length) throw protocol::errors::invalid_param("Password too long");
+  if (password.size() < ctx.config.password_min_length)
+    throw protocol::errors::weak_password("Password must be at least " +
+                                          std::to_string(ctx.config.password_min_length) + " characters");
+}
+
+// Writes the account (and, unless inhibited, its first session) through the accounts writer.
+api_response create_account(runtime::handler_context& ctx, const api_request& req, const std::string& user_id,
+                            const std::optional<std::string>& password, bool is_guest, const json::object& body) {
+  json::object args{{"user_id", user_id}, {"is_guest", is_guest}};
+  if (password) args["password_hash"] = protocol::hash_password(*password);
+  args["displayname"] = protocol::split_user_id(user_id)->localpart;
+  bool inhibit_login = protocol::opt_bool(body, "inhibit_login").value_or(false);
+  std::optional<session_request> session;
+  if (!inhibit_login) {
+    session = make_session_request(ctx, req, protocol::opt_string(body, "device_id"),
+                                   protocol::opt_string(body, "initial_device_display_name"));
+    args["session"] = session->fields;
+  }
+  auto w = ctx.writers.write("accounts", user_id, "register", args);
+  json::object out = session ? session_response(ctx, user_id, *session)
+                             : json::object{{"user_id", user_id}, {"home_server", ctx.config.server_name}};
+  return json_response_after(out, w.position);
+}
+
+api_response register_guest(runtime::handler_context& ctx, const api_request& req, const json::object& body) {
+  if (!ctx.config.allow_guest_access) throw protocol::errors::forbidden("Guest access is disabled");
+  // Guests get numeric localparts, which ordinary registration refuses.
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    std::string local;
+    for (char c : protocol::random_alnum(12)) local += static_cast<char>('0' + (static_cast<unsigned char>(c) % 10));
+    auto user_id = "@" + local + ":" + ctx.config.server_name;
+    try {
+      return create_account(ctx, req, user_id, std::nullopt, true, body);
+    } catch (const matrix_error& e) {
+      if (e.errcode() != "M_USER_IN_USE") throw;
+    }
+  }
+  throw protocol::errors::unknown("Could not allocate a guest user id");
+}
+
+api_response register_user(runtime::handler_context& ctx, const api_request& req) {
+  auto body = body_object(ctx, req, true);
+  auto kind = query_param(req, "kind").value_or("user");
+  if (kind == "guest") return register_guest(ctx, req, body);
+  if (kind != "user") throw protocol::errors::invalid_param("Invalid kind " + kind);
+  if (!ctx.config.enable_registration) throw protocol::errors::forbidden("Registration has been disabled");
+
+  // Refuse a bad or taken username before asking the client to authenticate (as Synapse does).
+  auto early_username = protocol::opt_string(body, "username");
+  if (early_username) {
+    auto id = checked_user_id(ctx, *early_username);
+    if (user_exists(ctx, id)) throw protocol::errors::user_in_use();
+  }
+  if (auto pw = protocol::opt_string(body, "password")) check_password_policy(ctx, *pw);
+
+  auto uia = auth::require_uia(ctx, req, body, {{"m.login.dummy"}}, "");
+
+  // The final request may omit what the first one carried: fall back to the session's body.
+  auto field = [&](std::string_view key) {
+    auto v = protocol::opt_string(body, key);
+    return v ? v : protocol::opt_string(uia.clientdict, key);
+  };
+  auto username = field("username");
+  auto password = field("password");
+  if (!password) throw protocol::errors::missing_param("Missing password");
+  check_password_policy(ctx, *password);
+  std::string user_id;
+  if (username) {
+    user_id = checked_user_id(ctx, *username);
+  } else {
+    auto local = protocol::random_alnum(10);
+    for (auto& c : local) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    user_id = "@" + local + ":" + ctx.config.server_name;
+  }
+  json::object merged = uia.clientdict;
+  for (const auto& kv : body) merged[kv.key()] = kv.value();
+  return create_account(ctx, req, user_id, password, false, merged);
+}
+
+api_response register_available(runtime::handler_context& ctx, const api_request& req) {
+  auto username = query_param(req, "username");
+  if (!username) throw protocol::errors::missing_param("Missing 'username' query parameter");
+  auto user_id = checked_user_id(ctx, *username);
+  if (user_exists(ctx, user_id)) throw protocol::errors::user_in_use();
+  return runtime::json_response(json::object{{"available", true}});
+}
+
+} // namespace
+
+void register_registration(runtime::endpoint_registry& r) {
+  r.add({.name = "register", .method = "POST", .path = "/_matrix/client/{:r0|v3}/register",
+         .auth = auth_mode::none, .rate_limit = "registration"},
+        register_user);
+  r.add({.name = "register.available", .method = "GET", .path = "/_matrix/client/{:r0|v3}/register/available",
+         .auth = auth_mode::none, .rate_limit = "registration"},
+        register_available);
+}
+
+} // namespace myelin::endpoints

@@ -1,0 +1,35 @@
+// Small helpers every endpoint file uses: request body and query access, sessions (device + token).
+#pragma once
+#include <boost/json/object.hpp>
+#include <optional>
+#include <string>
+
+#include "actors/runtime/endpoint_registry.hpp"
+
+namespace myelin::endpoints {
+
+// The request body as a JSON object, within the configured depth limit (M_NOT_JSON / M_BAD_JSON).
+boost::json::object body_object(const runtime::handler_context& ctx, const api_request& req, bool allow_empty = false);
+
+std::optional<std::string> query_param(const api_request& req, std::string_view name);
+
+// The session fields for the accounts writer (device_id, display_name, token_hash, …) plus the
+// plaintext token to return to the client; the token itself is never stored.
+struct session_request {
+  boost::json::object fields;
+  std::string access_token;
+  std::string device_id;
+  std::optional<int64_t> expires_in_ms;
+};
+session_request make_session_request(const runtime::handler_context& ctx, const api_request& req,
+                                     std::optional<std::string> device_id,
+                                     std::optional<std::string> display_name);
+
+// The response of /login and /register.
+boost::json::object session_response(const runtime::handler_context& ctx, const std::string& user_id,
+                                     const session_request& s);
+
+// An api_response that also waits for `pos` on the answering node (read-after-write).
+api_response json_response_after(const boost::json::value& body, const stream_position& pos, uint16_t status = 200);
+
+} // namespace myelin::endpoints

@@ -1,0 +1,30 @@
+// The list of every endpoint Myelin serves: each family registers itself from its own file.
+#include "actors/runtime/endpoint_registry.hpp"
+
+namespace myelin::endpoints {
+void register_versions(runtime::endpoint_registry&);
+void register_login(runtime::endpoint_registry&);
+void register_registration(runtime::endpoint_registry&);
+void register_account(runtime::endpoint_registry&);
+void register_logout(runtime::endpoint_registry&);
+void register_password(runtime::endpoint_registry&);
+void register_openid(runtime::endpoint_registry&);
+void register_devices(runtime::endpoint_registry&);
+void register_debug(runtime::endpoint_registry&);
+} // namespace myelin::endpoints
+
+namespace myelin::runtime {
+
+void register_all_endpoints(endpoint_registry& r) {
+  endpoints::register_versions(r);
+  endpoints::register_login(r);
+  endpoints::register_registration(r);
+  endpoints::register_account(r);
+  endpoints::register_logout(r);
+  endpoints::register_password(r);
+  endpoints::register_openid(r);
+  endpoints::register_devices(r);
+  endpoints::register_debug(r);
+}
+
+} // namespace myelin::runtime

@@ -1,0 +1,102 @@
+#include "actors/runtime/api_instance.hpp"
+
+#include <caf/all.hpp>
+
+#include <unordered_map>
+
+#include "actors/runtime/blocking_pool.hpp"
+#include "common/log.hpp"
+#include "protocol/errors.hpp"
+#include "storage/database.hpp"
+
+namespace myelin::runtime {
+
+api_response run_handler(handler_context& ctx, const endpoint_entry* entry, const api_request& req) {
+  api_response resp;
+  try {
+    if (!entry) throw protocol::errors::unrecognized("This endpoint is not served by " + ctx.instance);
+    resp = entry->handler(ctx, req);
+  } catch (const protocol::matrix_error& e) {
+    resp.status = static_cast<uint16_t>(e.status());
+    resp.body = e.body();
+    if (e.status() == 503) resp.headers.emplace_back("Retry-After", "1");
+  } catch (const storage::database_error& e) {
+    ctx.log.error("database error", {{"endpoint", req.endpoint}, {"request_id", req.request_id}, {"error", e.what()}});
+    auto err = protocol::errors::unknown("Internal server error");
+    resp.status = 500;
+    resp.body = err.body();
+  } catch (const std::exception& e) {
+    // Never a stack trace or an exception text for the client: the log has the detail.
+    ctx.log.error("handler failed", {{"endpoint", req.endpoint}, {"request_id", req.request_id}, {"error", e.what()}});
+    auto err = protocol::errors::unknown("Internal server error");
+    resp.status = 500;
+    resp.body = err.body();
+  }
+  return resp;
+}
+
+namespace {
+
+struct instance_state {
+  std::string label;
+  api_instance_deps deps;
+  std::unique_ptr<logger> log;
+  uint64_t next_job = 0;
+  std::unordered_map<uint64_t, caf::typed_response_promise<api_response>> in_flight;
+};
+
+using instance_type = api_instance_actor::stateful_pointer<instance_state>;
+
+api_instance_actor::behavior_type instance_impl(instance_type self, std::string label, api_instance_deps deps) {
+  auto& st = self->state;
+  st.label = std::move(label);
+  st.deps = deps;
+  st.log = std::make_unique<logger>("group", st.label);
+  return {
+      [=](api_request& req) -> caf::result<api_response> {
+        auto& s = self->state;
+        if (s.in_flight.size() >= s.deps.max_in_flight) {
+          auto err = protocol::errors::unavailable("Server busy, try again");
+          api_response r;
+          r.status = 503;
+          r.body = err.body();
+          r.headers.emplace_back("Retry-After", "1");
+          return r;
+        }
+        auto id = ++s.next_job;
+        auto promise = self->make_response_promise<api_response>();
+        s.in_flight.emplace(id, promise);
+        auto me = caf::actor_cast<api_instance_actor>(self);
+        const endpoint_entry* entry = s.deps.endpoints->find(req.endpoint);
+        // The job may outlive this instance (if it crashes); it then only sends to a dead address.
+        s.deps.pool->post([me, id, entry, deps = s.deps, req = std::move(req), label = s.label]() {
+          logger job_log("group", label);
+          handler_context ctx{*deps.config, *deps.db, *deps.writers, label, job_log};
+          api_response resp = run_handler(ctx, entry, req);
+          if (deps.expose_instance_header) resp.headers.emplace_back("X-Myelin-Instance", label);
+          caf::anon_send(me, atoms::done_atom_v, id, std::move(resp));
+        });
+        return promise;
+      },
+      [=](atoms::done_atom, uint64_t id, api_response& resp) {
+        auto& s = self->state;
+        auto it = s.in_flight.find(id);
+        if (it == s.in_flight.end()) return;
+        it->second.deliver(std::move(resp));
+        s.in_flight.erase(it);
+      },
+      [=](atoms::label_atom) { return self->state.label; },
+      [=](atoms::crash_atom) {
+        self->state.log->warn("instance asked to crash (test hook)");
+        self->quit(caf::sec::runtime_error);
+      },
+  };
+}
+
+} // namespace
+
+api_instance_actor spawn_api_instance(caf::actor_system& sys, std::string label, api_instance_deps deps) {
+  return sys.spawn(instance_impl, std::move(label), deps);
+}
+
+} // namespace myelin::runtime

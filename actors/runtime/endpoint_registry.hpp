@@ -1,0 +1,58 @@
+// Endpoints as data + handler. Each endpoint file registers one or a few of these; the gateway's
+// catalog is built from the same specs, so path, method and handler are declared in one place.
+#pragma once
+#include <boost/json/value.hpp>
+#include <functional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "actors/runtime/messages.hpp"
+#include "protocol/endpoint_spec.hpp"
+
+namespace myelin {
+struct homeserver_config;
+class logger;
+namespace storage {
+class database;
+}
+namespace runtime {
+
+class writer_client;
+
+// What a handler may use. Handlers run on a blocking-pool thread: database calls and blocking
+// writer requests are fine there (and only there).
+struct handler_context {
+  const homeserver_config& config;
+  storage::database& db;
+  writer_client& writers;
+  const std::string& instance;   // "client_reader/1"
+  const logger& log;
+};
+
+using handler_fn = std::function<api_response(handler_context&, const api_request&)>;
+
+struct endpoint_entry {
+  endpoint_spec spec;
+  handler_fn handler;
+};
+
+class endpoint_registry {
+public:
+  void add(endpoint_spec spec, handler_fn handler);  // throws on a duplicate name
+  const endpoint_entry* find(const std::string& name) const;
+  const std::vector<endpoint_entry>& entries() const { return entries_; }
+
+private:
+  std::vector<endpoint_entry> entries_;
+  std::unordered_map<std::string, size_t> by_name_;
+};
+
+// A JSON response.
+api_response json_response(const boost::json::value& body, uint16_t status = 200);
+
+// Registers every endpoint Myelin serves (actors/endpoints.cpp).
+void register_all_endpoints(endpoint_registry& registry);
+
+} // namespace runtime
+} // namespace myelin

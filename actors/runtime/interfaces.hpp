@@ -1,0 +1,33 @@
+// The typed interfaces of the runtime's actors. Anything another group or node may call is listed
+// here with its message types (all registered in messages.hpp), so a handle can be remote.
+#pragma once
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "actors/runtime/messages.hpp"
+
+namespace myelin::runtime {
+
+// An instance of an API group (sync, client_reader, …): answers client API requests.
+using api_instance_actor = caf::typed_actor<
+    caf::replies_to<api_request>::with<api_response>,
+    caf::replies_to<atoms::label_atom>::with<std::string>,
+    caf::reacts_to<atoms::crash_atom>,                                // tests: die, to exercise supervision
+    caf::reacts_to<atoms::done_atom, uint64_t, api_response>>;        // a pool job finished (self-sent)
+
+// A stream writer: the only writer of its stream's tables.
+using stream_writer_actor = caf::typed_actor<
+    caf::replies_to<write_request>::with<write_result>,
+    caf::replies_to<atoms::position_atom>::with<stream_position>,
+    caf::reacts_to<atoms::flush_atom>,                                // group commit trigger (self-sent)
+    caf::reacts_to<atoms::crash_atom>>;
+
+// A node's stream hub: writers publish to it; it fans updates out to subscribers and tracks the
+// positions this node has seen, answering "wait until position p" for read-after-write.
+using stream_hub_actor = caf::typed_actor<
+    caf::reacts_to<atoms::publish_atom, stream_update>,
+    caf::reacts_to<atoms::subscribe_atom, std::string, caf::actor>,
+    caf::replies_to<atoms::wait_atom, std::vector<stream_position>>::with<bool>,
+    caf::reacts_to<atoms::wait_atom>>;                                // periodic deadline sweep (self-sent)
+
+} // namespace myelin::runtime

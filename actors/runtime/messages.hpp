@@ -1,0 +1,120 @@
+// Every message that crosses a group boundary. Each one is a plain, inspectable struct registered in
+// the `myelin` type-id block, so any group can move to another node without code changes: no
+// pointers, callbacks or shared state ever travel between groups.
+#pragma once
+#include <caf/atom.hpp>
+#include <caf/meta/type_name.hpp>
+#include <caf/type_id.hpp>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace myelin {
+
+// A position in one stream as written by one writer instance. A stream with several writers
+// (events sharded over persisters) has one position per writer.
+struct stream_position {
+  std::string stream;
+  std::string writer;
+  int64_t position = 0;
+};
+
+// A client API request after the gateway has matched its endpoint, decoded its path parameters
+// and authenticated it. The body is passed through untouched; the handler parses it.
+struct api_request {
+  std::string endpoint;                                     // endpoint catalog name
+  std::string method;
+  std::vector<std::string> path_params;                     // percent-decoded, template order
+  std::vector<std::pair<std::string, std::string>> query;   // decoded; access_token removed
+  std::string body;
+  std::string content_type;
+  std::string user_id;                                      // "" when unauthenticated
+  std::string device_id;
+  int64_t token_id = 0;
+  bool is_guest = false;
+  std::string client_ip;
+  std::string user_agent;
+  std::string request_id;
+};
+
+struct api_response {
+  uint16_t status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;
+  // Read-after-write: the gateway answers only once its node has seen these positions.
+  std::vector<stream_position> wait_for;
+};
+
+// A write submitted to a stream writer. `op` names one of the writer's operations; `args` is a
+// JSON object. Writers are the only code that writes their stream's tables.
+struct write_request {
+  std::string op;
+  std::string args;
+};
+
+struct write_result {
+  int16_t status = 200;         // HTTP-style: 200 ok, otherwise a Matrix error below
+  std::string errcode;
+  std::string error;
+  std::string result;           // JSON
+  stream_position position;     // the stream position the write produced (or the current one)
+};
+
+// What a writer publishes after each commit: the rows it wrote, as JSON objects.
+struct stream_update {
+  std::string stream;
+  std::string writer;
+  int64_t position = 0;
+  std::vector<std::string> rows;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stream_position& x) {
+  return f(caf::meta::type_name("stream_position"), x.stream, x.writer, x.position);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, api_request& x) {
+  return f(caf::meta::type_name("api_request"), x.endpoint, x.method, x.path_params, x.query, x.body,
+           x.content_type, x.user_id, x.device_id, x.token_id, x.is_guest, x.client_ip, x.user_agent,
+           x.request_id);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, api_response& x) {
+  return f(caf::meta::type_name("api_response"), x.status, x.body, x.content_type, x.headers, x.wait_for);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, write_request& x) {
+  return f(caf::meta::type_name("write_request"), x.op, x.args);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, write_result& x) {
+  return f(caf::meta::type_name("write_result"), x.status, x.errcode, x.error, x.result, x.position);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stream_update& x) {
+  return f(caf::meta::type_name("stream_update"), x.stream, x.writer, x.position, x.rows);
+}
+
+} // namespace myelin
+
+CAF_BEGIN_TYPE_ID_BLOCK(myelin, caf::first_custom_type_id)
+  CAF_ADD_TYPE_ID(myelin, (myelin::stream_position))
+  CAF_ADD_TYPE_ID(myelin, (std::vector<myelin::stream_position>))
+  CAF_ADD_TYPE_ID(myelin, (myelin::api_request))
+  CAF_ADD_TYPE_ID(myelin, (myelin::api_response))
+  CAF_ADD_TYPE_ID(myelin, (myelin::write_request))
+  CAF_ADD_TYPE_ID(myelin, (myelin::write_result))
+  CAF_ADD_TYPE_ID(myelin, (myelin::stream_update))
+  CAF_ADD_TYPE_ID(myelin, (std::vector<std::pair<std::string, std::string>>))
+  CAF_ADD_ATOM(myelin, myelin::atoms, label_atom, "label")
+  CAF_ADD_ATOM(myelin, myelin::atoms, subscribe_atom, "subscribe")
+  CAF_ADD_ATOM(myelin, myelin::atoms, wait_atom, "wait")
+  CAF_ADD_ATOM(myelin, myelin::atoms, publish_atom, "publish")
+  CAF_ADD_ATOM(myelin, myelin::atoms, crash_atom, "crash")
+  CAF_ADD_ATOM(myelin, myelin::atoms, done_atom, "done")
+  CAF_ADD_ATOM(myelin, myelin::atoms, flush_atom, "flush")
+  CAF_ADD_ATOM(myelin, myelin::atoms, position_atom, "position")
+CAF_END_TYPE_ID_BLOCK(myelin)

@@ -1,0 +1,433 @@
+#include "actors/runtime/node.hpp"
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include <unordered_map>
+#include <unordered_set>
+
+#include "actors/runtime/api_instance.hpp"
+#include "actors/runtime/blocking_pool.hpp"
+#include "actors/runtime/stream_hub.hpp"
+#include "actors/runtime/stream_writer.hpp"
+#include "actors/runtime/token_cache.hpp"
+#include "actors/runtime/writer_client.hpp"
+#include "common/log.hpp"
+#include "protocol/crypto.hpp"
+#include "protocol/errors.hpp"
+#include "storage/migrations.hpp"
+
+namespace myelin::runtime {
+
+// ---- local-only messages between the gateway threads and the bridge (never cross a node) ----
+struct dispatch_job {
+  std::string group;
+  std::string key;
+  api_request request;
+  std::function<void(api_response, std::string)> done;
+};
+struct wait_job {
+  std::vector<stream_position> positions;
+  std::chrono::milliseconds timeout;
+  std::function<void()> done;
+};
+struct respawn_msg {
+  std::string group;
+  size_t index;
+};
+
+} // namespace myelin::runtime
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(myelin::runtime::dispatch_job)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(myelin::runtime::wait_job)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(myelin::runtime::respawn_msg)
+
+namespace myelin::runtime {
+
+void configure_actor_system(caf::actor_system_config& cfg, size_t scheduler_threads) {
+  cfg.load<caf::io::middleman>();
+  cfg.add_message_types<caf::id_block::myelin>();
+  // The default work-stealing policy busy-polls; sharing sleeps when idle (STACK-NOTES).
+  cfg.set("scheduler.policy", caf::atom("sharing"));
+  cfg.set("scheduler.max-threads", std::max<size_t>(1, scheduler_threads));
+}
+
+namespace {
+
+api_response error_response(const protocol::matrix_error& e) {
+  api_response r;
+  r.status = static_cast<uint16_t>(e.status());
+  r.body = e.body();
+  if (e.status() == 503) r.headers.emplace_back("Retry-After", "1");
+  return r;
+}
+
+// ---- the bridge: takes jobs from gateway threads, talks to instances, fails requests whose
+// instance dies instead of letting them hang ----
+struct bridge_state {
+  const instance_registry* registry = nullptr;
+  stream_hub_actor hub;
+  std::chrono::seconds timeout{30};
+  uint64_t next_id = 0;
+  struct pending {
+    caf::actor_addr instance;
+    std::string label;
+    std::function<void(api_response, std::string)> done;
+  };
+  std::unordered_map<uint64_t, pending> in_flight;
+  std::unordered_set<caf::actor_addr> monitored;
+};
+
+caf::behavior bridge_impl(caf::stateful_actor<bridge_state>* self, const instance_registry* registry,
+                          stream_hub_actor hub, std::chrono::seconds timeout) {
+  self->state.registry = registry;
+  self->state.hub = hub;
+  self->state.timeout = timeout;
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& st = self->state;
+    st.monitored.erase(dm.source);
+    for (auto it = st.in_flight.begin(); it != st.in_flight.end();) {
+      if (it->second.instance == dm.source) {
+        it->second.done(error_response(protocol::errors::unavailable("The instance serving this request stopped")),
+                        it->second.label);
+        it = st.in_flight.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  });
+  return {
+      [=](dispatch_job& job) {
+        auto& st = self->state;
+        auto ref = st.registry->pick(job.group, job.key);
+        if (!ref.handle) {
+          job.done(error_response(protocol::errors::unavailable("No instance of " + job.group + " is available")),
+                   ref.label.empty() ? job.group : ref.label);
+          return;
+        }
+        if (st.monitored.insert(ref.handle.address()).second) self->monitor(ref.handle);
+        auto id = ++st.next_id;
+        st.in_flight.emplace(id, bridge_state::pending{ref.handle.address(), ref.label, std::move(job.done)});
+        self->request(ref.handle, caf::duration{st.timeout}, std::move(job.request))
+            .then(
+                [=](api_response& resp) {
+                  auto it = self->state.in_flight.find(id);
+                  if (it == self->state.in_flight.end()) return;  // already failed by down_msg
+                  it->second.done(std::move(resp), it->second.label);
+                  self->state.in_flight.erase(it);
+                },
+                [=](caf::error& err) {
+                  auto it = self->state.in_flight.find(id);
+                  if (it == self->state.in_flight.end()) return;
+                  auto msg = err == caf::sec::request_timeout ? std::string("The request timed out")
+                                                              : "The instance failed: " + self->system().render(err);
+                  it->second.done(error_response(protocol::errors::unavailable(msg)), it->second.label);
+                  self->state.in_flight.erase(it);
+                });
+      },
+      [=](wait_job& job) {
+        auto done = std::move(job.done);
+        self->request(self->state.hub, caf::duration{job.timeout}, atoms::wait_atom_v, std::move(job.positions))
+            .then([done](bool) { done(); }, [done](caf::error&) { done(); });
+      },
+  };
+}
+
+// ---- the supervisor: restarts instances that die abnormally ----
+struct supervisor_state {
+  std::function<caf::actor(const std::string&, size_t)> spawn;
+  instance_registry* registry = nullptr;
+  std::unordered_map<caf::actor_addr, std::pair<std::string, size_t>> watched;
+  std::map<std::pair<std::string, size_t>, std::vector<std::chrono::steady_clock::time_point>> restarts;
+  logger log{"supervisor"};
+};
+
+caf::behavior supervisor_impl(caf::stateful_actor<supervisor_state>* self,
+                              std::function<caf::actor(const std::string&, size_t)> spawn,
+                              instance_registry* registry) {
+  self->state.spawn = std::move(spawn);
+  self->state.registry = registry;
+  auto start = [=](const std::string& group, size_t index) {
+    auto& st = self->state;
+    caf::actor a = st.spawn(group, index);
+    st.watched[a.address()] = {group, index};
+    self->monitor(a);
+    st.registry->set(group, index, a);
+  };
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& st = self->state;
+    auto it = st.watched.find(dm.source);
+    if (it == st.watched.end()) return;
+    auto [group, index] = it->second;
+    st.watched.erase(it);
+    st.registry->clear(group, index);
+    if (!dm.reason || dm.reason == caf::exit_reason::user_shutdown) return;  // orderly stop
+    // Back off when an instance keeps dying: more than 5 restarts in 10 s waits a second.
+    auto now = std::chrono::steady_clock::now();
+    auto& hist = st.restarts[{group, index}];
+    hist.erase(std::remove_if(hist.begin(), hist.end(), [&](auto t) { return now - t > std::chrono::seconds(10); }),
+               hist.end());
+    hist.push_back(now);
+    auto delay = hist.size() > 5 ? std::chrono::milliseconds(1000) : std::chrono::milliseconds(0);
+    st.log.error("instance died; restarting", {{"instance", instance_label(group, index)},
+                                              {"reason", self->system().render(dm.reason)},
+                                              {"delay_ms", std::to_string(delay.count())}});
+    if (delay.count() == 0) start(group, index);
+    else self->delayed_send(self, delay, respawn_msg{group, index});
+  });
+  return {
+      [=](respawn_msg& m) { start(m.group, m.index); },
+      [=](atoms::subscribe_atom, const std::string& group, size_t index) { start(group, index); },
+  };
+}
+
+} // namespace
+
+struct node_runtime::impl {
+  homeserver_config cfg;
+  placement layout;
+  node_options opts;
+  logger log{"node"};
+  std::unique_ptr<caf::actor_system_config> caf_cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  std::unique_ptr<storage::database> db;
+  std::unique_ptr<blocking_pool> pool;
+  std::unique_ptr<writer_client> writers;
+  instance_registry registry;
+  endpoint_registry endpoints;
+  token_cache tokens;
+  stream_hub_actor hub;
+  std::vector<caf::actor> bridges;
+  std::atomic<uint64_t> bridge_rr{0};
+  caf::actor supervisor;
+  std::vector<std::shared_ptr<const stream_writer_config>> writer_cfgs;
+  bool started = false;
+  bool stopped = false;
+
+  void on_accounts_update(const stream_update& u) {
+    for (const auto& text : u.rows) {
+      auto row = boost::json::parse(text).as_object();
+      if (row["type"] == "tokens_revoked")
+        for (const auto& h : row["token_hashes"].as_array()) tokens.revoke(std::string(h.as_string()));
+    }
+  }
+
+  caf::actor spawn_instance(const std::string& group, size_t index) {
+    const group_info* info = find_group(group);
+    auto label = instance_label(group, index);
+    if (info->kind == group_kind::writer) {
+      for (const auto& wc : writer_cfgs)
+        if (wc->writer_name == label) return caf::actor_cast<caf::actor>(spawn_stream_writer(*sys, wc));
+      throw std::logic_error("no stream definition for " + group);
+    }
+    api_instance_deps deps;
+    deps.config = &cfg;
+    deps.db = db.get();
+    deps.writers = writers.get();
+    deps.pool = pool.get();
+    deps.endpoints = &endpoints;
+    deps.max_in_flight = cfg.runtime.max_in_flight_per_instance;
+    deps.expose_instance_header = opts.expose_instance_header;
+    return caf::actor_cast<caf::actor>(spawn_api_instance(*sys, label, deps));
+  }
+};
+
+node_runtime::node_runtime(const homeserver_config& cfg, placement p, node_options opts)
+    : impl_(std::make_unique<impl>()) {
+  impl_->cfg = cfg;
+  impl_->layout = std::move(p);
+  impl_->opts = std::move(opts);
+  register_all_endpoints(impl_->endpoints);
+}
+
+node_runtime::~node_runtime() { stop(); }
+
+void node_runtime::start() {
+  auto& m = *impl_;
+  if (m.started) return;
+  m.started = true;
+  protocol::crypto_init();
+
+  storage::database_options dbo;
+  if (m.cfg.database.name == "sqlite3") {
+    dbo.kind = storage::dialect::sqlite;
+    dbo.sqlite_path = m.cfg.database.sqlite_path;
+  } else {
+    dbo.kind = storage::dialect::postgres;
+    dbo.postgres_conninfo = m.cfg.database.postgres_conninfo;
+  }
+  dbo.pool_size = m.cfg.database.pool_size;
+  m.db = storage::open_database(dbo);
+  auto report = storage::apply_migrations(*m.db, storage::all_migrations(), [&](const storage::migration& mg) {
+    m.log.info("applying migration", {{"version", std::to_string(mg.version)}, {"name", mg.name}});
+  });
+  m.log.info("database ready", {{"engine", m.cfg.database.name}, {"schema_version", std::to_string(report.to_version)}});
+
+  m.caf_cfg = std::make_unique<caf::actor_system_config>();
+  configure_actor_system(*m.caf_cfg, m.cfg.runtime.scheduler_threads);
+  m.sys = std::make_unique<caf::actor_system>(*m.caf_cfg);
+  m.pool = std::make_unique<blocking_pool>(m.cfg.runtime.blocking_threads, "myelin-blocking");
+  m.writers = std::make_unique<writer_client>(*m.sys, m.registry,
+                                              std::chrono::seconds(m.cfg.runtime.group_request_timeout_seconds));
+
+  auto listeners = std::make_shared<hub_listeners>();
+  listeners->by_stream.emplace("accounts", [this](const stream_update& u) { impl_->on_accounts_update(u); });
+  m.hub = spawn_stream_hub(*m.sys, listeners, load_all_stream_positions(*m.db));
+
+  const std::string& me = m.opts.node_name;
+  for (const auto& stream : {storage::accounts_stream()}) {
+    std::string group = "writer." + stream.stream;
+    for (size_t i = 0; i < m.layout.instances_on(me, group); ++i) {
+      auto wc = std::make_shared<stream_writer_config>();
+      wc->definition = stream;
+      wc->writer_name = instance_label(group, i);
+      wc->db = m.db.get();
+      wc->hub = m.hub;
+      m.writer_cfgs.push_back(wc);
+    }
+  }
+
+  m.supervisor = m.sys->spawn(supervisor_impl,
+                              std::function<caf::actor(const std::string&, size_t)>(
+                                  [this](const std::string& g, size_t i) { return impl_->spawn_instance(g, i); }),
+                              &m.registry);
+  // Writers first: API instances may write as soon as they exist.
+  std::vector<std::string> order;
+  for (const auto& g : known_groups())
+    if (g.kind == group_kind::writer) order.push_back(g.name);
+  for (const auto& g : known_groups())
+    if (g.kind == group_kind::api) order.push_back(g.name);
+  caf::scoped_actor self{*m.sys};
+  for (const auto& group : order) {
+    size_t n = m.layout.instances_on(me, group);
+    m.registry.declare(group, n);
+    for (size_t i = 0; i < n; ++i) self->send(m.supervisor, atoms::subscribe_atom_v, group, i);
+  }
+  size_t bridges = std::max<size_t>(1, m.cfg.runtime.scheduler_threads);
+  for (size_t i = 0; i < bridges; ++i)
+    m.bridges.push_back(m.sys->spawn(bridge_impl, &m.registry, m.hub,
+                                     std::chrono::seconds(m.cfg.runtime.group_request_timeout_seconds)));
+  // Wait until every instance slot is filled, so the first request finds its group.
+  for (int tries = 0; tries < 500; ++tries) {
+    bool all = true;
+    for (const auto& group : order)
+      for (const auto& ref : m.registry.all(group))
+        if (!ref.handle) all = false;
+    if (all) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::string summary;
+  for (const auto& group : order) {
+    size_t n = m.registry.size(group);
+    if (n) summary += (summary.empty() ? "" : " ") + group + "x" + std::to_string(n);
+  }
+  m.log.info("node started", {{"node", me}, {"groups", summary},
+                              {"blocking_threads", std::to_string(m.pool->threads())}});
+}
+
+void node_runtime::stop() {
+  auto& m = *impl_;
+  if (!m.started || m.stopped) return;
+  m.stopped = true;
+  if (m.sys) {
+    caf::scoped_actor self{*m.sys};
+    // Stop the supervisor first so it does not restart what we shut down.
+    self->send_exit(m.supervisor, caf::exit_reason::user_shutdown);
+    for (const auto& group : m.registry.groups())
+      for (const auto& ref : m.registry.all(group))
+        if (ref.handle) self->send_exit(ref.handle, caf::exit_reason::user_shutdown);
+    for (auto& b : m.bridges) self->send_exit(b, caf::exit_reason::user_shutdown);
+    self->send_exit(m.hub, caf::exit_reason::user_shutdown);
+  }
+  if (m.pool) m.pool->stop();
+  m.bridges.clear();
+  m.hub = nullptr;
+  m.supervisor = nullptr;
+  for (const auto& group : m.registry.groups())
+    for (size_t i = 0; i < m.registry.size(group); ++i) m.registry.clear(group, i);
+  m.sys.reset();  // joins the scheduler and detached writers
+  m.db.reset();
+  m.log.info("node stopped", {{"node", m.opts.node_name}});
+}
+
+void node_runtime::dispatch(const std::string& group, const std::string& affinity_key, api_request req,
+                            std::function<void(api_response, std::string)> done) {
+  auto& m = *impl_;
+  if (m.bridges.empty() || m.stopped) {
+    done(error_response(protocol::errors::unavailable("Server is shutting down")), group);
+    return;
+  }
+  auto& bridge = m.bridges[m.bridge_rr.fetch_add(1, std::memory_order_relaxed) % m.bridges.size()];
+  caf::anon_send(bridge, dispatch_job{group, affinity_key, std::move(req), std::move(done)});
+}
+
+void node_runtime::wait_for_positions(std::vector<stream_position> positions, std::chrono::milliseconds timeout,
+                                      std::function<void()> done) {
+  auto& m = *impl_;
+  if (m.bridges.empty() || m.stopped) {
+    done();
+    return;
+  }
+  caf::anon_send(m.bridges.front(), wait_job{std::move(positions), timeout, std::move(done)});
+}
+
+void node_runtime::authenticate(std::string access_token, std::function<void(gateway::auth_result)> done) {
+  auto& m = *impl_;
+  auto hash = protocol::sha256_hex(access_token);
+  auto now_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  if (auto hit = m.tokens.get(hash)) {
+    gateway::auth_result r = hit->who;
+    if (hit->valid_until_ms && *hit->valid_until_ms <= now_ms()) r.result = gateway::auth_result::outcome::expired;
+    done(std::move(r));
+    return;
+  }
+  if (!m.pool || m.stopped) {
+    done(gateway::auth_result{gateway::auth_result::outcome::unavailable});
+    return;
+  }
+  uint64_t generation = m.tokens.generation();
+  m.pool->post([this, hash, generation, done = std::move(done), now_ms]() {
+    auto& m = *impl_;
+    gateway::auth_result r;
+    try {
+      auto c = m.db->acquire();
+      auto rows = c->exec(
+          "SELECT a.user_id, a.device_id, a.id, a.valid_until_ms, a.is_guest, u.deactivated "
+          "FROM access_tokens a JOIN users u ON u.user_id = a.user_id WHERE a.token_hash = $1",
+          {hash});
+      if (rows.empty() || rows[0].as_int(5) != 0) {
+        r.result = gateway::auth_result::outcome::unknown;
+      } else {
+        auto row = rows[0];
+        r.result = gateway::auth_result::outcome::ok;
+        r.user_id = row.as_text(0);
+        r.device_id = row.as_text(1);
+        r.token_id = row.as_int(2);
+        r.is_guest = row.as_int(4) != 0;
+        token_cache::entry e{r, row.opt_int(3)};
+        m.tokens.put(hash, e, generation);
+        if (e.valid_until_ms && *e.valid_until_ms <= now_ms()) r.result = gateway::auth_result::outcome::expired;
+      }
+    } catch (const std::exception& ex) {
+      m.log.error("token lookup failed", {{"error", ex.what()}});
+      r.result = gateway::auth_result::outcome::unavailable;
+    }
+    done(std::move(r));
+  });
+}
+
+const endpoint_registry& node_runtime::endpoints() const { return impl_->endpoints; }
+const placement& node_runtime::layout() const { return impl_->layout; }
+instance_registry& node_runtime::registry() { return impl_->registry; }
+storage::database& node_runtime::db() { return *impl_->db; }
+caf::actor_system& node_runtime::system() { return *impl_->sys; }
+
+void node_runtime::crash_instance(const std::string& group, size_t index) {
+  auto ref = impl_->registry.at(group, index);
+  if (ref.handle) caf::anon_send(ref.handle, atoms::crash_atom_v);
+}
+
+} // namespace myelin::runtime

@@ -1,0 +1,206 @@
+#include "actors/runtime/placement.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "actors/runtime/groups.hpp"
+#include "common/config.hpp"
+
+namespace myelin::runtime {
+
+const node_spec* placement::find_node(const std::string& name) const {
+  for (const auto& n : nodes)
+    if (n.name == name) return &n;
+  return nullptr;
+}
+
+size_t placement::instances_on(const std::string& node, const std::string& group) const {
+  auto it = groups.find(group);
+  if (it == groups.end()) return 0;
+  size_t n = 0;
+  for (const auto& a : it->second)
+    if (a.node == node) n += a.instances;
+  return n;
+}
+
+size_t placement::total_instances(const std::string& group) const {
+  auto it = groups.find(group);
+  if (it == groups.end()) return 0;
+  size_t n = 0;
+  for (const auto& a : it->second) n += a.instances;
+  return n;
+}
+
+placement all_in_one_placement(const std::string& node_name) {
+  placement p;
+  p.nodes.push_back(node_spec{node_name});
+  for (const auto& g : known_groups()) p.groups[g.name] = {group_assignment{node_name, 1}};
+  return p;
+}
+
+namespace {
+
+struct checker {
+  std::string origin;
+  std::vector<std::string> problems;
+  void fail(const YAML::Node& at, const std::string& msg) {
+    std::ostringstream os;
+    os << origin << ":" << (at.Mark().line + 1) << ": " << msg;
+    problems.push_back(os.str());
+  }
+};
+
+size_t read_instances(checker& c, const YAML::Node& n, const std::string& group) {
+  try {
+    long v = n.as<long>();
+    if (v < 0 || v > 1024) {
+      c.fail(n, "group '" + group + "': instances must be between 0 and 1024");
+      return 0;
+    }
+    return static_cast<size_t>(v);
+  } catch (const YAML::Exception&) {
+    c.fail(n, "group '" + group + "': instances must be a number");
+    return 0;
+  }
+}
+
+void read_assignment(checker& c, const YAML::Node& n, const std::string& group, const std::string& default_node,
+                     std::vector<group_assignment>& out) {
+  if (n.IsScalar()) {  // "sync: 4"
+    out.push_back({default_node, read_instances(c, n, group)});
+    return;
+  }
+  if (!n.IsMap()) {
+    c.fail(n, "group '" + group + "': expected a number, a mapping {node, instances} or a list of them");
+    return;
+  }
+  group_assignment a{default_node, 1};
+  for (auto kv : n) {
+    auto key = kv.first.as<std::string>();
+    if (key == "node") a.node = kv.second.as<std::string>();
+    else if (key == "instances") a.instances = read_instances(c, kv.second, group);
+    else c.fail(kv.first, "group '" + group + "': unknown key '" + key + "' (expected node, instances)");
+  }
+  out.push_back(a);
+}
+
+} // namespace
+
+placement parse_placement(const std::string& yaml_text, const std::string& origin) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::ParserException& e) {
+    throw config_error(origin + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
+  }
+  checker c{origin, {}};
+  placement p;
+  p.origin = origin;
+  if (!root.IsMap()) throw config_error(origin + ": a placement file must be a mapping with 'nodes' and 'groups'");
+
+  for (auto kv : root) {
+    auto key = kv.first.as<std::string>();
+    if (key != "nodes" && key != "groups" && key != "shared_secret")
+      c.fail(kv.first, "unknown key '" + key + "' (expected nodes, groups, shared_secret)");
+  }
+  if (auto s = root["shared_secret"]) p.shared_secret = s.as<std::string>();
+
+  auto nodes = root["nodes"];
+  if (!nodes || !nodes.IsMap() || nodes.size() == 0) {
+    c.fail(nodes ? nodes : root, "'nodes' must map at least one node name to its address");
+  } else {
+    for (auto kv : nodes) {
+      node_spec n;
+      n.name = kv.first.as<std::string>();
+      if (kv.second.IsMap()) {
+        for (auto f : kv.second) {
+          auto k = f.first.as<std::string>();
+          try {
+            if (k == "host") n.host = f.second.as<std::string>();
+            else if (k == "port") n.port = f.second.as<uint16_t>();
+            else if (k == "bind_address") n.bind_address = f.second.as<std::string>();
+            else c.fail(f.first, "node '" + n.name + "': unknown key '" + k + "' (expected host, port, bind_address)");
+          } catch (const YAML::Exception&) {
+            c.fail(f.second, "node '" + n.name + "': bad value for '" + k + "'");
+          }
+        }
+      } else if (!kv.second.IsNull()) {
+        c.fail(kv.second, "node '" + n.name + "': expected a mapping {host, port, bind_address}");
+      }
+      if (p.find_node(n.name)) c.fail(kv.first, "node '" + n.name + "' is defined twice");
+      p.nodes.push_back(n);
+    }
+  }
+
+  if (p.nodes.size() > 1) {
+    std::set<std::pair<std::string, uint16_t>> endpoints;
+    for (auto kv : nodes) {
+      auto name = kv.first.as<std::string>();
+      const node_spec* n = p.find_node(name);
+      if (!n) continue;
+      if (n->port == 0) c.fail(kv.first, "node '" + name + "': a multi-node placement needs a link 'port'");
+      if (n->host.empty()) c.fail(kv.first, "node '" + name + "': missing 'host'");
+      if (!endpoints.insert({n->host, n->port}).second)
+        c.fail(kv.first, "node '" + name + "': " + n->host + ":" + std::to_string(n->port) +
+                             " is already used by another node");
+    }
+  }
+
+  std::string default_node = p.nodes.empty() ? "main" : p.nodes.front().name;
+  if (auto groups = root["groups"]) {
+    if (!groups.IsMap()) {
+      c.fail(groups, "'groups' must map group names to instance counts");
+    } else {
+      for (auto kv : groups) {
+        auto name = kv.first.as<std::string>();
+        const group_info* info = find_group(name);
+        if (!info) {
+          std::string known;
+          for (const auto& g : known_groups()) known += (known.empty() ? "" : ", ") + g.name;
+          c.fail(kv.first, "unknown group '" + name + "' (known groups: " + known + ")");
+          continue;
+        }
+        std::vector<group_assignment> assignments;
+        if (kv.second.IsSequence()) {
+          for (auto item : kv.second) read_assignment(c, item, name, default_node, assignments);
+        } else {
+          read_assignment(c, kv.second, name, default_node, assignments);
+        }
+        size_t total = 0;
+        for (const auto& a : assignments) {
+          if (!p.find_node(a.node)) c.fail(kv.second, "group '" + name + "': unknown node '" + a.node + "'");
+          total += a.instances;
+        }
+        if (info->singleton && total > 1)
+          c.fail(kv.second, "group '" + name + "' is a singleton: it must have exactly one instance (has " +
+                                std::to_string(total) + ")");
+        if (info->singleton && total == 0)
+          c.fail(kv.second, "group '" + name + "' is a singleton: it must have exactly one instance");
+        p.groups[name] = std::move(assignments);
+      }
+    }
+  }
+  // Groups the file does not mention run once on the first node.
+  for (const auto& g : known_groups())
+    if (!p.groups.count(g.name)) p.groups[g.name] = {group_assignment{default_node, 1}};
+
+  if (!c.problems.empty()) {
+    std::string all;
+    for (const auto& pr : c.problems) all += (all.empty() ? "" : "\n") + pr;
+    throw config_error(all);
+  }
+  return p;
+}
+
+placement load_placement(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw config_error(path + ": cannot read placement file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_placement(ss.str(), path);
+}
+
+} // namespace myelin::runtime

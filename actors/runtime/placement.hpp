@@ -1,0 +1,44 @@
+// The placement file: which nodes exist and where each group's instances run. Every node reads the
+// same file; `--node NAME` says which one a process is. Without a file, everything runs in one
+// process with one instance per group (all-in-one).
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace myelin::runtime {
+
+struct node_spec {
+  std::string name;
+  std::string host = "127.0.0.1";        // where other nodes reach this node's link
+  uint16_t port = 0;                     // node link port (0: single node, no link)
+  std::string bind_address = "127.0.0.1";
+};
+
+struct group_assignment {
+  std::string node;
+  size_t instances = 1;
+};
+
+struct placement {
+  std::string origin;                    // file path, "" for the built-in all-in-one
+  std::vector<node_spec> nodes;
+  std::string shared_secret;             // authenticates node links (multi-node)
+  std::map<std::string, std::vector<group_assignment>> groups;
+
+  const node_spec* find_node(const std::string& name) const;
+  size_t instances_on(const std::string& node, const std::string& group) const;
+  size_t total_instances(const std::string& group) const;
+};
+
+// One node, every group once.
+placement all_in_one_placement(const std::string& node_name = "main");
+
+// Parses and validates. Throws config_error("FILE:LINE: ...") listing what is wrong: unknown
+// groups, singleton groups with more than one instance, unknown nodes, nodes without address
+// or port in a multi-node file, two nodes on one host:port.
+placement parse_placement(const std::string& yaml_text, const std::string& origin);
+placement load_placement(const std::string& path);
+
+} // namespace myelin::runtime

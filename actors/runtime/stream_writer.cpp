@@ -1,0 +1,163 @@
+#include "actors/runtime/stream_writer.hpp"
+
+#include <caf/all.hpp>
+#include <boost/json.hpp>
+
+#include "common/log.hpp"
+#include "protocol/errors.hpp"
+#include "protocol/json.hpp"
+
+namespace myelin::runtime {
+namespace {
+
+struct pending_write {
+  write_request request;
+  caf::typed_response_promise<write_result> promise;
+};
+
+struct writer_state {
+  std::shared_ptr<const stream_writer_config> cfg;
+  int64_t position = 0;
+  std::vector<pending_write> pending;
+  bool flush_scheduled = false;
+  std::unique_ptr<logger> log;
+};
+
+using writer_type = stream_writer_actor::stateful_pointer<writer_state>;
+
+write_result error_result(int status, std::string errcode, std::string error, stream_position pos) {
+  write_result r;
+  r.status = static_cast<int16_t>(status);
+  r.errcode = std::move(errcode);
+  r.error = std::move(error);
+  r.position = std::move(pos);
+  return r;
+}
+
+// Runs one batch in one transaction. Every write gets a result; rows of successful writes are
+// published only after the commit succeeded.
+void flush(writer_type self) {
+  auto& st = self->state;
+  st.flush_scheduled = false;
+  if (st.pending.empty()) return;
+  std::vector<pending_write> batch;
+  batch.swap(st.pending);
+  const auto& def = st.cfg->definition;
+  const std::string& writer = st.cfg->writer_name;
+
+  std::vector<write_result> results(batch.size());
+  std::vector<stream_update> updates;
+  int64_t pos = st.position;
+  try {
+    st.cfg->db->transact([&](storage::connection& c) {
+      pos = st.position;  // a retried transaction starts again from the committed position
+      updates.clear();
+      for (size_t i = 0; i < batch.size(); ++i) {
+        const auto& req = batch[i].request;
+        auto op = def.ops.find(req.op);
+        if (op == def.ops.end()) {
+          results[i] = error_result(400, "M_UNRECOGNIZED", "unknown write operation " + req.op,
+                                    {def.stream, writer, pos});
+          continue;
+        }
+        c.savepoint("w");
+        try {
+          auto args = protocol::parse_object(req.args, 64, true);
+          storage::op_output out = op->second(c, args);
+          c.release_savepoint("w");
+          write_result r;
+          if (!out.rows.empty()) {
+            ++pos;
+            stream_update u{def.stream, writer, pos, {}};
+            for (const auto& row : out.rows) {
+              auto text = boost::json::serialize(row);
+              c.exec("INSERT INTO stream_log (stream, writer, position, row_json) VALUES ($1, $2, $3, $4)",
+                     {def.stream, writer, pos, text});
+              u.rows.push_back(std::move(text));
+            }
+            updates.push_back(std::move(u));
+          }
+          r.result = boost::json::serialize(out.result);
+          r.position = {def.stream, writer, pos};
+          results[i] = std::move(r);
+        } catch (const protocol::matrix_error& e) {
+          c.rollback_to_savepoint("w");
+          c.release_savepoint("w");
+          results[i] = error_result(e.status(), e.errcode(), e.what(), {def.stream, writer, pos});
+        } catch (const std::exception& e) {
+          c.rollback_to_savepoint("w");
+          c.release_savepoint("w");
+          st.log->error("write failed", {{"op", req.op}, {"error", e.what()}});
+          results[i] = error_result(500, "M_UNKNOWN", "Internal error while writing", {def.stream, writer, pos});
+        }
+      }
+      if (pos != st.position) {
+        c.exec("INSERT INTO stream_positions (stream, writer, position) VALUES ($1, $2, $3) "
+               "ON CONFLICT (stream, writer) DO UPDATE SET position = excluded.position",
+               {def.stream, writer, pos});
+      }
+    });
+  } catch (const std::exception& e) {
+    // The commit itself failed: nothing of this batch happened.
+    st.log->error("batch commit failed", {{"writes", std::to_string(batch.size())}, {"error", e.what()}});
+    for (auto& p : batch)
+      p.promise.deliver(error_result(503, "M_UNKNOWN", "Database unavailable", {def.stream, writer, st.position}));
+    return;
+  }
+  st.position = pos;
+  // Publish before answering: the hub sees the position before any caller can ask to wait for it.
+  for (auto& u : updates) self->send(st.cfg->hub, atoms::publish_atom_v, std::move(u));
+  for (size_t i = 0; i < batch.size(); ++i) batch[i].promise.deliver(std::move(results[i]));
+}
+
+stream_writer_actor::behavior_type writer_impl(writer_type self, std::shared_ptr<const stream_writer_config> cfg) {
+  auto& st = self->state;
+  st.cfg = cfg;
+  st.log = std::make_unique<logger>("writer", cfg->writer_name);
+  st.position = load_stream_position(*cfg->db, cfg->definition.stream, cfg->writer_name);
+  // Announce where this writer stands, so waiters on this node resolve after a restart too.
+  self->send(cfg->hub, atoms::publish_atom_v, stream_update{cfg->definition.stream, cfg->writer_name, st.position, {}});
+  st.log->info("stream writer started", {{"stream", cfg->definition.stream}, {"position", std::to_string(st.position)}});
+  return {
+      [=](write_request& req) -> caf::result<write_result> {
+        auto& s = self->state;
+        auto promise = self->make_response_promise<write_result>();
+        s.pending.push_back({std::move(req), promise});
+        if (s.pending.size() >= s.cfg->max_batch) {
+          flush(self);
+        } else if (!s.flush_scheduled) {
+          // The flush message queues behind the writes already in the mailbox: they join this batch.
+          s.flush_scheduled = true;
+          self->send(self, atoms::flush_atom_v);
+        }
+        return promise;
+      },
+      [=](atoms::position_atom) {
+        return stream_position{self->state.cfg->definition.stream, self->state.cfg->writer_name, self->state.position};
+      },
+      [=](atoms::flush_atom) { flush(self); },
+      [=](atoms::crash_atom) { self->quit(caf::sec::runtime_error); },
+  };
+}
+
+} // namespace
+
+int64_t load_stream_position(storage::database& db, const std::string& stream, const std::string& writer) {
+  auto c = db.acquire();
+  auto r = c->exec("SELECT position FROM stream_positions WHERE stream = $1 AND writer = $2", {stream, writer});
+  return r.empty() ? 0 : r[0].as_int(0);
+}
+
+std::vector<stream_position> load_all_stream_positions(storage::database& db) {
+  auto c = db.acquire();
+  auto r = c->exec("SELECT stream, writer, position FROM stream_positions");
+  std::vector<stream_position> out;
+  for (size_t i = 0; i < r.size(); ++i) out.push_back({r[i].as_text(0), r[i].as_text(1), r[i].as_int(2)});
+  return out;
+}
+
+stream_writer_actor spawn_stream_writer(caf::actor_system& sys, std::shared_ptr<const stream_writer_config> cfg) {
+  return sys.spawn<caf::detached>(writer_impl, std::move(cfg));
+}
+
+} // namespace myelin::runtime

@@ -1,0 +1,126 @@
+// homeserver.yaml, parsed. Key names follow Synapse's homeserver.yaml where the meaning is the same,
+// so an admin coming from Synapse recognises them. Errors name the file, the key, the line and
+// what is wrong; unknown keys produce warnings, not failures.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace myelin {
+
+class config_error : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+struct listener_config {
+  // TCP: bind_addresses + port. Unix socket: path (+ mode, octal).
+  std::vector<std::string> bind_addresses{"127.0.0.1"};
+  uint16_t port = 0;
+  std::string path;
+  unsigned mode = 0666;
+  std::string type = "http";
+  bool tls = false;
+  bool x_forwarded = false;                       // trust X-Forwarded-For from a proxy in front
+  std::vector<std::string> resources{"client"};   // client, federation, media, metrics, replication
+};
+
+struct database_config {
+  std::string name = "sqlite3";        // "sqlite3" | "psycopg2" | "postgres"
+  std::string sqlite_path;             // args.database for sqlite3
+  std::string postgres_conninfo;       // built from args (user, password, host, port, dbname/database)
+  size_t pool_size = 8;                // args.cp_max
+};
+
+struct redis_config {
+  bool enabled = false;
+  std::string host = "127.0.0.1";
+  uint16_t port = 6379;
+  std::string path;                    // unix socket; wins over host/port
+  std::string password;
+};
+
+// A token bucket: `per_second` sustained, `burst_count` at once. per_second <= 0 disables it.
+struct rate_limit {
+  double per_second = 0;
+  double burst_count = 0;
+};
+
+struct rate_limits_config {
+  rate_limit message{0.2, 10};                  // rc_message
+  rate_limit registration{0.17, 3};             // rc_registration (per IP)
+  rate_limit login_address{0.17, 3};            // rc_login.address
+  rate_limit login_account{0.17, 3};            // rc_login.account
+  rate_limit login_failed_attempts{0.17, 3};    // rc_login.failed_attempts
+  rate_limit client_requests{0, 0};             // myelin: every authenticated request, per user
+};
+
+struct limits_config {
+  size_t max_request_body_size = 1 << 20;       // non-media request bodies (bytes)
+  size_t max_upload_size = 50 << 20;            // media (max_upload_size)
+  size_t max_header_size = 16 << 10;
+  size_t max_json_depth = 64;
+  size_t max_connections = 10000;
+  unsigned request_timeout_seconds = 60;        // whole request, header to last byte of body
+  unsigned header_timeout_seconds = 20;         // slowloris guard: headers must arrive by then
+  unsigned keepalive_timeout_seconds = 75;
+};
+
+struct logging_config {
+  std::string level = "info";                          // default level
+  std::map<std::string, std::string> component_levels;  // e.g. gateway: debug, storage: warn
+  std::string format = "text";                           // text | json
+  std::string file;                                      // "" = stderr
+  bool access_log = true;
+};
+
+struct runtime_config {
+  size_t scheduler_threads = 2;         // CAF scheduler (sharing policy)
+  size_t gateway_threads = 2;           // Asio threads serving HTTP
+  size_t blocking_threads = 8;          // pool for handlers that touch the database
+  unsigned group_request_timeout_seconds = 30;
+  size_t max_in_flight_per_instance = 256;
+};
+
+struct homeserver_config {
+  std::string config_path;              // the file this came from
+  std::string server_name;
+  std::string public_baseurl;           // e.g. https://matrix.example.org/
+  std::vector<listener_config> listeners;
+  database_config database;
+  redis_config redis;
+  std::string signing_key_path;
+  std::string media_store_path;
+  std::string placement_file;           // "" = all-in-one
+  bool enable_registration = false;
+  bool enable_registration_without_verification = false;
+  std::string registration_shared_secret;
+  bool allow_guest_access = false;
+  bool serve_well_known_client = true;
+  size_t password_min_length = 0;       // password_config.policy.minimum_length
+  bool password_login_enabled = true;   // password_config.enabled
+  int64_t openid_token_lifetime_ms = 3600 * 1000;
+  std::optional<int64_t> access_token_lifetime_ms;  // session_lifetime; unset = never expires
+  limits_config limits;
+  rate_limits_config rate_limits;
+  logging_config logging;
+  runtime_config runtime;
+  std::vector<std::string> warnings;    // unknown / ignored keys, for the startup log
+};
+
+// Parses a homeserver.yaml. Relative paths in the file are resolved against its directory.
+// Throws config_error("FILE:LINE: key 'x.y': what is wrong").
+homeserver_config load_homeserver_config(const std::string& path);
+
+// Same from text (tests); `origin` names it in errors.
+homeserver_config parse_homeserver_config(const std::string& yaml_text, const std::string& origin,
+                                          const std::string& base_dir = ".");
+
+// Writes a fresh all-in-one config (SQLite under data_dir) for `make run`'s first start.
+std::string generate_default_config(const std::string& server_name, const std::string& data_dir,
+                                    uint16_t port);
+
+} // namespace myelin

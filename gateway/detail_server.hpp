@@ -1,0 +1,123 @@
+// Private to gateway/server.cpp and gateway/session.cpp: what the listeners, the connection
+// coroutines and stop() share. Pulls in Asio, so no other file may include it.
+#pragma once
+#include <atomic>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <unordered_map>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+
+#include "common/log.hpp"
+#include "gateway/detail_hop.hpp"
+#include "gateway/gateway.hpp"
+
+namespace myelin::gateway::detail {
+
+struct listener_info {
+  std::string name;  // "127.0.0.1:8008" or "unix:/run/myelin.sock", for logs
+  bool x_forwarded = false;
+};
+
+// A connection as stop() sees it from outside the connection's coroutine. Touched only on the
+// connection's strand, where stop() posts its requests.
+struct connection_control {
+  asio::any_io_executor strand;
+  bool busy = false;            // between a request's header and its response: in flight
+  std::function<void()> close;  // empty once the coroutine has ended
+};
+
+struct server_state {
+  server_state(const homeserver_config& cfg, const endpoint_catalog& catalog, dispatcher& runtime,
+               authenticator& auth, rate_limiter& limiter)
+      : limits(cfg.limits), access_log(cfg.logging.access_log), catalog(catalog), runtime(runtime), auth(auth),
+        limiter(limiter) {
+    std::random_device rd;
+    char prefix[16];
+    std::snprintf(prefix, sizeof prefix, "%06x", static_cast<unsigned>(rd()) & 0xffffffu);
+    request_id_prefix = prefix;
+  }
+
+  const limits_config limits;
+  const bool access_log;
+  const endpoint_catalog& catalog;
+  dispatcher& runtime;
+  authenticator& auth;
+  rate_limiter& limiter;
+  const std::shared_ptr<hop_registry> hops = std::make_shared<hop_registry>();
+  std::optional<std::string> direct_versions_body;  // set before start(), read-only afterwards
+
+  std::atomic<bool> stopping{false};
+  std::atomic<uint64_t> requests{0};
+  std::atomic<uint64_t> open_connections{0};
+  std::atomic<uint64_t> in_flight{0};
+  std::atomic<int64_t> last_overload_log_ms{0};
+
+  const logger log{"gateway"};
+  const logger access{"access"};
+
+  std::mutex connections_mu;
+  std::unordered_map<uint64_t, std::shared_ptr<connection_control>> connections;
+  uint64_t next_connection_id = 0;
+
+  uint64_t add_connection(std::shared_ptr<connection_control> c) {
+    std::lock_guard lock(connections_mu);
+    uint64_t id = next_connection_id++;
+    connections.emplace(id, std::move(c));
+    return id;
+  }
+
+  void remove_connection(uint64_t id) {
+    std::lock_guard lock(connections_mu);
+    connections.erase(id);
+  }
+
+  std::vector<std::shared_ptr<connection_control>> connection_list() {
+    std::lock_guard lock(connections_mu);
+    std::vector<std::shared_ptr<connection_control>> out;
+    out.reserve(connections.size());
+    for (auto& [id, c] : connections) out.push_back(c);
+    return out;
+  }
+
+  // Short and unique per process: a random boot prefix (to tell restarts apart) and a counter.
+  std::string new_request_id() {
+    return request_id_prefix + "-" + std::to_string(next_request_id.fetch_add(1, std::memory_order_relaxed));
+  }
+
+private:
+  std::string request_id_prefix;
+  std::atomic<uint64_t> next_request_id{1};
+};
+
+// Serves one accepted connection until it closes (gateway/session.cpp). The caller has already
+// counted it in `open_connections`; the session uncounts it when it ends.
+void spawn_session(std::shared_ptr<server_state> st, asio::ip::tcp::socket socket,
+                   std::shared_ptr<const listener_info> listener);
+void spawn_session(std::shared_ptr<server_state> st, asio::local::stream_protocol::socket socket,
+                   std::shared_ptr<const listener_info> listener);
+
+// Logs a coroutine that ended with an exception instead of dropping it silently.
+struct report_exception {
+  std::shared_ptr<server_state> st;
+  const char* what;
+  void operator()(std::exception_ptr e) const {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      st->log.error(what, {{"error", ex.what()}});
+    } catch (...) {
+      st->log.error(what, {{"error", "unknown exception"}});
+    }
+  }
+};
+
+} // namespace myelin::gateway::detail

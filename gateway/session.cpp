@@ -1,0 +1,554 @@
+// One HTTP/1.1 connection: a coroutine on the connection's strand that reads requests one after
+// the other (so pipelined requests are answered in order), enforces the size and time limits,
+// and answers each request itself (gateway errors, CORS preflight) or through the runtime.
+// Expected failures travel as error codes (as_tuple), never as exceptions.
+#include <chrono>
+#include <cstdio>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/basic_stream.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "gateway/detail_server.hpp"
+#include "gateway/detail_text.hpp"
+
+namespace myelin::gateway::detail {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace errors = protocol::errors;
+using beast::error_code;
+using request_parser = http::request_parser<http::string_body>;
+using request = http::request<http::string_body>;
+using std::chrono::seconds;
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::chrono::milliseconds read_after_write_timeout{5000};
+
+// What the gateway sends back, before it becomes a Beast response.
+struct reply {
+  unsigned status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string group = "gateway";  // who answered, for the access log
+  std::string instance;
+};
+
+reply json_reply(unsigned status, std::string body) {
+  reply r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+reply error_reply(const protocol::matrix_error& e) { return json_reply(static_cast<unsigned>(e.status()), e.body()); }
+
+enum class direct_endpoint { none, versions, whoami };
+
+// One request's context from its header to its access-log line. The views point into the
+// parser's message, which outlives the exchange.
+struct exchange {
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  std::string_view method = "-";
+  std::string_view raw_path = "-";
+  std::string_view raw_query;
+  std::string client_ip;
+  std::string request_id;
+  endpoint_match match;
+  direct_endpoint direct = direct_endpoint::none;
+  bool head = false;  // the answer to HEAD has headers only
+  bool authenticated = false;
+  auth_result who;
+};
+
+// ---- small rules ----
+
+std::string client_ip_of(const request& req, const listener_info& listener, const std::string& peer_ip) {
+  if (listener.x_forwarded) {
+    auto it = req.find("X-Forwarded-For");
+    if (it != req.end()) {
+      std::string_view first = first_forwarded_for(it->value());
+      if (!first.empty()) return std::string(first);
+    }
+  }
+  return peer_ip;
+}
+
+direct_endpoint direct_endpoint_of(const server_state& st, const request& req, std::string_view path) {
+  if (!st.direct_versions_body || req.method() != http::verb::get) return direct_endpoint::none;
+  if (path == "/_myelin/direct/versions") return direct_endpoint::versions;
+  if (path == "/_myelin/direct/whoami") return direct_endpoint::whoami;
+  return direct_endpoint::none;
+}
+
+exchange begin_exchange(server_state& st, const request& req, const listener_info& listener,
+                        const std::string& peer_ip) {
+  exchange x;
+  x.method = req.method_string();
+  x.raw_path = split_target(req.target(), x.raw_query);
+  x.client_ip = client_ip_of(req, listener, peer_ip);
+  x.request_id = st.new_request_id();
+  x.head = req.method() == http::verb::head;
+  st.requests.fetch_add(1, std::memory_order_relaxed);
+  if (req.method() == http::verb::options) return x;
+  x.direct = direct_endpoint_of(st, req, x.raw_path);
+  // Always the raw path: decoding first would let "%2F" inside a parameter split it.
+  if (x.direct == direct_endpoint::none) x.match = st.catalog.match(x.method, x.raw_path);
+  return x;
+}
+
+size_t body_limit_for(const server_state& st, const exchange& x) {
+  bool large = x.match.spec && x.match.spec->large_body;
+  return large ? st.limits.max_upload_size : st.limits.max_request_body_size;
+}
+
+bool expects_continue(const request& req) {
+  auto it = req.find(http::field::expect);
+  return it != req.end() && iequals(trim(it->value()), "100-continue");
+}
+
+enum class token_state { absent, present, malformed };
+
+// The Authorization header wins over ?access_token=; a header that is not "Bearer <token>" is
+// refused rather than silently ignored.
+token_state find_token(const request& req, std::string& query_token, std::string& token) {
+  auto it = req.find(http::field::authorization);
+  if (it != req.end()) return parse_bearer(it->value(), token) ? token_state::present : token_state::malformed;
+  if (query_token.empty()) return token_state::absent;
+  token = std::move(query_token);
+  return token_state::present;
+}
+
+reply method_not_allowed(const std::vector<std::string>& allowed) {
+  reply r = error_reply(errors::method_not_allowed());
+  std::string allow;
+  for (const auto& m : allowed) allow += (allow.empty() ? "" : ", ") + m;
+  r.headers.emplace_back("Allow", std::move(allow));
+  return r;
+}
+
+reply limit_exceeded(int64_t retry_after_ms) {
+  reply r = error_reply(errors::limit_exceeded(retry_after_ms));
+  r.headers.emplace_back("Retry-After", std::to_string((retry_after_ms + 999) / 1000));
+  return r;
+}
+
+reply auth_unavailable_reply() {
+  reply r = error_reply(errors::unavailable("Authentication is temporarily unavailable"));
+  r.headers.emplace_back("Retry-After", "1");
+  return r;
+}
+
+std::optional<reply> check_rate_limits(server_state& st, const exchange& x, const endpoint_spec& spec) {
+  // Before login there is only the address; "message" is per user (Synapse: rc_message).
+  const std::string& per_user = x.authenticated ? x.who.user_id : x.client_ip;
+  int64_t wait = 0;
+  bool per_address = spec.rate_limit == "registration" || spec.rate_limit == "login";
+  if (!spec.rate_limit.empty()) wait = st.limiter.take(spec.rate_limit, per_address ? x.client_ip : per_user);
+  if (wait == 0 && x.authenticated) wait = st.limiter.take("client", x.who.user_id);
+  if (wait > 0) return limit_exceeded(wait);
+  return std::nullopt;
+}
+
+std::string header_value(const request& req, http::field f) {
+  auto it = req.find(f);
+  return it == req.end() ? std::string() : std::string(it->value());
+}
+
+api_request build_api_request(exchange& x, request& req, std::vector<std::pair<std::string, std::string>> query) {
+  api_request a;
+  a.endpoint = x.match.spec->name;
+  a.method = std::string(x.method);
+  a.path_params = std::move(x.match.params);
+  a.query = std::move(query);
+  a.body = std::move(req.body());
+  a.content_type = header_value(req, http::field::content_type);
+  if (x.authenticated) {
+    a.user_id = x.who.user_id;
+    a.device_id = x.who.device_id;
+    a.token_id = x.who.token_id;
+    a.is_guest = x.who.is_guest;
+  }
+  a.client_ip = x.client_ip;
+  a.user_agent = header_value(req, http::field::user_agent);
+  a.request_id = x.request_id;
+  return a;
+}
+
+// The instance-picking key: the endpoint's affinity parameter (a room), else the user. Sync needs
+// the user (its long-polls and caches are per user), and so do the other user-balanced groups
+// (keys); round-robin groups ignore the key, so passing it everywhere costs nothing.
+std::string affinity_key_for(const exchange& x) {
+  if (!x.match.spec->affinity_param.empty()) return x.match.affinity_value;
+  if (x.authenticated) return x.who.user_id;
+  return {};
+}
+
+reply from_api_response(api_response&& r) {
+  reply out;
+  out.status = r.status;
+  out.body = std::move(r.body);
+  out.content_type = std::move(r.content_type);
+  out.headers = std::move(r.headers);
+  return out;
+}
+
+// ---- the response on the wire ----
+
+bool safe_header(std::string_view name, std::string_view value) {
+  return !name.empty() && name.find_first_of(":\r\n") == std::string_view::npos &&
+         value.find_first_of("\r\n") == std::string_view::npos;
+}
+
+http::response<http::string_body> make_response(reply&& r, unsigned version, bool keep_alive, bool head) {
+  http::response<http::string_body> res;
+  res.version(version);
+  res.result(r.status >= 100 && r.status <= 599 ? r.status : 500);
+  res.set(http::field::content_type, r.content_type);
+  // Browsers (Element web) call the API cross-origin; the spec requires these on every response.
+  res.set(http::field::access_control_allow_origin, "*");
+  res.set(http::field::access_control_allow_methods, "GET, HEAD, POST, PUT, DELETE, OPTIONS");
+  res.set(http::field::access_control_allow_headers, "X-Requested-With, Content-Type, Authorization, Date");
+  bool has_cache_control = false;
+  for (auto& [name, value] : r.headers) {
+    if (!safe_header(name, value)) continue;
+    has_cache_control = has_cache_control || iequals(name, "Cache-Control");
+    res.insert(name, value);
+  }
+  // API answers are per user and change constantly: no proxy or browser may keep them.
+  if (!has_cache_control && r.content_type.rfind("application/json", 0) == 0)
+    res.set(http::field::cache_control, "no-cache, no-store, must-revalidate");
+  res.body() = std::move(r.body);
+  res.keep_alive(keep_alive);
+  res.prepare_payload();
+  if (head) res.body().clear();  // Content-Length stays: it describes what GET would send
+  return res;
+}
+
+void log_access(server_state& st, const exchange& x, unsigned status, size_t bytes, const reply& r) {
+  if (!st.access_log || !st.access.enabled(log_level::info)) return;
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - x.start).count();
+  char ms_text[32];
+  std::snprintf(ms_text, sizeof ms_text, "%.1f", ms);
+  // The path without its query: access tokens in ?access_token= must never reach a log.
+  st.access.info("request", {{"method", std::string(x.method)},
+                             {"path", std::string(x.raw_path)},
+                             {"status", std::to_string(status)},
+                             {"group", r.group},
+                             {"instance", r.instance.empty() ? std::string("-") : r.instance},
+                             {"ms", ms_text},
+                             {"ip", x.client_ip.empty() ? std::string("-") : x.client_ip},
+                             {"request_id", x.request_id.empty() ? std::string("-") : x.request_id},
+                             {"bytes", std::to_string(bytes)}});
+}
+
+template <class Stream>
+asio::awaitable<bool> send_reply(server_state& st, Stream& stream, const exchange& x, unsigned version, reply r,
+                                 bool keep_alive) {
+  reply meta;
+  meta.group = std::move(r.group);
+  meta.instance = std::move(r.instance);
+  auto res = make_response(std::move(r), version, keep_alive, x.head);
+  size_t bytes = res.body().size();
+  stream.expires_after(seconds(st.limits.request_timeout_seconds));  // a client that never reads is dropped
+  auto [ec, n] = co_await http::async_write(stream, res, use_tuple);
+  log_access(st, x, res.result_int(), bytes, meta);
+  co_return !ec;
+}
+
+// After refusing a request whose body we did not read: stop sending, swallow what the client is
+// still sending for a moment, then close. Closing at once would reset the connection and the
+// client might never see the error.
+template <class Stream>
+asio::awaitable<void> linger_close(Stream& stream, beast::flat_buffer& buffer) {
+  error_code ec;
+  stream.socket().shutdown(asio::socket_base::shutdown_send, ec);
+  stream.expires_after(seconds(1));
+  size_t drained = 0;
+  while (drained < (1u << 20)) {
+    buffer.clear();
+    auto [rec, n] = co_await stream.async_read_some(buffer.prepare(16 * 1024), use_tuple);
+    if (rec) break;
+    drained += n;
+  }
+  buffer.clear();
+  stream.close();
+}
+
+// ---- answering ----
+
+asio::awaitable<std::optional<reply>> authenticate(server_state& st, exchange& x, auth_mode mode, bool allow_guest,
+                                                   token_state ts, std::string token) {
+  if (mode == auth_mode::none) co_return std::nullopt;
+  if (ts == token_state::malformed) co_return error_reply(errors::missing_token());
+  if (ts == token_state::absent) {
+    if (mode == auth_mode::required) co_return error_reply(errors::missing_token());
+    co_return std::nullopt;
+  }
+  auth_result who = co_await async_authenticate(st.hops, st.auth, std::move(token), asio::use_awaitable);
+  switch (who.result) {
+    case auth_result::outcome::ok: break;
+    case auth_result::outcome::unknown: co_return error_reply(errors::unknown_token(false));
+    case auth_result::outcome::expired: co_return error_reply(errors::unknown_token(true));
+    case auth_result::outcome::unavailable: co_return auth_unavailable_reply();
+  }
+  if (who.is_guest && !allow_guest) co_return error_reply(errors::guest_access_forbidden());
+  x.who = std::move(who);
+  x.authenticated = true;
+  co_return std::nullopt;
+}
+
+// The benchmark's baseline: answered inside the gateway, no actor hop (enable_direct_endpoints).
+asio::awaitable<reply> answer_direct(server_state& st, exchange& x, const request& req) {
+  if (x.direct == direct_endpoint::versions) co_return json_reply(200, *st.direct_versions_body);
+  std::string query_token, token;
+  parse_query(x.raw_query, &query_token);
+  token_state ts = find_token(req, query_token, token);
+  if (auto denied = co_await authenticate(st, x, auth_mode::required, true, ts, std::move(token)))
+    co_return std::move(*denied);
+  boost::json::object o;
+  o["user_id"] = x.who.user_id;
+  o["device_id"] = x.who.device_id;
+  co_return json_reply(200, boost::json::serialize(o));
+}
+
+asio::awaitable<reply> answer(server_state& st, exchange& x, request& req) {
+  if (req.method() == http::verb::options) co_return json_reply(200, "{}");  // CORS preflight: no auth
+  if (x.direct != direct_endpoint::none) co_return co_await answer_direct(st, x, req);
+  if (!x.match.spec) {
+    if (x.match.path_known) co_return method_not_allowed(x.match.allowed_methods);
+    co_return error_reply(errors::unrecognized());
+  }
+  const endpoint_spec& spec = *x.match.spec;
+  std::string query_token, token;
+  // An endpoint that does not authenticate may use ?access_token= for its own token (OpenID
+  // userinfo does), so it is passed on there; everywhere else it is taken out.
+  bool authenticates = spec.auth != auth_mode::none;
+  auto query = parse_query(x.raw_query, authenticates ? &query_token : nullptr);
+  token_state ts = authenticates ? find_token(req, query_token, token) : token_state::absent;
+  if (auto denied = co_await authenticate(st, x, spec.auth, spec.allow_guest, ts, std::move(token)))
+    co_return std::move(*denied);
+  if (auto limited = check_rate_limits(st, x, spec)) co_return std::move(*limited);
+
+  const std::string& group = st.catalog.group_of(spec.name);
+  std::string key = affinity_key_for(x);
+  api_request ar = build_api_request(x, req, std::move(query));
+  dispatch_outcome out =
+      co_await async_dispatch(st.hops, st.runtime, group, std::move(key), std::move(ar), asio::use_awaitable);
+  // Read-after-write: the client must see its own write on its next request, whichever
+  // instance serves it, so the answer waits until this node has caught up.
+  if (!out.response.wait_for.empty())
+    co_await async_wait_for_positions(st.hops, st.runtime, std::move(out.response.wait_for), read_after_write_timeout,
+                                      asio::use_awaitable);
+  reply r = from_api_response(std::move(out.response));
+  r.group = group;
+  r.instance = std::move(out.instance);
+  co_return r;
+}
+
+asio::awaitable<reply> answer_safely(server_state& st, exchange& x, request& req) {
+  try {
+    co_return co_await answer(st, x, req);
+  } catch (const std::exception& e) {
+    st.log.error("request failed", {{"request_id", x.request_id}, {"error", e.what()}});
+  }
+  co_return error_reply(errors::unknown());
+}
+
+// ---- reading ----
+
+// Between keep-alive requests: wait for the next request's first bytes, for at most the
+// keep-alive timeout. The header timeout starts only once the client has begun a request.
+template <class Stream>
+asio::awaitable<bool> wait_for_next_request(server_state& st, Stream& stream, beast::flat_buffer& buffer) {
+  stream.expires_after(seconds(st.limits.keepalive_timeout_seconds));
+  auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), use_tuple);
+  if (ec) co_return false;
+  buffer.commit(n);
+  co_return true;
+}
+
+bool is_quiet_close(const error_code& ec) {
+  return ec == http::error::end_of_stream || ec == http::error::partial_message || ec == beast::error::timeout ||
+         ec.category() != http::make_error_code(http::error::bad_method).category();
+}
+
+// A request whose header could not be read: answer when a response is possible, then close.
+template <class Stream>
+asio::awaitable<void> refuse_unreadable(server_state& st, Stream& stream, beast::flat_buffer& buffer,
+                                        const error_code& ec) {
+  if (is_quiet_close(ec)) co_return;  // the client left, timed out, or the socket failed
+  reply r;
+  if (ec == http::error::header_limit)
+    r = error_reply(protocol::matrix_error(431, "M_TOO_LARGE", "Request headers too large"));
+  else if (ec == http::error::body_limit) r = error_reply(errors::too_large());
+  else r = error_reply(protocol::matrix_error(400, "M_UNRECOGNIZED", "Malformed HTTP request"));
+  exchange x;
+  x.client_ip = "-";
+  co_await send_reply(st, stream, x, 11, std::move(r), false);
+  co_await linger_close(stream, buffer);
+}
+
+// Reads the rest of one request (its header is parsed), answers it. Returns whether the
+// connection may carry another request.
+template <class Stream>
+asio::awaitable<bool> serve_request(server_state& st, Stream& stream, beast::flat_buffer& buffer,
+                                    request_parser& parser, const listener_info& listener,
+                                    const std::string& peer_ip) {
+  request& req = parser.get();
+  exchange x = begin_exchange(st, req, listener, peer_ip);
+  size_t limit = body_limit_for(st, x);
+  auto length = parser.content_length();
+  if (length && *length > limit) {
+    co_await send_reply(st, stream, x, req.version(), error_reply(errors::too_large()), false);
+    co_await linger_close(stream, buffer);
+    co_return false;
+  }
+  parser.body_limit(limit);  // enforces the limit on chunked bodies
+  if (!parser.is_done()) {
+    if (expects_continue(req)) {
+      static constexpr std::string_view go_on = "HTTP/1.1 100 Continue\r\n\r\n";
+      auto [ec, n] = co_await asio::async_write(stream, asio::buffer(go_on.data(), go_on.size()), use_tuple);
+      if (ec) co_return false;
+    }
+    stream.expires_after(seconds(st.limits.request_timeout_seconds));
+    auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
+    if (ec == http::error::body_limit) {
+      co_await send_reply(st, stream, x, req.version(), error_reply(errors::too_large()), false);
+      co_await linger_close(stream, buffer);
+      co_return false;
+    }
+    if (ec) co_return false;
+  }
+  stream.expires_never();  // the runtime has its own timeouts
+  reply r = co_await answer_safely(st, x, req);
+  bool keep_alive = req.keep_alive() && !st.stopping.load();
+  bool sent = co_await send_reply(st, stream, x, req.version(), std::move(r), keep_alive);
+  co_return sent && keep_alive;
+}
+
+// Counts the connection and makes it reachable by stop() for as long as its coroutine lives.
+class connection_registration {
+public:
+  connection_registration(server_state& st, std::shared_ptr<connection_control> ctl)
+      : st_(st), ctl_(std::move(ctl)), id_(st.add_connection(ctl_)) {}
+  ~connection_registration() {
+    ctl_->close = nullptr;
+    st_.remove_connection(id_);
+    st_.open_connections.fetch_sub(1);
+  }
+  connection_registration(const connection_registration&) = delete;
+  connection_registration& operator=(const connection_registration&) = delete;
+
+private:
+  server_state& st_;
+  std::shared_ptr<connection_control> ctl_;
+  uint64_t id_;
+};
+
+class in_flight_mark {
+public:
+  in_flight_mark(server_state& st, connection_control& ctl) : st_(st), ctl_(ctl) {
+    ctl_.busy = true;
+    st_.in_flight.fetch_add(1);
+  }
+  ~in_flight_mark() {
+    ctl_.busy = false;
+    st_.in_flight.fetch_sub(1);
+  }
+  in_flight_mark(const in_flight_mark&) = delete;
+  in_flight_mark& operator=(const in_flight_mark&) = delete;
+
+private:
+  server_state& st_;
+  connection_control& ctl_;
+};
+
+template <class Stream>
+std::function<void()> closer_of(Stream& stream) {
+  return [&stream] { stream.close(); };
+}
+
+template <class Stream>
+asio::awaitable<void> run_connection(std::shared_ptr<server_state> st, Stream stream,
+                                     std::shared_ptr<const listener_info> listener, std::string peer_ip) {
+  auto ctl = std::make_shared<connection_control>();
+  ctl->strand = stream.get_executor();
+  ctl->close = closer_of(stream);
+  connection_registration registration(*st, ctl);
+  beast::flat_buffer buffer;
+  bool first = true;
+  for (;;) {
+    if (st->stopping.load()) break;  // checked on the strand, where stop()'s close requests run
+    if (!first && buffer.size() == 0 && !co_await wait_for_next_request(*st, stream, buffer)) break;
+    first = false;
+    request_parser parser;
+    parser.header_limit(static_cast<std::uint32_t>(std::min<size_t>(st->limits.max_header_size, UINT32_MAX)));
+    // The endpoint (hence its limit) is known only after the header: start with the largest.
+    parser.body_limit(std::max(st->limits.max_request_body_size, st->limits.max_upload_size));
+    stream.expires_after(seconds(st->limits.header_timeout_seconds));  // slowloris: a deadline, not an idle timer
+    auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
+    if (ec) {
+      co_await refuse_unreadable(*st, stream, buffer, ec);
+      break;
+    }
+    bool again;
+    {
+      in_flight_mark mark(*st, *ctl);
+      again = co_await serve_request(*st, stream, buffer, parser, *listener, peer_ip);
+    }
+    if (!again) break;
+    // One large upload must not pin its buffer for the rest of a long keep-alive connection.
+    if (buffer.size() == 0 && buffer.capacity() > 64 * 1024) buffer.shrink_to_fit();
+  }
+  error_code ignored;
+  stream.socket().shutdown(asio::socket_base::shutdown_both, ignored);
+  stream.close();
+}
+
+std::string peer_address(const asio::ip::tcp::socket& socket) {
+  error_code ec;
+  auto ep = socket.remote_endpoint(ec);
+  if (ec) return "-";
+  auto addr = ep.address();
+  // A dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d; log and rate-limit them as a.b.c.d.
+  if (addr.is_v6() && addr.to_v6().is_v4_mapped())
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6()).to_string();
+  return addr.to_string();
+}
+
+} // namespace
+
+void spawn_session(std::shared_ptr<server_state> st, asio::ip::tcp::socket socket,
+                   std::shared_ptr<const listener_info> listener) {
+  error_code ec;
+  socket.set_option(asio::ip::tcp::no_delay(true), ec);
+  std::string peer = peer_address(socket);
+  auto ex = socket.get_executor();
+  asio::co_spawn(ex,
+                 run_connection(st, beast::tcp_stream(std::move(socket)), std::move(listener), std::move(peer)),
+                 report_exception{st, "connection failed"});
+}
+
+void spawn_session(std::shared_ptr<server_state> st, asio::local::stream_protocol::socket socket,
+                   std::shared_ptr<const listener_info> listener) {
+  using unix_stream = beast::basic_stream<asio::local::stream_protocol>;
+  auto ex = socket.get_executor();
+  asio::co_spawn(ex, run_connection(st, unix_stream(std::move(socket)), std::move(listener), std::string("unix")),
+                 report_exception{st, "connection failed"});
+}
+
+} // namespace myelin::gateway::detail

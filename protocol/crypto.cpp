@@ -1,0 +1,91 @@
+#include "protocol/crypto.hpp"
+
+#include <openssl/sha.h>
+#include <sodium.h>
+#include <stdexcept>
+
+namespace myelin::protocol {
+
+void crypto_init() {
+  if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
+}
+
+std::string hash_password(std::string_view password) {
+  char out[crypto_pwhash_STRBYTES];
+  if (crypto_pwhash_str_alg(out, password.data(), password.size(), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                            crypto_pwhash_MEMLIMIT_INTERACTIVE, crypto_pwhash_ALG_ARGON2ID13) != 0)
+    throw std::runtime_error("password hashing ran out of memory");
+  return out;
+}
+
+bool verify_password(std::string_view password, const std::string& encoded_hash) {
+  if (encoded_hash.empty()) return false;
+  return crypto_pwhash_str_verify(encoded_hash.c_str(), password.data(), password.size()) == 0;
+}
+
+std::string random_token(size_t bytes) {
+  std::string raw(bytes, '\0');
+  randombytes_buf(raw.data(), raw.size());
+  return base64url_encode_unpadded(raw);
+}
+
+std::string random_alnum(size_t length) {
+  static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  std::string out(length, 'A');
+  for (auto& c : out) c = alphabet[randombytes_uniform(sizeof(alphabet) - 1)];
+  return out;
+}
+
+std::string random_device_id() {
+  std::string out(10, 'A');
+  for (auto& c : out) c = static_cast<char>('A' + randombytes_uniform(26));
+  return out;
+}
+
+std::string sha256_raw(std::string_view data) {
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), md);
+  return std::string(reinterpret_cast<char*>(md), sizeof md);
+}
+
+std::string sha256_hex(std::string_view data) {
+  auto raw = sha256_raw(data);
+  char hex[SHA256_DIGEST_LENGTH * 2 + 1];
+  sodium_bin2hex(hex, sizeof hex, reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
+  return std::string(hex, SHA256_DIGEST_LENGTH * 2);
+}
+
+namespace {
+std::string b64(std::string_view data, int variant) {
+  std::string out(sodium_base64_encoded_len(data.size(), variant), '\0');
+  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+                    variant);
+  out.resize(std::char_traits<char>::length(out.c_str()));
+  return out;
+}
+} // namespace
+
+std::string base64_encode_unpadded(std::string_view data) {
+  return b64(data, sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
+}
+std::string base64url_encode_unpadded(std::string_view data) {
+  return b64(data, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+bool base64_decode(std::string_view in, std::string& out) {
+  while (!in.empty() && in.back() == '=') in.remove_suffix(1);
+  out.assign(in.size() * 3 / 4 + 3, '\0');
+  size_t len = 0;
+  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), in.data(), in.size(), nullptr,
+                        &len, nullptr, sodium_base64_VARIANT_ORIGINAL_NO_PADDING) != 0)
+    return false;
+  out.resize(len);
+  return true;
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  return sodium_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+} // namespace myelin::protocol

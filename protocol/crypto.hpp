@@ -1,0 +1,33 @@
+// Cryptographic primitives the protocol needs, over libsodium and OpenSSL: password hashing
+// (argon2id), random tokens, SHA-256, unpadded base64 as Matrix uses it, constant-time compare.
+#pragma once
+#include <string>
+#include <string_view>
+
+namespace myelin::protocol {
+
+// Call once at startup (sodium_init). Safe to call again.
+void crypto_init();
+
+// argon2id with libsodium's INTERACTIVE limits (the encoded string carries its parameters, so
+// stronger settings later still verify old hashes).
+std::string hash_password(std::string_view password);
+bool verify_password(std::string_view password, const std::string& encoded_hash);
+
+// `bytes` random bytes, encoded URL-safe unpadded base64 (tokens) / alphanumeric (ids).
+std::string random_token(size_t bytes = 32);
+std::string random_alnum(size_t length);
+// Device ids as Synapse makes them: 10 upper-case letters.
+std::string random_device_id();
+
+std::string sha256_hex(std::string_view data);
+std::string sha256_raw(std::string_view data);
+
+std::string base64_encode_unpadded(std::string_view data);
+std::string base64url_encode_unpadded(std::string_view data);
+// Accepts padded or unpadded standard base64; returns false on invalid input.
+bool base64_decode(std::string_view in, std::string& out);
+
+bool constant_time_equal(std::string_view a, std::string_view b);
+
+} // namespace myelin::protocol

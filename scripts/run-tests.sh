@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Builds the test tree (ASan + UBSan), starts a private PostgreSQL and Redis on unix sockets under
+# the build tree, runs every test with ctest, and tears the servers down whatever happens.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${MYELIN_TEST_BUILD:-$root/build/test}
+jobs=${JOBS:-$(nproc)}
+services=$build/services
+
+export CCACHE_DIR=${CCACHE_DIR:-$root/.ccache}
+export CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
+
+start=$(date +%s)
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DMYELIN_SANITIZE=ON \
+  -DCMAKE_CXX_COMPILER=clang++-15 -DCMAKE_CXX_FLAGS="-O1" -DMYELIN_FUZZ=ON >/dev/null
+cmake --build "$build" -j"$jobs"
+echo "run-tests: build took $(( $(date +%s) - start )) s"
+
+"$root/scripts/test-services.sh" start "$services"
+trap '"$root/scripts/test-services.sh" stop "$services"' EXIT
+eval "$("$root/scripts/test-services.sh" env "$services")"
+export MYELIN_REQUIRE_PG=1
+
+cd "$build"
+ctest --output-on-failure -j"$jobs" --timeout 600 "$@"

@@ -1,0 +1,87 @@
+// Applies the versioned schema: each migration in its own transaction, recorded in
+// schema_version, so a second run does nothing. On PostgreSQL a transaction-scoped advisory lock
+// makes nodes that start together take turns, and each re-checks the version under the lock.
+#include "storage/migrations.hpp"
+
+#include <chrono>
+
+#include "storage/schema/schema.hpp"
+
+namespace myelin::storage {
+
+namespace {
+constexpr int64_t migration_lock_key = 0x6d79656c696e;  // "myelin"
+
+void replace_all(std::string& s, const std::string& from, const std::string& to) {
+  for (size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size()) s.replace(pos, from.size(), to);
+}
+
+bool has_version_table(connection& c) {
+  auto r = c.kind() == dialect::sqlite
+               ? c.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'")
+               : c.exec("SELECT 1 FROM information_schema.tables WHERE table_name = 'schema_version' "
+                        "AND table_schema = current_schema()");
+  return !r.empty();
+}
+
+int current_version(connection& c) {
+  if (!has_version_table(c)) return 0;
+  auto r = c.exec("SELECT COALESCE(MAX(version), 0) FROM schema_version");
+  return static_cast<int>(r[0].as_int(0));
+}
+} // namespace
+
+const std::vector<migration>& all_migrations() {
+  static const std::vector<migration> list = {schema::foundation_migration()};
+  return list;
+}
+
+std::string expand_schema_macros(const std::string& sql, dialect d) {
+  std::string out = sql;
+  bool pg = d == dialect::postgres;
+  replace_all(out, "${BIGSERIAL_PK}", pg ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT");
+  replace_all(out, "${BLOB}", pg ? "BYTEA" : "BLOB");
+  replace_all(out, "${BIGINT}", "BIGINT");
+  return out;
+}
+
+int schema_version(database& db) {
+  auto c = db.acquire();
+  return current_version(*c);
+}
+
+migration_report apply_migrations(database& db, const std::vector<migration>& migrations,
+                                  const std::function<void(const migration&)>& progress) {
+  migration_report report;
+  {
+    auto c = db.acquire();
+    c->exec_script("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
+                   "name TEXT NOT NULL, applied_ts BIGINT NOT NULL)");
+    report.from_version = report.to_version = current_version(*c);
+  }
+  for (const auto& m : migrations) {
+    if (m.version <= report.to_version) continue;
+    bool applied = false;
+    try {
+      applied = db.transact([&](connection& c) {
+        if (c.kind() == dialect::postgres) c.exec("SELECT pg_advisory_xact_lock($1)", {migration_lock_key});
+        if (current_version(c) >= m.version) return false;  // another node got here first
+        if (progress) progress(m);
+        c.exec_script(expand_schema_macros(m.sql, c.kind()));
+        c.exec("INSERT INTO schema_version (version, name, applied_ts) VALUES ($1, $2, $3)",
+               {int64_t(m.version), m.name,
+                int64_t(std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch()).count())});
+        return true;
+      });
+    } catch (const database_error& e) {
+      throw database_error("migration " + std::to_string(m.version) + " (" + m.name + "): " + e.what(),
+                           e.unique_violation());
+    }
+    if (applied) report.applied.push_back(m.name);
+    report.to_version = m.version;
+  }
+  return report;
+}
+
+} // namespace myelin::storage

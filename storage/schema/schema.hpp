@@ -1,0 +1,7 @@
+// The migrations, one function each, in storage/schema/NNNN_name.cpp.
+#pragma once
+#include "storage/migrations.hpp"
+
+namespace myelin::storage::schema {
+migration foundation_migration();
+}

@@ -1,0 +1,176 @@
+// The accounts stream: users, profiles, devices and access tokens. Its rows tell subscribers what
+// changed — above all which token hashes were revoked, so every node's token cache drops them.
+#include <boost/json.hpp>
+
+#include "protocol/errors.hpp"
+#include "protocol/json.hpp"
+#include "storage/streams/stream_definition.hpp"
+#include "storage/tables/accounts.hpp"
+
+namespace myelin::storage {
+namespace {
+
+namespace json = boost::json;
+using protocol::opt_string;
+using protocol::req_string;
+
+json::object tokens_revoked(const std::string& user_id, const std::vector<std::string>& hashes) {
+  json::array a;
+  for (const auto& h : hashes) a.emplace_back(h);
+  return {{"type", "tokens_revoked"}, {"user_id", user_id}, {"token_hashes", std::move(a)}};
+}
+
+json::object devices_changed(const std::string& user_id, const std::vector<std::string>& ids, const char* what) {
+  json::array a;
+  for (const auto& d : ids) a.emplace_back(d);
+  return {{"type", what}, {"user_id", user_id}, {"device_ids", std::move(a)}};
+}
+
+std::vector<std::string> string_list(const json::object& args, std::string_view key) {
+  std::vector<std::string> out;
+  if (auto* a = protocol::opt_array(args, key))
+    for (const auto& v : *a)
+      if (v.is_string()) out.emplace_back(v.as_string());
+  return out;
+}
+
+// Creates (or refreshes) a device and gives it a new token. Logging in again with a known
+// device_id revokes that device's earlier tokens, as the spec says.
+void add_session(connection& c, const std::string& user_id, const json::object& s, bool is_guest, op_output& out) {
+  accounts::device_row d;
+  d.user_id = user_id;
+  d.device_id = req_string(s, "device_id");
+  d.display_name = opt_string(s, "display_name");
+  d.last_seen_ip = opt_string(s, "ip");
+  d.last_seen_user_agent = opt_string(s, "user_agent");
+  auto old = accounts::delete_tokens_for_devices(c, user_id, {d.device_id});
+  if (!old.empty()) out.rows.push_back(tokens_revoked(user_id, old));
+  accounts::upsert_device(c, d);
+  auto token_id = accounts::insert_access_token(c, req_string(s, "token_hash"), user_id, d.device_id,
+                                                protocol::opt_int(s, "valid_until_ms"), is_guest);
+  out.rows.push_back(devices_changed(user_id, {d.device_id}, "devices_added"));
+  out.result.as_object()["token_id"] = token_id;
+}
+
+op_output register_user(connection& c, const json::object& args) {
+  op_output out{json::object{}, {}};
+  accounts::user_row u;
+  u.user_id = req_string(args, "user_id");
+  u.password_hash = opt_string(args, "password_hash");
+  u.is_guest = protocol::opt_bool(args, "is_guest").value_or(false);
+  u.is_admin = protocol::opt_bool(args, "is_admin").value_or(false);
+  u.created_ts = accounts::now_ms();
+  try {
+    accounts::insert_user(c, u);
+  } catch (const database_error& e) {
+    if (e.unique_violation()) throw protocol::errors::user_in_use();
+    throw;
+  }
+  accounts::upsert_profile(c, u.user_id, opt_string(args, "displayname"), std::nullopt);
+  out.rows.push_back({{"type", "user_created"}, {"user_id", u.user_id}});
+  if (auto* session = protocol::opt_object(args, "session")) add_session(c, u.user_id, *session, u.is_guest, out);
+  return out;
+}
+
+op_output login(connection& c, const json::object& args) {
+  op_output out{json::object{}, {}};
+  auto user_id = req_string(args, "user_id");
+  auto user = accounts::get_user(c, user_id);
+  if (!user) throw protocol::errors::forbidden("Invalid username or password");
+  if (user->deactivated) throw protocol::errors::user_deactivated();
+  add_session(c, user_id, args, user->is_guest, out);
+  return out;
+}
+
+// Removes devices with their tokens (logout, device deletion).
+void remove_devices(connection& c, const std::string& user_id, const std::vector<std::string>& device_ids,
+                    op_output& out) {
+  auto hashes = accounts::delete_tokens_for_devices(c, user_id, device_ids);
+  auto deleted = accounts::delete_devices(c, user_id, device_ids);
+  if (!hashes.empty()) out.rows.push_back(tokens_revoked(user_id, hashes));
+  if (!deleted.empty()) out.rows.push_back(devices_changed(user_id, deleted, "devices_deleted"));
+}
+
+std::vector<std::string> all_device_ids(connection& c, const std::string& user_id) {
+  std::vector<std::string> ids;
+  for (auto& d : accounts::list_devices(c, user_id)) ids.push_back(d.device_id);
+  return ids;
+}
+
+// Tokens without a device (none are made today) would survive device deletion; sweep them too.
+void remove_all_sessions(connection& c, const std::string& user_id, op_output& out) {
+  remove_devices(c, user_id, all_device_ids(c, user_id), out);
+  auto rest = accounts::delete_tokens_for_user(c, user_id);
+  if (!rest.empty()) out.rows.push_back(tokens_revoked(user_id, rest));
+}
+
+op_output logout(connection& c, const json::object& args) {
+  op_output out{json::object{}, {}};
+  remove_devices(c, req_string(args, "user_id"), {req_string(args, "device_id")}, out);
+  return out;
+}
+
+op_output logout_all(connection& c, const json::object& args) {
+  op_output out{json::object{}, {}};
+  remove_all_sessions(c, req_string(args, "user_id"), out);
+  return out;
+}
+
+op_output set_password(connection& c, const json::object& args) {
+  op_output out{json::object{}, {}};
+  auto user_id = req_string(args, "user_id");
+  accounts::set_password_hash(c, user_id, req_string(args, "password_hash"));
+  out.rows.push_back({{"type", "password_changed"}, {"user_id", user_id}});
+  if (protocol::opt_bool(args, "logout_devices").value_or(true)) {
+    auto keep = opt_string(args, "keep_device_id");
+    std::vector<std::string> others;
+    for (auto& d : all_device_ids(c, user_id))
+      if (!keep || d != *keep) others.push_back(d);
+    remove_devices(c, user_id, others, out);
+  }
+  return out;
+}
+
+op_output deactivate(connection& c, const json::object& args) {
+  op_output out{json::object{}, {}};
+  auto user_id = req_string(args, "user_id");
+  accounts::set_deactivated(c, user_id);
+  accounts::upsert_profile(c, user_id, std::nullopt, std::nullopt);
+  remove_all_sessions(c, user_id, out);
+  out.rows.push_back({{"type", "user_deactivated"}, {"user_id", user_id}});
+  return out;
+}
+
+op_output update_device(connection& c, const json::object& args) {
+  op_output out{json::object{}, {}};
+  auto user_id = req_string(args, "user_id");
+  auto device_id = req_string(args, "device_id");
+  if (!accounts::set_device_display_name(c, user_id, device_id, opt_string(args, "display_name")))
+    throw protocol::errors::not_found("Unknown device");
+  out.rows.push_back(devices_changed(user_id, {device_id}, "devices_updated"));
+  return out;
+}
+
+op_output delete_devices(connection& c, const json::object& args) {
+  op_output out{json::object{}, {}};
+  remove_devices(c, req_string(args, "user_id"), string_list(args, "device_ids"), out);
+  return out;
+}
+
+} // namespace
+
+stream_definition accounts_stream() {
+  return stream_definition{"accounts",
+                           {
+                               {"register", register_user},
+                               {"login", login},
+                               {"logout", logout},
+                               {"logout_all", logout_all},
+                               {"set_password", set_password},
+                               {"deactivate", deactivate},
+                               {"update_device", update_device},
+                               {"delete_devices", delete_devices},
+                           }};
+}
+
+} // namespace myelin::storage

@@ -1,0 +1,274 @@
+"""Integration test harness: starts the real `myelin` binary on an ephemeral loopback port with a
+fresh SQLite file or a fresh PostgreSQL database, and speaks HTTP to it (stdlib only).
+
+Each suite is a script: `python3 test_x.py --binary PATH --db sqlite|postgres`. It runs its
+unittest cases and ends with a plain "N passed, N failed" line for CI.
+"""
+import argparse
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import uuid
+
+ARGS = None  # parsed command line, set by main()
+
+
+def parse_args():
+    p = argparse.ArgumentParser()
+    p.add_argument("--binary", required=True)
+    p.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    p.add_argument("unittest_args", nargs="*")
+    return p.parse_args()
+
+
+def pg_conninfo():
+    info = os.environ.get("MYELIN_TEST_PG")
+    if not info:
+        if os.environ.get("MYELIN_REQUIRE_PG") == "1":
+            raise RuntimeError("MYELIN_TEST_PG is not set but PostgreSQL tests are required")
+        return None
+    return info
+
+
+def conninfo_pairs(info):
+    return dict(re.findall(r"(\w+)=('(?:[^'\\]|\\.)*'|\S+)", info))
+
+
+def create_pg_database(info):
+    """A fresh database per server, so suites never see each other's data."""
+    name = "myelin_it_" + uuid.uuid4().hex[:12]
+    subprocess.run(["psql", info, "-v", "ON_ERROR_STOP=1", "-q", "-c", f"CREATE DATABASE {name}"],
+                   check=True, capture_output=True)
+    return name
+
+
+def drop_pg_database(info, name):
+    subprocess.run(["psql", info, "-q", "-c", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"],
+                   capture_output=True)
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = {k.lower(): v for k, v in headers}
+        self.raw = body
+        try:
+            self.json = json.loads(body) if body else None
+        except ValueError:
+            self.json = None
+
+    @property
+    def errcode(self):
+        return (self.json or {}).get("errcode")
+
+    def __repr__(self):
+        return f"<{self.status} {self.raw[:300]!r}>"
+
+
+class Server:
+    """One myelin process. `extra_config` is appended to the generated homeserver.yaml."""
+
+    def __init__(self, extra_config="", placement=None, db=None, expose_instance_header=True):
+        self.db = db or ARGS.db
+        self.dir = tempfile.mkdtemp(prefix="myelin-it-")
+        self.extra_config = extra_config
+        self.placement = placement
+        self.expose = expose_instance_header
+        self.proc = None
+        self.port = None
+        self.pg_db = None
+        self.log_path = os.path.join(self.dir, "server.log")
+        if self.db == "postgres":
+            self.pg_info = pg_conninfo()
+            if self.pg_info is None:
+                raise unittest.SkipTest("PostgreSQL not available (MYELIN_TEST_PG unset)")
+            self.pg_db = create_pg_database(self.pg_info)
+        self.write_config()
+
+    def database_yaml(self):
+        if self.db == "sqlite":
+            return "database:\n  name: sqlite3\n  args:\n    database: homeserver.db\n"
+        pairs = conninfo_pairs(self.pg_info)
+        lines = ["database:", "  name: psycopg2", "  args:", f"    dbname: {self.pg_db}", "    cp_max: 8"]
+        for key in ("host", "port", "user", "password"):
+            if key in pairs:
+                lines.append(f"    {key}: {pairs[key].strip(chr(39))}")
+        return "\n".join(lines) + "\n"
+
+    def write_config(self):
+        # Top-level defaults; a key that extra_config sets replaces the default block.
+        defaults = [
+            ("server_name", "server_name: test.local\n"),
+            ("public_baseurl", "public_baseurl: http://127.0.0.1/\n"),
+            ("listeners", "listeners:\n  - port: 0\n    bind_addresses: ['127.0.0.1']\n    type: http\n"
+                          "    resources:\n      - names: [client, federation]\n"),
+            ("database", self.database_yaml()),
+            ("enable_registration", "enable_registration: true\n"),
+            ("enable_registration_without_verification", "enable_registration_without_verification: true\n"),
+            ("rc_registration", "rc_registration: {per_second: 1000, burst_count: 1000}\n"),
+            ("rc_login", "rc_login:\n  address: {per_second: 1000, burst_count: 1000}\n"
+                         "  account: {per_second: 1000, burst_count: 1000}\n"
+                         "  failed_attempts: {per_second: 1000, burst_count: 1000}\n"),
+            ("logging", "logging:\n  level: info\n"),
+        ]
+        overridden = set(re.findall(r"^(\w+):", self.extra_config, re.M))
+        cfg = "".join(text for key, text in defaults if key not in overridden) + self.extra_config
+        with open(os.path.join(self.dir, "homeserver.yaml"), "w") as f:
+            f.write(cfg)
+
+    def start(self, timeout=30):
+        cmd = [ARGS.binary, "--config", os.path.join(self.dir, "homeserver.yaml")]
+        if self.placement:
+            path = os.path.join(self.dir, "placement.yaml")
+            with open(path, "w") as f:
+                f.write(self.placement)
+            cmd += ["--placement", path]
+        if self.expose:
+            cmd.append("--expose-instance-header")
+        self.log = open(self.log_path, "a")
+        offset = self.log.tell()  # look for "ready" only in this run's output
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, cwd=self.dir)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"myelin exited with {self.proc.returncode}:\n{self.read_log()}")
+            m = re.search(r"myelin ready .*ports=(\d+)", self.read_log()[offset:])
+            if m:
+                self.port = int(m.group(1))
+                return self
+            time.sleep(0.05)
+        raise RuntimeError("myelin did not become ready:\n" + self.read_log())
+
+    def read_log(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def stop(self, timeout=20):
+        """SIGTERM and expect a clean, prompt exit (graceful shutdown)."""
+        if self.proc is None:
+            return 0
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise RuntimeError("myelin did not shut down within %ss" % timeout)
+        finally:
+            self.log.close()
+            self.proc = None
+        return code
+
+    def cleanup(self):
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.log.close()
+            self.proc = None
+        if self.pg_db:
+            drop_pg_database(self.pg_info, self.pg_db)
+        if os.environ.get("MYELIN_KEEP_TEST_DIRS") != "1":
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    # ---- HTTP ----
+    def connect(self, timeout=30):
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+
+    def request(self, method, path, body=None, token=None, headers=None, raw=None, conn=None):
+        h = dict(headers or {})
+        if token:
+            h["Authorization"] = "Bearer " + token
+        data = raw
+        if body is not None:
+            data = json.dumps(body).encode()
+            h.setdefault("Content-Type", "application/json")
+        own = conn is None
+        conn = conn or self.connect()
+        try:
+            conn.request(method, path, body=data, headers=h)
+            r = conn.getresponse()
+            return Response(r.status, r.getheaders(), r.read().decode(errors="replace"))
+        finally:
+            if own:
+                conn.close()
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.request("POST", path, body=body, **kw)
+
+    def put(self, path, body=None, **kw):
+        return self.request("PUT", path, body=body, **kw)
+
+    def delete(self, path, body=None, **kw):
+        return self.request("DELETE", path, body=body, **kw)
+
+    # ---- account helpers ----
+    def register(self, username, password="correct horse battery", device_id=None, **extra):
+        body = {"username": username, "password": password, "auth": {"type": "m.login.dummy"}}
+        if device_id:
+            body["device_id"] = device_id
+        body.update(extra)
+        r = self.post("/_matrix/client/v3/register", body)
+        if r.status != 200:
+            raise AssertionError(f"register {username} failed: {r}")
+        return r.json
+
+    def login(self, username, password="correct horse battery", **extra):
+        body = {"type": "m.login.password", "identifier": {"type": "m.id.user", "user": username},
+                "password": password}
+        body.update(extra)
+        return self.post("/_matrix/client/v3/login", body)
+
+
+class ServerTestCase(unittest.TestCase):
+    """A test class sharing one server started in setUpClass."""
+    extra_config = ""
+    placement = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server(cls.extra_config, cls.placement)
+        try:
+            cls.server.start()
+        except Exception:
+            cls.server.cleanup()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            code = cls.server.stop()
+            if code != 0:
+                raise AssertionError(f"myelin exited with {code}:\n{cls.server.read_log()[-4000:]}")
+        finally:
+            cls.server.cleanup()
+
+    def assertError(self, r, status, errcode):
+        self.assertEqual(r.status, status, r)
+        self.assertEqual(r.errcode, errcode, r)
+        self.assertIsInstance((r.json or {}).get("error"), str, r)
+
+
+def main():
+    global ARGS
+    ARGS = parse_args()
+    ARGS.binary = os.path.abspath(ARGS.binary)
+    suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules["__main__"])
+    if ARGS.unittest_args:
+        suite = unittest.defaultTestLoader.loadTestsFromNames(ARGS.unittest_args, sys.modules["__main__"])
+    result = unittest.TextTestRunner(verbosity=2).run(suite)
+    failed = len(result.failures) + len(result.errors)
+    skipped = len(result.skipped)
+    passed = max(0, result.testsRun - len(result.failures) - len(result.errors) - skipped)
+    print(f"{passed} passed, {failed} failed, {skipped} skipped")
+    sys.exit(0 if failed == 0 and result.testsRun > 0 else 1)

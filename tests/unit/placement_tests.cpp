@@ -1,0 +1,95 @@
+// actors/runtime/placement: the example files, and every validation error an operator can hit.
+#include <boost/test/unit_test.hpp>
+#include <set>
+
+#include "actors/runtime/groups.hpp"
+#include "actors/runtime/placement.hpp"
+#include "common/config.hpp"
+
+using namespace myelin;
+using namespace myelin::runtime;
+
+namespace {
+std::string error_of(const std::string& yaml) {
+  try {
+    parse_placement(yaml, "p.yaml");
+  } catch (const config_error& e) {
+    return e.what();
+  }
+  return "";
+}
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(placement_tests)
+
+BOOST_AUTO_TEST_CASE(example_files_load) {
+  auto split = load_placement(std::string(MYELIN_SOURCE_DIR) + "/configs/placement-split.yaml");
+  BOOST_TEST(split.total_instances("sync") == 4u);
+  BOOST_TEST(split.total_instances("client_reader") == 3u);
+  BOOST_TEST(split.instances_on("main", "event_creator") == 2u);
+  BOOST_TEST(split.total_instances("user_dir") == 1u);  // unmentioned groups run once
+  auto aio = load_placement(std::string(MYELIN_SOURCE_DIR) + "/configs/placement-all-in-one.yaml");
+  for (const auto& g : known_groups()) BOOST_TEST(aio.total_instances(g.name) == 1u, g.name);
+}
+
+BOOST_AUTO_TEST_CASE(all_in_one_has_every_group_once) {
+  auto p = all_in_one_placement();
+  BOOST_TEST(p.nodes.size() == 1u);
+  for (const auto& g : known_groups()) BOOST_TEST(p.total_instances(g.name) == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(multi_node_assignment) {
+  auto p = parse_placement(R"(
+nodes:
+  a: {host: 10.0.0.1, port: 9300}
+  b: {host: 10.0.0.2, port: 9300}
+groups:
+  sync:
+    - {node: a, instances: 2}
+    - {node: b, instances: 3}
+  client_reader: {node: b, instances: 2}
+)", "p.yaml");
+  BOOST_TEST(p.instances_on("a", "sync") == 2u);
+  BOOST_TEST(p.instances_on("b", "sync") == 3u);
+  BOOST_TEST(p.total_instances("sync") == 5u);
+  BOOST_TEST(p.instances_on("a", "client_reader") == 0u);
+  BOOST_TEST(p.instances_on("a", "main") == 1u);  // default node is the first
+}
+
+BOOST_AUTO_TEST_CASE(errors_name_the_line_and_problem) {
+  auto e = error_of("nodes:\n  main: {}\ngroups:\n  synk: 2\n");
+  BOOST_TEST(e.find("p.yaml:4: unknown group 'synk'") != std::string::npos, e);
+  e = error_of("nodes:\n  main: {}\ngroups:\n  main: 2\n");
+  BOOST_TEST(e.find("p.yaml:4:") != std::string::npos, e);
+  BOOST_TEST(e.find("singleton") != std::string::npos, e);
+  e = error_of("nodes:\n  main: {}\ngroups:\n  sync: {node: elsewhere, instances: 2}\n");
+  BOOST_TEST(e.find("unknown node 'elsewhere'") != std::string::npos, e);
+  e = error_of("nodes:\n  a: {host: h, port: 1}\n  b: {host: h, port: 1}\n");
+  BOOST_TEST(e.find("already used") != std::string::npos, e);
+  e = error_of("nodes:\n  a: {host: h}\n  b: {host: h, port: 2}\n");
+  BOOST_TEST(e.find("needs a link 'port'") != std::string::npos, e);
+  e = error_of("nodes:\n  a: {}\ngroups:\n  sync: lots\n");
+  BOOST_TEST(e.find("instances must be a number") != std::string::npos, e);
+  e = error_of("nodez: {}\n");
+  BOOST_TEST(e.find("unknown key 'nodez'") != std::string::npos, e);
+  e = error_of("nodes: [\n");
+  BOOST_TEST(e.find("invalid YAML") != std::string::npos, e);
+  // Several problems are reported together.
+  e = error_of("nodes:\n  main: {}\ngroups:\n  synk: 2\n  main: 3\n");
+  BOOST_TEST(e.find("synk") != std::string::npos);
+  BOOST_TEST(e.find("singleton") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(balancing_policies) {
+  BOOST_TEST(pick_instance(balance_policy::singleton, "x", 4, 7) == 0u);
+  BOOST_TEST(pick_instance(balance_policy::round_robin, "", 4, 6) == 2u);
+  auto u = pick_instance(balance_policy::user, "@alice:test", 4, 0);
+  for (uint64_t i = 0; i < 20; ++i) BOOST_TEST(pick_instance(balance_policy::user, "@alice:test", 4, i) == u);
+  // Different keys spread over instances.
+  std::set<size_t> seen;
+  for (int i = 0; i < 64; ++i) seen.insert(pick_instance(balance_policy::room, "!r" + std::to_string(i) + ":t", 4, 0));
+  BOOST_TEST(seen.size() == 4u);
+  BOOST_TEST(shard_for("!room:test", 1) == 0u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
