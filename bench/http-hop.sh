@@ -2,11 +2,14 @@
 # Measures what the actor hop costs: /versions and /account/whoami through the gateway → group
 # instance → back, against the same answers produced directly inside the gateway (a bare Beast
 # handler in the same binary). wrk, 64 connections, bounded in time; loopback only.
-# Usage: bench/http-hop.sh [path/to/myelin] [seconds per run]   → prints a table, writes JSON lines
+# Usage: bench/http-hop.sh [path/to/myelin] [seconds per run] [rounds]
+# The four runs alternate for `rounds` rounds (default 3) and the table shows each one's median
+# round, so a noisy neighbour on a 2-core machine skews all four alike. Raw results: JSON lines.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${1:-$root/build/release/myelin}
 secs=${2:-10}
+rounds=${3:-3}
 threads=${WRK_THREADS:-2}
 conns=${WRK_CONNECTIONS:-64}
 out=${BENCH_OUT:-$root/build/bench-http-hop.jsonl}
@@ -22,7 +25,7 @@ listeners:
 database: {name: sqlite3, args: {database: $work/hs.db}}
 enable_registration: true
 enable_registration_without_verification: true
-logging: {level: warn, access_log: false}
+logging: {level: warn, access_log: false, components: {main: info}}
 YAML
 "$bin" --config "$work/homeserver.yaml" --bench-direct-endpoints >"$work/log" 2>&1 &
 pid=$!
@@ -38,20 +41,18 @@ token=$(curl -sf -X POST "$base/_matrix/client/v3/register" -H 'Content-Type: ap
   python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 
 : > "$out"
-printf '%-34s %10s %9s %9s %9s %7s\n' "endpoint ($conns conns, ${secs}s)" "req/s" "p50 ms" "p90 ms" "p99 ms" "errors"
 run() {
   local label=$1 path=$2 tok=$3
   local line
   line=$(MYELIN_TOKEN=$tok wrk -t"$threads" -c"$conns" -d"${secs}s" -s "$root/bench/wrk-report.lua" "$base$path" | tail -1)
   echo "{\"label\":\"$label\",\"path\":\"$path\",\"result\":$line}" >> "$out"
-  python3 - "$label" "$line" <<'PY'
-import json, sys
-r = json.loads(sys.argv[2])
-print(f"{sys.argv[1]:<34} {r['rps']:>10.0f} {r['p50_us']/1000:>9.2f} {r['p90_us']/1000:>9.2f} {r['p99_us']/1000:>9.2f} {r['errors']:>7}")
-PY
 }
-run "versions (actor hop)" /_matrix/client/versions ""
-run "versions (bare Beast handler)" /_myelin/direct/versions ""
-run "whoami (actor hop)" /_matrix/client/v3/account/whoami "$token"
-run "whoami (bare Beast handler)" /_myelin/direct/whoami "$token"
+for round in $(seq "$rounds"); do
+  echo "round $round/$rounds" >&2
+  run "versions (actor hop)" /_matrix/client/versions ""
+  run "versions (bare Beast handler)" /_myelin/direct/versions ""
+  run "whoami (actor hop)" /_matrix/client/v3/account/whoami "$token"
+  run "whoami (bare Beast handler)" /_myelin/direct/whoami "$token"
+done
+python3 "$root/bench/summarize.py" "$out" "$conns" "$secs" "$rounds"
 echo "results: $out"

@@ -20,6 +20,9 @@ struct endpoint_spec {
   std::string rate_limit;        // "" or a class: "login", "registration", "message"
   std::string affinity_param;    // path parameter whose value picks the instance (e.g. "roomId")
   bool large_body = false;       // media uploads: max_upload_size instead of max_request_body_size
+  // The handler never blocks (no database, no hashing): it runs on the group instance's actor
+  // instead of taking two extra thread hops through the blocking pool.
+  bool nonblocking = false;
 };
 
 } // namespace myelin

@@ -95,7 +95,7 @@ public:
   public:
     lease(database* owner, std::unique_ptr<connection> c) : owner_(owner), conn_(std::move(c)) {}
     lease(lease&&) noexcept = default;
-    lease& operator=(lease&&) noexcept = default;
+    lease& operator=(lease&&) noexcept;  // gives back the connection it held first
     ~lease();
     connection& operator*() const { return *conn_; }
     connection* operator->() const { return conn_.get(); }
@@ -142,8 +142,8 @@ template <class Fn>
 auto database::transact(Fn&& fn) -> decltype(fn(std::declval<connection&>())) {
   for (int attempt = 0;; ++attempt) {
     auto c = acquire();
-    c->begin();
     try {
+      c->begin();  // inside the try: on SQLite a lock conflict surfaces here (BEGIN IMMEDIATE)
       if constexpr (std::is_void_v<decltype(fn(*c))>) {
         fn(*c);
         c->commit();

@@ -10,17 +10,18 @@
 namespace myelin::storage {
 
 namespace {
+
 constexpr int64_t migration_lock_key = 0x6d79656c696e;  // "myelin"
 
 void replace_all(std::string& s, const std::string& from, const std::string& to) {
-  for (size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size()) s.replace(pos, from.size(), to);
+  for (size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size())
+    s.replace(pos, from.size(), to);
 }
 
 bool has_version_table(connection& c) {
   auto r = c.kind() == dialect::sqlite
                ? c.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'")
-               : c.exec("SELECT 1 FROM information_schema.tables WHERE table_name = 'schema_version' "
-                        "AND table_schema = current_schema()");
+               : c.exec("SELECT 1 WHERE to_regclass('schema_version') IS NOT NULL");  // honours search_path
   return !r.empty();
 }
 
@@ -29,6 +30,18 @@ int current_version(connection& c) {
   auto r = c.exec("SELECT COALESCE(MAX(version), 0) FROM schema_version");
   return static_cast<int>(r[0].as_int(0));
 }
+
+// Held until the transaction ends. SQLite needs nothing: BEGIN IMMEDIATE already serialises
+// writers, across processes too.
+void lock_schema(connection& c) {
+  if (c.kind() == dialect::postgres) c.exec("SELECT pg_advisory_xact_lock($1)", {migration_lock_key});
+}
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 } // namespace
 
 const std::vector<migration>& all_migrations() {
@@ -52,34 +65,42 @@ int schema_version(database& db) {
 
 migration_report apply_migrations(database& db, const std::vector<migration>& migrations,
                                   const std::function<void(const migration&)>& progress) {
+  for (size_t i = 0; i < migrations.size(); ++i)
+    if (migrations[i].version <= (i ? migrations[i - 1].version : 0))
+      throw database_error("migration " + std::to_string(migrations[i].version) + " (" + migrations[i].name +
+                           "): versions must be positive and increasing");
+
   migration_report report;
-  {
-    auto c = db.acquire();
-    c->exec_script("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
-                   "name TEXT NOT NULL, applied_ts BIGINT NOT NULL)");
-    report.from_version = report.to_version = current_version(*c);
-  }
+  // Created under the lock too: two PostgreSQL sessions running CREATE TABLE IF NOT EXISTS at
+  // once can still collide on the catalog's unique index.
+  report.from_version = report.to_version = db.transact([](connection& c) {
+    lock_schema(c);
+    c.exec_script("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
+                  "name TEXT NOT NULL, applied_ts BIGINT NOT NULL)");
+    return current_version(c);
+  });
+
   for (const auto& m : migrations) {
     if (m.version <= report.to_version) continue;
     bool applied = false;
     try {
       applied = db.transact([&](connection& c) {
-        if (c.kind() == dialect::postgres) c.exec("SELECT pg_advisory_xact_lock($1)", {migration_lock_key});
+        lock_schema(c);
         if (current_version(c) >= m.version) return false;  // another node got here first
-        if (progress) progress(m);
         c.exec_script(expand_schema_macros(m.sql, c.kind()));
         c.exec("INSERT INTO schema_version (version, name, applied_ts) VALUES ($1, $2, $3)",
-               {int64_t(m.version), m.name,
-                int64_t(std::chrono::duration_cast<std::chrono::milliseconds>(
-                            std::chrono::system_clock::now().time_since_epoch()).count())});
+               {int64_t(m.version), m.name, now_ms()});
         return true;
       });
     } catch (const database_error& e) {
       throw database_error("migration " + std::to_string(m.version) + " (" + m.name + "): " + e.what(),
                            e.unique_violation());
     }
-    if (applied) report.applied.push_back(m.name);
     report.to_version = m.version;
+    if (applied) {
+      report.applied.push_back(m.name);
+      if (progress) progress(m);
+    }
   }
   return report;
 }

@@ -11,7 +11,7 @@ namespace json = boost::json;
 
 void register_account(runtime::endpoint_registry& r) {
   r.add({.name = "account.whoami", .method = "GET", .path = "/_matrix/client/{:r0|v3}/account/whoami",
-         .allow_guest = true},
+         .allow_guest = true, .nonblocking = true},
         [](runtime::handler_context&, const api_request& req) {
           json::object out{{"user_id", req.user_id}, {"is_guest", req.is_guest}};
           if (!req.device_id.empty()) out["device_id"] = req.device_id;
@@ -20,7 +20,7 @@ void register_account(runtime::endpoint_registry& r) {
 
   // Myelin binds no third-party identifiers (no email/SMS verification), so the list is empty —
   // Element asks for it at startup.
-  r.add({.name = "account.3pid", .method = "GET", .path = "/_matrix/client/{:r0|v3}/account/3pid"},
+  r.add({.name = "account.3pid", .method = "GET", .path = "/_matrix/client/{:r0|v3}/account/3pid", .nonblocking = true},
         [](runtime::handler_context&, const api_request&) {
           return runtime::json_response(json::object{{"threepids", json::array{}}});
         });

@@ -37,7 +37,7 @@ api_response login(runtime::handler_context& ctx, const api_request& req) {
 
 void register_login(runtime::endpoint_registry& r) {
   r.add({.name = "login.flows", .method = "GET", .path = "/_matrix/client/{:r0|v3}/login",
-         .auth = auth_mode::none},
+         .auth = auth_mode::none, .nonblocking = true},
         [](runtime::handler_context& ctx, const api_request&) {
           json::array flows;
           if (ctx.config.password_login_enabled) flows.push_back(json::object{{"type", "m.login.password"}});

@@ -23,17 +23,19 @@ const json::object& versions_body() {
 }
 
 void register_versions(runtime::endpoint_registry& r) {
-  r.add({.name = "versions", .method = "GET", .path = "/_matrix/client/versions", .auth = auth_mode::optional},
+  r.add({.name = "versions", .method = "GET", .path = "/_matrix/client/versions", .auth = auth_mode::optional,
+         .nonblocking = true},
         [](runtime::handler_context&, const api_request&) { return runtime::json_response(versions_body()); });
 
-  r.add({.name = "well_known.client", .method = "GET", .path = "/.well-known/matrix/client", .auth = auth_mode::none},
+  r.add({.name = "well_known.client", .method = "GET", .path = "/.well-known/matrix/client", .auth = auth_mode::none,
+         .nonblocking = true},
         [](runtime::handler_context& ctx, const api_request&) {
           if (ctx.config.public_baseurl.empty() || !ctx.config.serve_well_known_client)
             throw protocol::errors::not_found("No .well-known configured");
           return runtime::json_response(json::object{{"m.homeserver", {{"base_url", ctx.config.public_baseurl}}}});
         });
 
-  r.add({.name = "capabilities", .method = "GET", .path = "/_matrix/client/{:r0|v3}/capabilities"},
+  r.add({.name = "capabilities", .method = "GET", .path = "/_matrix/client/{:r0|v3}/capabilities", .nonblocking = true},
         [](runtime::handler_context& ctx, const api_request&) {
           json::object caps{
               {"m.change_password", {{"enabled", ctx.config.password_login_enabled}}},

@@ -14,7 +14,7 @@ void register_debug(runtime::endpoint_registry& r) {
   for (const auto& g : runtime::known_groups()) {
     if (g.kind != runtime::group_kind::api) continue;
     r.add({.name = "debug.whereami." + g.name, .method = "GET", .path = "/_myelin/debug/whereami/" + g.name,
-           .auth = auth_mode::optional, .allow_guest = true},
+           .auth = auth_mode::optional, .allow_guest = true, .nonblocking = true},
           [](runtime::handler_context& ctx, const api_request& req) {
             json::object out{{"instance", ctx.instance}};
             if (!req.user_id.empty()) out["user_id"] = req.user_id;

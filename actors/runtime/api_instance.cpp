@@ -63,11 +63,17 @@ api_instance_actor::behavior_type instance_impl(instance_type self, std::string 
           r.headers.emplace_back("Retry-After", "1");
           return r;
         }
+        const endpoint_entry* entry = s.deps.endpoints->find(req.endpoint);
+        if (entry && entry->spec.nonblocking) {
+          handler_context ctx{*s.deps.config, *s.deps.db, *s.deps.writers, s.label, *s.log};
+          api_response resp = run_handler(ctx, entry, req);
+          if (s.deps.expose_instance_header) resp.headers.emplace_back("X-Myelin-Instance", s.label);
+          return resp;
+        }
         auto id = ++s.next_job;
         auto promise = self->make_response_promise<api_response>();
         s.in_flight.emplace(id, promise);
         auto me = caf::actor_cast<api_instance_actor>(self);
-        const endpoint_entry* entry = s.deps.endpoints->find(req.endpoint);
         // The job may outlive this instance (if it crashes); it then only sends to a dead address.
         s.deps.pool->post([me, id, entry, deps = s.deps, req = std::move(req), label = s.label]() {
           logger job_log("group", label);

@@ -385,7 +385,9 @@ void node_runtime::authenticate(std::string access_token, std::function<void(gat
     return;
   }
   if (!m.pool || m.stopped) {
-    done(gateway::auth_result{gateway::auth_result::outcome::unavailable});
+    gateway::auth_result unavailable;
+    unavailable.result = gateway::auth_result::outcome::unavailable;
+    done(std::move(unavailable));
     return;
   }
   uint64_t generation = m.tokens.generation();

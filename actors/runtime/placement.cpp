@@ -53,6 +53,15 @@ struct checker {
   }
 };
 
+// Keys must be plain scalars; anything else (a YAML complex key) is reported, not thrown.
+std::string key_of(checker& c, const YAML::Node& k) {
+  if (!k.IsScalar()) {
+    c.fail(k, "keys must be plain names");
+    return {};
+  }
+  return k.Scalar();
+}
+
 size_t read_instances(checker& c, const YAML::Node& n, const std::string& group) {
   try {
     long v = n.as<long>();
@@ -79,8 +88,11 @@ void read_assignment(checker& c, const YAML::Node& n, const std::string& group, 
   }
   group_assignment a{default_node, 1};
   for (auto kv : n) {
-    auto key = kv.first.as<std::string>();
-    if (key == "node") a.node = kv.second.as<std::string>();
+    auto key = key_of(c, kv.first);
+    if (key == "node") {
+      if (kv.second.IsScalar()) a.node = kv.second.Scalar();
+      else c.fail(kv.second, "group '" + group + "': node must be a name");
+    }
     else if (key == "instances") a.instances = read_instances(c, kv.second, group);
     else c.fail(kv.first, "group '" + group + "': unknown key '" + key + "' (expected node, instances)");
   }
@@ -89,7 +101,21 @@ void read_assignment(checker& c, const YAML::Node& n, const std::string& group, 
 
 } // namespace
 
+namespace {
+placement parse_checked(const std::string& yaml_text, const std::string& origin);
+}
+
 placement parse_placement(const std::string& yaml_text, const std::string& origin) {
+  try {
+    return parse_checked(yaml_text, origin);
+  } catch (const YAML::Exception& e) {
+    // Whatever slipped past the checks below still names its line.
+    throw config_error(origin + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  }
+}
+
+namespace {
+placement parse_checked(const std::string& yaml_text, const std::string& origin) {
   YAML::Node root;
   try {
     root = YAML::Load(yaml_text);
@@ -102,11 +128,14 @@ placement parse_placement(const std::string& yaml_text, const std::string& origi
   if (!root.IsMap()) throw config_error(origin + ": a placement file must be a mapping with 'nodes' and 'groups'");
 
   for (auto kv : root) {
-    auto key = kv.first.as<std::string>();
+    auto key = key_of(c, kv.first);
     if (key != "nodes" && key != "groups" && key != "shared_secret")
       c.fail(kv.first, "unknown key '" + key + "' (expected nodes, groups, shared_secret)");
   }
-  if (auto s = root["shared_secret"]) p.shared_secret = s.as<std::string>();
+  if (auto s = root["shared_secret"]) {
+    if (s.IsScalar()) p.shared_secret = s.Scalar();
+    else c.fail(s, "'shared_secret' must be a string");
+  }
 
   auto nodes = root["nodes"];
   if (!nodes || !nodes.IsMap() || nodes.size() == 0) {
@@ -114,10 +143,10 @@ placement parse_placement(const std::string& yaml_text, const std::string& origi
   } else {
     for (auto kv : nodes) {
       node_spec n;
-      n.name = kv.first.as<std::string>();
+      n.name = key_of(c, kv.first);
       if (kv.second.IsMap()) {
         for (auto f : kv.second) {
-          auto k = f.first.as<std::string>();
+          auto k = key_of(c, f.first);
           try {
             if (k == "host") n.host = f.second.as<std::string>();
             else if (k == "port") n.port = f.second.as<uint16_t>();
@@ -138,7 +167,7 @@ placement parse_placement(const std::string& yaml_text, const std::string& origi
   if (p.nodes.size() > 1) {
     std::set<std::pair<std::string, uint16_t>> endpoints;
     for (auto kv : nodes) {
-      auto name = kv.first.as<std::string>();
+      auto name = key_of(c, kv.first);
       const node_spec* n = p.find_node(name);
       if (!n) continue;
       if (n->port == 0) c.fail(kv.first, "node '" + name + "': a multi-node placement needs a link 'port'");
@@ -155,7 +184,7 @@ placement parse_placement(const std::string& yaml_text, const std::string& origi
       c.fail(groups, "'groups' must map group names to instance counts");
     } else {
       for (auto kv : groups) {
-        auto name = kv.first.as<std::string>();
+        auto name = key_of(c, kv.first);
         const group_info* info = find_group(name);
         if (!info) {
           std::string known;
@@ -194,6 +223,7 @@ placement parse_placement(const std::string& yaml_text, const std::string& origi
   }
   return p;
 }
+} // namespace
 
 placement load_placement(const std::string& path) {
   std::ifstream in(path);

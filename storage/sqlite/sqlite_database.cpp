@@ -5,24 +5,37 @@
 
 #include <unordered_map>
 
-#include "storage/pool.hpp"
+#include "storage/backend.hpp"
 
 namespace myelin::storage {
 namespace {
 
-// $1 → ?1, outside quoted literals and identifiers, so one SQL text serves both engines.
+// Generated SQL (IN lists of varying length) could otherwise grow the cache without bound.
+constexpr size_t max_cached_statements = 256;
+
+// $1 → ?1 outside string literals, quoted identifiers and comments, so one SQL text serves both
+// engines. SQLite's ?NNN is the same positional parameter, so numbering is kept as written.
 std::string rewrite_placeholders(std::string_view sql) {
   std::string out;
   out.reserve(sql.size());
-  char quote = 0;
   for (size_t i = 0; i < sql.size(); ++i) {
     char c = sql[i];
-    if (quote) {
-      if (c == quote) quote = 0;
-      out += c;
-    } else if (c == '\'' || c == '"') {
-      quote = c;
-      out += c;
+    char close = c == '\'' ? '\'' : c == '"' ? '"' : c == '`' ? '`' : c == '[' ? ']' : 0;
+    if (close) {  // a doubled quote closes and reopens, which copies through unchanged
+      size_t end = sql.find(close, i + 1);
+      end = end == std::string_view::npos ? sql.size() : end + 1;
+      out.append(sql.substr(i, end - i));
+      i = end - 1;
+    } else if (c == '-' && i + 1 < sql.size() && sql[i + 1] == '-') {
+      size_t end = sql.find('\n', i);
+      end = end == std::string_view::npos ? sql.size() : end;
+      out.append(sql.substr(i, end - i));
+      i = end - 1;
+    } else if (c == '/' && i + 1 < sql.size() && sql[i + 1] == '*') {
+      size_t end = sql.find("*/", i + 2);
+      end = end == std::string_view::npos ? sql.size() : end + 2;
+      out.append(sql.substr(i, end - i));
+      i = end - 1;
     } else if (c == '$' && i + 1 < sql.size() && sql[i + 1] >= '0' && sql[i + 1] <= '9') {
       out += '?';
     } else {
@@ -32,22 +45,40 @@ std::string rewrite_placeholders(std::string_view sql) {
   return out;
 }
 
+bool is_unique(int rc) { return rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY; }
+
+// database::transact retries on the text "database is locked"; SQLITE_LOCKED's own message
+// ("database table is locked") would not match, so both lock errors carry that prefix.
+[[noreturn]] void raise(int rc, std::string msg, std::string_view sql = {}) {
+  int primary = rc & 0xff;
+  if ((primary == SQLITE_BUSY || primary == SQLITE_LOCKED) && msg.find("database is locked") == std::string::npos)
+    msg = "database is locked: " + msg;
+  if (!sql.empty()) msg += " (in: " + detail::sql_excerpt(sql) + ")";
+  throw database_error(std::move(msg), is_unique(rc));
+}
+
 class sqlite_connection final : public connection {
 public:
   sqlite_connection(const std::string& path, int busy_timeout_ms) {
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI;
-    if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
-      std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
-      sqlite3_close(db_);
+    int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
+    if (rc != SQLITE_OK) {
+      std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+      sqlite3_close_v2(db_);
       throw database_error("cannot open SQLite database " + path + ": " + msg);
     }
     sqlite3_extended_result_codes(db_, 1);
     sqlite3_busy_timeout(db_, busy_timeout_ms);
-    exec_script("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
+    try {
+      exec_script("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
+    } catch (const database_error& e) {
+      sqlite3_close_v2(db_);
+      throw database_error("cannot open SQLite database " + path + ": " + e.what());
+    }
   }
 
   ~sqlite_connection() override {
-    for (auto& [_, stmt] : statements_) sqlite3_finalize(stmt);
+    clear_cache();
     sqlite3_close_v2(db_);
   }
 
@@ -55,36 +86,39 @@ public:
 
   result exec(std::string_view sql, const sql_params& params) override {
     sqlite3_stmt* stmt = prepare(sql);
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
-    for (size_t i = 0; i < params.size(); ++i) bind(stmt, static_cast<int>(i + 1), params[i]);
+    // Reset on every exit so a failed statement does not hold a read snapshot or lock open.
+    struct resetter {
+      sqlite3_stmt* s;
+      ~resetter() {
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+      }
+    } reset_on_exit{stmt};
+
+    int expected = sqlite3_bind_parameter_count(stmt);
+    if (static_cast<size_t>(expected) != params.size())
+      throw database_error("statement takes " + std::to_string(expected) + " parameters but " +
+                           std::to_string(params.size()) + " were given (in: " + detail::sql_excerpt(sql) + ")");
+    for (size_t i = 0; i < params.size(); ++i) {
+      int rc = bind(stmt, static_cast<int>(i + 1), params[i]);
+      if (rc != SQLITE_OK) raise(rc, sqlite3_errmsg(db_), sql);
+    }
+
     result r;
     int cols = sqlite3_column_count(stmt);
+    int64_t changes_before = sqlite3_total_changes64(db_);
     for (;;) {
       int rc = sqlite3_step(stmt);
       if (rc == SQLITE_DONE) break;
-      if (rc != SQLITE_ROW) {
-        sqlite3_reset(stmt);
-        fail(rc, sql);
-      }
+      if (rc != SQLITE_ROW) raise(rc, sqlite3_errmsg(db_), sql);
       auto& cells = r.rows_.emplace_back(cols);
-      for (int c = 0; c < cols; ++c) {
-        switch (sqlite3_column_type(stmt, c)) {
-          case SQLITE_NULL: break;
-          case SQLITE_BLOB: {
-            auto* p = static_cast<const char*>(sqlite3_column_blob(stmt, c));
-            cells[c] = std::string(p ? p : "", sqlite3_column_bytes(stmt, c));
-            break;
-          }
-          default: {
-            auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt, c));
-            cells[c] = std::string(p ? p : "", sqlite3_column_bytes(stmt, c));
-          }
-        }
-      }
+      for (int c = 0; c < cols; ++c) cells[c] = cell(stmt, c);
     }
-    r.affected_ = sqlite3_changes(db_);
-    sqlite3_reset(stmt);
+    // sqlite3_changes() keeps the count of the last INSERT/UPDATE/DELETE, even across SELECTs
+    // and DDL; count it only when this statement changed something. A SELECT reports its rows,
+    // as PostgreSQL does.
+    if (sqlite3_stmt_readonly(stmt)) r.affected_ = static_cast<int64_t>(r.rows_.size());
+    else if (sqlite3_total_changes64(db_) != changes_before) r.affected_ = sqlite3_changes64(db_);
     return r;
   }
 
@@ -95,67 +129,107 @@ public:
     if (rc != SQLITE_OK) {
       std::string msg = err ? err : sqlite3_errstr(rc);
       sqlite3_free(err);
-      throw database_error(msg, is_unique(rc));
+      raise(rc, std::move(msg), sql);  // extended result codes are on: rc tells UNIQUE from others
     }
   }
 
   void begin() override {
+    if (in_transaction()) throw database_error("begin() inside a transaction; use a savepoint");
     exec_script("BEGIN IMMEDIATE");
-    in_txn_ = true;
   }
-  void commit() override {
-    exec_script("COMMIT");
-    in_txn_ = false;
-  }
+  void commit() override { exec_script("COMMIT"); }
+  // SQLite rolls some failures (SQLITE_FULL, I/O errors) back by itself; rolling back again is
+  // then a no-op rather than an error.
   void rollback() override {
-    in_txn_ = false;
-    exec_script("ROLLBACK");
+    if (in_transaction()) exec_script("ROLLBACK");
   }
-  bool in_transaction() const override { return in_txn_ && !sqlite3_get_autocommit(db_); }
-  void savepoint(std::string_view name) override { exec_script("SAVEPOINT " + std::string(name)); }
-  void release_savepoint(std::string_view name) override { exec_script("RELEASE SAVEPOINT " + std::string(name)); }
+  bool in_transaction() const override { return !sqlite3_get_autocommit(db_); }
+
+  // Outside a transaction SQLite's SAVEPOINT would silently start one; refuse, as PostgreSQL does.
+  void savepoint(std::string_view name) override {
+    require_transaction();
+    exec_script(detail::savepoint_sql("SAVEPOINT", name));
+  }
+  void release_savepoint(std::string_view name) override {
+    require_transaction();
+    exec_script(detail::savepoint_sql("RELEASE SAVEPOINT", name));
+  }
   void rollback_to_savepoint(std::string_view name) override {
-    exec_script("ROLLBACK TO SAVEPOINT " + std::string(name));
+    require_transaction();
+    exec_script(detail::savepoint_sql("ROLLBACK TO SAVEPOINT", name));
   }
 
 private:
-  static bool is_unique(int rc) {
-    return rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY;
-  }
-
-  [[noreturn]] void fail(int rc, std::string_view sql) {
-    std::string msg = sqlite3_errmsg(db_);
-    if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) msg = "database is locked: " + msg;
-    throw database_error(msg + " (in: " + std::string(sql.substr(0, 120)) + ")", is_unique(rc));
+  void require_transaction() const {
+    if (!in_transaction()) throw database_error("savepoints need a transaction (call begin() first)");
   }
 
   sqlite3_stmt* prepare(std::string_view sql) {
-    auto it = statements_.find(std::string(sql));
-    if (it != statements_.end()) return it->second;
+    std::string key(sql);
+    if (auto it = statements_.find(key); it != statements_.end()) return it->second;
+    if (statements_.size() >= max_cached_statements) clear_cache();
     std::string text = rewrite_placeholders(sql);
     sqlite3_stmt* stmt = nullptr;
-    int rc = sqlite3_prepare_v2(db_, text.c_str(), static_cast<int>(text.size()), &stmt, nullptr);
-    if (rc != SQLITE_OK) fail(rc, sql);
-    statements_.emplace(std::string(sql), stmt);
+    const char* tail = nullptr;
+    int rc = sqlite3_prepare_v3(db_, text.c_str(), static_cast<int>(text.size()), SQLITE_PREPARE_PERSISTENT,
+                                &stmt, &tail);
+    if (rc != SQLITE_OK) raise(rc, sqlite3_errmsg(db_), sql);
+    if (!stmt) raise(SQLITE_MISUSE, "empty statement", sql);
+    // prepare compiles only the first statement; a second one would be silently ignored.
+    // (A tail of comments and whitespace prepares to no statement at all.)
+    if (tail && *tail) {
+      sqlite3_stmt* extra = nullptr;
+      int extra_rc = sqlite3_prepare_v2(db_, tail, -1, &extra, nullptr);
+      if (extra_rc != SQLITE_OK || extra) {
+        sqlite3_finalize(extra);
+        sqlite3_finalize(stmt);
+        raise(SQLITE_MISUSE, "exec() runs one statement; use exec_script() for several", sql);
+      }
+    }
+    statements_.emplace(std::move(key), stmt);
     return stmt;
   }
 
-  static void bind(sqlite3_stmt* stmt, int i, const sql_value& v) {
-    std::visit(
+  void clear_cache() {
+    for (auto& [_, stmt] : statements_) sqlite3_finalize(stmt);
+    statements_.clear();
+  }
+
+  static int bind(sqlite3_stmt* stmt, int i, const sql_value& v) {
+    return std::visit(
         [&](const auto& x) {
           using T = std::decay_t<decltype(x)>;
-          if constexpr (std::is_same_v<T, std::nullptr_t>) sqlite3_bind_null(stmt, i);
-          else if constexpr (std::is_same_v<T, int64_t>) sqlite3_bind_int64(stmt, i, x);
-          else if constexpr (std::is_same_v<T, double>) sqlite3_bind_double(stmt, i, x);
+          if constexpr (std::is_same_v<T, std::nullptr_t>) return sqlite3_bind_null(stmt, i);
+          else if constexpr (std::is_same_v<T, int64_t>) return sqlite3_bind_int64(stmt, i, x);
+          else if constexpr (std::is_same_v<T, double>) return sqlite3_bind_double(stmt, i, x);
           else if constexpr (std::is_same_v<T, std::string>)
-            sqlite3_bind_text(stmt, i, x.data(), static_cast<int>(x.size()), SQLITE_TRANSIENT);
-          else sqlite3_bind_blob(stmt, i, x.bytes.data(), static_cast<int>(x.bytes.size()), SQLITE_TRANSIENT);
+            return sqlite3_bind_text64(stmt, i, x.data(), x.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+          else  // data() is never null, so an empty blob stays an empty blob rather than NULL
+            return sqlite3_bind_blob64(stmt, i, x.bytes.data(), x.bytes.size(), SQLITE_TRANSIENT);
         },
         v);
   }
 
+  static std::optional<std::string> cell(sqlite3_stmt* stmt, int c) {
+    switch (sqlite3_column_type(stmt, c)) {
+      case SQLITE_NULL: return std::nullopt;
+      case SQLITE_INTEGER: return std::to_string(sqlite3_column_int64(stmt, c));
+      // SQLite's own text for a REAL has 15 significant digits, which does not round-trip.
+      case SQLITE_FLOAT: return detail::format_double(sqlite3_column_double(stmt, c));
+      case SQLITE_BLOB: {
+        auto* p = static_cast<const char*>(sqlite3_column_blob(stmt, c));
+        int n = sqlite3_column_bytes(stmt, c);
+        return p ? std::string(p, n) : std::string();
+      }
+      default: {
+        auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt, c));
+        int n = sqlite3_column_bytes(stmt, c);
+        return p ? std::string(p, n) : std::string();
+      }
+    }
+  }
+
   sqlite3* db_ = nullptr;
-  bool in_txn_ = false;
   std::unordered_map<std::string, sqlite3_stmt*> statements_;
 };
 

@@ -74,6 +74,11 @@ BOOST_AUTO_TEST_CASE(errors_name_the_line_and_problem) {
   BOOST_TEST(e.find("unknown key 'nodez'") != std::string::npos, e);
   e = error_of("nodes: [\n");
   BOOST_TEST(e.find("invalid YAML") != std::string::npos, e);
+  // Found by fuzz_placement: a YAML complex key ("? …") used to escape as a yaml-cpp exception.
+  e = error_of("nodes:\n  main: {}\ngroups:\n? sync: 4\n: 2\n");
+  BOOST_TEST(e.find("p.yaml:") != std::string::npos, e);
+  e = error_of("nodes:\n  main:\n    host: [a, b]\n");
+  BOOST_TEST(e.find("bad value for 'host'") != std::string::npos, e);
   // Several problems are reported together.
   e = error_of("nodes:\n  main: {}\ngroups:\n  synk: 2\n  main: 3\n");
   BOOST_TEST(e.find("synk") != std::string::npos);
