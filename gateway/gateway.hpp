@@ -118,9 +118,13 @@ public:
   // Takes one token from the bucket of `cls` for `key`. Returns 0 when allowed, otherwise the
   // milliseconds until a token is available (for retry_after_ms). Unknown or disabled classes allow.
   int64_t take(std::string_view cls, std::string_view key);
+  // Like take() but consumes nothing: would an action be allowed now? (Synapse checks the failed
+  // login bucket this way before trying a password, and takes from it only on failure.)
+  int64_t check(std::string_view cls, std::string_view key);
   void reconfigure(const rate_limits_config& cfg);
 
 private:
+  int64_t use(std::string_view cls, std::string_view key, bool consume);
   struct impl;
   std::unique_ptr<impl> impl_;
 };

@@ -132,7 +132,11 @@ void rate_limiter::reconfigure(const rate_limits_config& cfg) {
   impl_->limits = limits_of(cfg);
 }
 
-int64_t rate_limiter::take(std::string_view cls, std::string_view key) {
+int64_t rate_limiter::take(std::string_view cls, std::string_view key) { return use(cls, key, true); }
+
+int64_t rate_limiter::check(std::string_view cls, std::string_view key) { return use(cls, key, false); }
+
+int64_t rate_limiter::use(std::string_view cls, std::string_view key, bool consume) {
   int ci = class_index(cls);
   if (ci < 0) return 0;
   auto limits = impl_->current_limits();
@@ -149,6 +153,7 @@ int64_t rate_limiter::take(std::string_view cls, std::string_view key) {
   auto& m = s.maps[static_cast<size_t>(ci)];
   auto it = m.find(key);
   if (it == m.end()) {
+    if (!consume) return 0;  // no bucket yet: it would be full
     if (s.size >= max_buckets_per_shard) {
       drop_full(s, limits, now);
       drop_least_recent(s);
@@ -159,7 +164,7 @@ int64_t rate_limiter::take(std::string_view cls, std::string_view key) {
   bucket& b = it->second;
   refill(b, lim, now);
   if (b.tokens >= 1) {
-    b.tokens -= 1;
+    if (consume) b.tokens -= 1;
     return 0;
   }
   double wait_ms = std::ceil((1 - b.tokens) / lim.per_second * 1000.0);

@@ -160,13 +160,13 @@ int run(const options& o) {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  runtime::node_runtime runtime(cfg, layout, runtime::node_options{node, o.expose_instance_header});
+  gateway::rate_limiter limiter(cfg.rate_limits);
+  runtime::node_runtime runtime(cfg, layout, runtime::node_options{node, o.expose_instance_header, &limiter});
   runtime.start();
 
   gateway::endpoint_catalog catalog;
   for (const auto& e : runtime.endpoints().entries()) catalog.add(e.spec);
   for (const auto& w : gateway::assign_groups(catalog, gateway::route_table::builtin())) log.warn(w);
-  gateway::rate_limiter limiter(cfg.rate_limits);
   gateway::server http(cfg, catalog, runtime, runtime, limiter);
   if (o.bench_direct_endpoints) http.enable_direct_endpoints(boost::json::serialize(endpoints::versions_body()));
   http.start();

@@ -6,6 +6,7 @@
 #include "actors/endpoint_helpers.hpp"
 #include "actors/runtime/writer_client.hpp"
 #include "common/config.hpp"
+#include "gateway/gateway.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/json.hpp"
 
@@ -22,9 +23,18 @@ api_response login(runtime::handler_context& ctx, const api_request& req) {
     throw protocol::matrix_error(400, "M_UNKNOWN", "Unknown login type " + type);
   auto user_id = auth::identified_user(body, ctx.config.server_name);
   auto password = protocol::req_string(body, "password");
+  // Per-account limits (rc_login.account, rc_login.failed_attempts), as Synapse applies them: an
+  // account whose failed-attempt bucket is empty is refused even with the right password, so
+  // guessing cannot go on faster than the limit.
+  if (ctx.limiter) {
+    if (auto wait = ctx.limiter->take("login_account", user_id)) throw protocol::errors::limit_exceeded(wait);
+    if (auto wait = ctx.limiter->check("login_failed", user_id)) throw protocol::errors::limit_exceeded(wait);
+  }
   // Deactivation clears the password hash, so a deactivated account fails here too (as in Synapse).
-  if (!auth::check_password(ctx, user_id, password))
+  if (!auth::check_password(ctx, user_id, password)) {
+    if (ctx.limiter) ctx.limiter->take("login_failed", user_id);
     throw protocol::errors::forbidden("Invalid username or password");
+  }
   auto session = make_session_request(ctx, req, protocol::opt_string(body, "device_id"),
                                       protocol::opt_string(body, "initial_device_display_name"));
   json::object args = session.fields;

@@ -20,6 +20,8 @@ api_response run_handler(handler_context& ctx, const endpoint_entry* entry, cons
     resp.status = static_cast<uint16_t>(e.status());
     resp.body = e.body();
     if (e.status() == 503) resp.headers.emplace_back("Retry-After", "1");
+    if (auto it = e.extra().find("retry_after_ms"); it != e.extra().end() && it->value().is_int64())
+      resp.headers.emplace_back("Retry-After", std::to_string((it->value().as_int64() + 999) / 1000));
   } catch (const storage::database_error& e) {
     ctx.log.error("database error", {{"endpoint", req.endpoint}, {"request_id", req.request_id}, {"error", e.what()}});
     auto err = protocol::errors::unknown("Internal server error");
@@ -65,7 +67,7 @@ api_instance_actor::behavior_type instance_impl(instance_type self, std::string 
         }
         const endpoint_entry* entry = s.deps.endpoints->find(req.endpoint);
         if (entry && entry->spec.nonblocking) {
-          handler_context ctx{*s.deps.config, *s.deps.db, *s.deps.writers, s.label, *s.log};
+          handler_context ctx{*s.deps.config, *s.deps.db, *s.deps.writers, s.label, *s.log, s.deps.limiter};
           api_response resp = run_handler(ctx, entry, req);
           if (s.deps.expose_instance_header) resp.headers.emplace_back("X-Myelin-Instance", s.label);
           return resp;
@@ -77,7 +79,7 @@ api_instance_actor::behavior_type instance_impl(instance_type self, std::string 
         // The job may outlive this instance (if it crashes); it then only sends to a dead address.
         s.deps.pool->post([me, id, entry, deps = s.deps, req = std::move(req), label = s.label]() {
           logger job_log("group", label);
-          handler_context ctx{*deps.config, *deps.db, *deps.writers, label, job_log};
+          handler_context ctx{*deps.config, *deps.db, *deps.writers, label, job_log, deps.limiter};
           api_response resp = run_handler(ctx, entry, req);
           if (deps.expose_instance_header) resp.headers.emplace_back("X-Myelin-Instance", label);
           caf::anon_send(me, atoms::done_atom_v, id, std::move(resp));

@@ -21,6 +21,7 @@ struct api_instance_deps {
   const endpoint_registry* endpoints = nullptr;
   size_t max_in_flight = 256;
   bool expose_instance_header = false;   // X-Myelin-Instance on responses (debugging, tests)
+  gateway::rate_limiter* limiter = nullptr;
 };
 
 api_instance_actor spawn_api_instance(caf::actor_system& sys, std::string label, api_instance_deps deps);

@@ -16,6 +16,9 @@ class logger;
 namespace storage {
 class database;
 }
+namespace gateway {
+class rate_limiter;
+}
 namespace runtime {
 
 class writer_client;
@@ -28,6 +31,9 @@ struct handler_context {
   writer_client& writers;
   const std::string& instance;   // "client_reader/1"
   const logger& log;
+  // The node's rate limiter, for limits the gateway cannot apply itself (per account on login).
+  // May be null (tests).
+  gateway::rate_limiter* limiter = nullptr;
 };
 
 using handler_fn = std::function<api_response(handler_context&, const api_request&)>;

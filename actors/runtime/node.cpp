@@ -228,6 +228,7 @@ struct node_runtime::impl {
     deps.endpoints = &endpoints;
     deps.max_in_flight = cfg.runtime.max_in_flight_per_instance;
     deps.expose_instance_header = opts.expose_instance_header;
+    deps.limiter = opts.limiter;
     return caf::actor_cast<caf::actor>(spawn_api_instance(*sys, label, deps));
   }
 };

@@ -25,6 +25,7 @@ namespace myelin::runtime {
 struct node_options {
   std::string node_name = "main";
   bool expose_instance_header = false;
+  gateway::rate_limiter* limiter = nullptr;  // shared with the gateway; handlers use it per account
 };
 
 class node_runtime final : public gateway::dispatcher, public gateway::authenticator {

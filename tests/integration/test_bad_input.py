@@ -196,6 +196,24 @@ class RateLimits(ServerTestCase):
         self.assertEqual(self.server.get("/_matrix/client/versions").status, 200)
 
 
+class AccountLoginLimits(ServerTestCase):
+    extra_config = ("rc_login:\n  address: {per_second: 1000, burst_count: 1000}\n"
+                    "  account: {per_second: 1000, burst_count: 1000}\n"
+                    "  failed_attempts: {per_second: 0.05, burst_count: 3}\n")
+
+    def test_failed_attempts_lock_the_account_even_for_the_right_password(self):
+        self.server.register("guarded", "the real password")
+        statuses = [self.server.login("guarded", f"guess {i}").status for i in range(4)]
+        self.assertEqual(statuses, [403, 403, 403, 429])
+        r = self.server.login("guarded", "the real password")
+        self.assertError(r, 429, "M_LIMIT_EXCEEDED")
+        self.assertGreater(r.json["retry_after_ms"], 0)
+        self.assertIn("retry-after", r.headers)
+        # Other accounts are not affected.
+        self.server.register("bystander", "bystander password")
+        self.assertEqual(self.server.login("bystander", "bystander password").status, 200)
+
+
 class ExpiringTokens(ServerTestCase):
     extra_config = "session_lifetime: 2s\n"
 

@@ -311,6 +311,17 @@ BOOST_AUTO_TEST_CASE(retry_after_reflects_the_rate) {
   BOOST_TEST(wait <= 5883);
 }
 
+BOOST_AUTO_TEST_CASE(check_consumes_nothing) {
+  myelin::rate_limits_config cfg;
+  cfg.login_failed_attempts = {0.01, 2};
+  gw::rate_limiter rl(cfg);
+  for (int i = 0; i < 10; ++i) BOOST_TEST_REQUIRE(rl.check("login_failed", "@a:test") == 0);
+  BOOST_TEST(rl.take("login_failed", "@a:test") == 0);
+  BOOST_TEST(rl.take("login_failed", "@a:test") == 0);
+  BOOST_TEST(rl.check("login_failed", "@a:test") > 0);   // empty now, and check says so
+  BOOST_TEST(rl.check("login_failed", "@b:test") == 0);  // other accounts untouched
+}
+
 BOOST_AUTO_TEST_CASE(disabled_and_unknown_classes_allow) {
   myelin::rate_limits_config cfg;  // client_requests is {0, 0}: disabled
   gw::rate_limiter rl(cfg);
