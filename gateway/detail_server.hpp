@@ -24,7 +24,32 @@ namespace myelin::gateway::detail {
 struct listener_info {
   std::string name;  // "127.0.0.1:8008" or "unix:/run/myelin.sock", for logs
   bool x_forwarded = false;
+  // The listener's `resources`: a path outside them is 404 here, as in Synapse, so a
+  // federation-only port never serves the client API and the other way round.
+  bool client = false;
+  bool federation = false;
+  bool media = false;
+  bool openid = false;
+
+  bool serves(std::string_view raw_path) const {
+    auto starts = [&](std::string_view p) { return raw_path.substr(0, p.size()) == p; };
+    if (starts("/_matrix/federation/v1/openid/")) return federation || openid;
+    if (starts("/_matrix/federation/") || starts("/_matrix/key/")) return federation;
+    if (starts("/_matrix/media/")) return media;
+    return client;  // the client API, /.well-known/matrix/client, /_myelin
+  }
 };
+
+inline listener_info make_listener_info(std::string name, const listener_config& l) {
+  listener_info li{std::move(name), l.x_forwarded};
+  for (const auto& r : l.resources) {
+    if (r == "client") li.client = true;
+    else if (r == "federation") li.federation = true;
+    else if (r == "media") li.media = true;
+    else if (r == "openid") li.openid = true;
+  }
+  return li;
+}
 
 // A connection as stop() sees it from outside the connection's coroutine. Touched only on the
 // connection's strand, where stop() posts its requests.

@@ -99,7 +99,7 @@ bool serves_http(const listener_config& l, const logger& log) {
   bool any = false;
   std::string ignored;
   for (const auto& r : l.resources) {
-    if (r == "client" || r == "federation" || r == "media") any = true;
+    if (r == "client" || r == "federation" || r == "media" || r == "openid") any = true;
     else ignored += (ignored.empty() ? "" : ",") + r;
   }
   if (!ignored.empty())
@@ -218,7 +218,7 @@ uint16_t server::impl::bind_tcp_address(const listener_config& l, const asio::ip
   li->acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) throw fail(ec);
   uint16_t bound = li->acceptor.local_endpoint(ec).port();
-  li->info = std::make_shared<const listener_info>(listener_info{endpoint_name(addr, bound), l.x_forwarded});
+  li->info = std::make_shared<const listener_info>(detail::make_listener_info(endpoint_name(addr, bound), l));
   tcp_listeners.push_back(std::move(li));
   return bound;
 }
@@ -239,7 +239,7 @@ void server::impl::bind_unix(const listener_config& l) {
     throw fail("chmod", error_code(errno, boost::system::system_category()));
   li->acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) throw fail("listen", ec);
-  li->info = std::make_shared<const listener_info>(listener_info{"unix:" + l.path, l.x_forwarded});
+  li->info = std::make_shared<const listener_info>(detail::make_listener_info("unix:" + l.path, l));
   unix_listeners.push_back(std::move(li));
 }
 

@@ -106,7 +106,7 @@ exchange begin_exchange(server_state& st, const request& req, const listener_inf
   if (req.method() == http::verb::options) return x;
   x.direct = direct_endpoint_of(st, req, x.raw_path);
   // Always the raw path: decoding first would let "%2F" inside a parameter split it.
-  if (x.direct == direct_endpoint::none) x.match = st.catalog.match(x.method, x.raw_path);
+  if (x.direct == direct_endpoint::none && listener.serves(x.raw_path)) x.match = st.catalog.match(x.method, x.raw_path);
   return x;
 }
 

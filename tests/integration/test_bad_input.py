@@ -214,6 +214,31 @@ class AccountLoginLimits(ServerTestCase):
         self.assertEqual(self.server.login("bystander", "bystander password").status, 200)
 
 
+class ListenerResources(ServerTestCase):
+    extra_config = ("listeners:\n"
+                    "  - port: 0\n    bind_addresses: ['127.0.0.1']\n    resources: [{names: [client]}]\n"
+                    "  - port: 0\n    bind_addresses: ['127.0.0.1']\n    resources: [{names: [federation]}]\n")
+
+    def test_each_listener_serves_only_its_resources(self):
+        import re
+        ports = re.findall(r"myelin ready .*ports=([\d,]+)", self.server.read_log())[-1].split(",")
+        self.assertEqual(len(ports), 2, ports)
+        client_port, federation_port = int(ports[0]), int(ports[1])
+        self.assertEqual(client_port, self.server.port)
+        tok = self.server.register("resources")["access_token"]
+        self.assertEqual(self.server.get("/_matrix/client/versions").status, 200)
+        self.assertError(self.server.get("/_matrix/federation/v1/openid/userinfo?access_token=x"),
+                         404, "M_UNRECOGNIZED")
+        self.server.port = federation_port
+        try:
+            self.assertError(self.server.get("/_matrix/client/versions"), 404, "M_UNRECOGNIZED")
+            self.assertError(self.server.get("/_matrix/client/v3/account/whoami", token=tok), 404, "M_UNRECOGNIZED")
+            self.assertError(self.server.get("/_matrix/federation/v1/openid/userinfo?access_token=x"),
+                             401, "M_UNKNOWN_TOKEN")
+        finally:
+            self.server.port = client_port
+
+
 class ExpiringTokens(ServerTestCase):
     extra_config = "session_lifetime: 2s\n"
 

@@ -575,6 +575,7 @@ myelin::homeserver_config test_config() {
   myelin::homeserver_config cfg;
   cfg.server_name = "test";
   cfg.listeners.push_back(myelin::listener_config{});  // 127.0.0.1, ephemeral port
+  cfg.listeners.back().resources = {"client", "federation", "media"};  // the fixture's echo endpoints span all three
   cfg.limits.max_request_body_size = 1024;
   cfg.limits.max_upload_size = 8192;
   cfg.limits.max_header_size = 4096;
