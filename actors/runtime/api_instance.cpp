@@ -7,7 +7,6 @@
 #include "actors/runtime/blocking_pool.hpp"
 #include "common/log.hpp"
 #include "protocol/errors.hpp"
-#include "storage/database.hpp"
 
 namespace myelin::runtime {
 
@@ -17,22 +16,11 @@ api_response run_handler(handler_context& ctx, const endpoint_entry* entry, cons
     if (!entry) throw protocol::errors::unrecognized("This endpoint is not served by " + ctx.instance);
     resp = entry->handler(ctx, req);
   } catch (const protocol::matrix_error& e) {
-    resp.status = static_cast<uint16_t>(e.status());
-    resp.body = e.body();
-    if (e.status() == 503) resp.headers.emplace_back("Retry-After", "1");
-    if (auto it = e.extra().find("retry_after_ms"); it != e.extra().end() && it->value().is_int64())
-      resp.headers.emplace_back("Retry-After", std::to_string((it->value().as_int64() + 999) / 1000));
-  } catch (const storage::database_error& e) {
-    ctx.log.error("database error", {{"endpoint", req.endpoint}, {"request_id", req.request_id}, {"error", e.what()}});
-    auto err = protocol::errors::unknown("Internal server error");
-    resp.status = 500;
-    resp.body = err.body();
+    resp = error_response(e);
   } catch (const std::exception& e) {
     // Never a stack trace or an exception text for the client: the log has the detail.
     ctx.log.error("handler failed", {{"endpoint", req.endpoint}, {"request_id", req.request_id}, {"error", e.what()}});
-    auto err = protocol::errors::unknown("Internal server error");
-    resp.status = 500;
-    resp.body = err.body();
+    resp = error_response(protocol::errors::unknown("Internal server error"));
   }
   return resp;
 }
@@ -57,14 +45,8 @@ api_instance_actor::behavior_type instance_impl(instance_type self, std::string 
   return {
       [=](api_request& req) -> caf::result<api_response> {
         auto& s = self->state;
-        if (s.in_flight.size() >= s.deps.max_in_flight) {
-          auto err = protocol::errors::unavailable("Server busy, try again");
-          api_response r;
-          r.status = 503;
-          r.body = err.body();
-          r.headers.emplace_back("Retry-After", "1");
-          return r;
-        }
+        if (s.in_flight.size() >= s.deps.max_in_flight)
+          return error_response(protocol::errors::unavailable("Server busy, try again"));
         const endpoint_entry* entry = s.deps.endpoints->find(req.endpoint);
         if (entry && entry->spec.nonblocking) {
           handler_context ctx{*s.deps.config, *s.deps.db, *s.deps.writers, s.label, *s.log, s.deps.limiter};

@@ -19,6 +19,9 @@ class database;
 namespace gateway {
 class rate_limiter;
 }
+namespace protocol {
+class matrix_error;
+}
 namespace runtime {
 
 class writer_client;
@@ -56,6 +59,9 @@ private:
 
 // A JSON response.
 api_response json_response(const boost::json::value& body, uint16_t status = 200);
+
+// A Matrix error as a response: its status and body, plus Retry-After for 503 and for 429.
+api_response error_response(const protocol::matrix_error& e);
 
 // Registers every endpoint Myelin serves (actors/endpoints.cpp).
 void register_all_endpoints(endpoint_registry& registry);

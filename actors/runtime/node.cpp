@@ -3,44 +3,18 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
-#include <unordered_map>
-#include <unordered_set>
-
 #include "actors/runtime/api_instance.hpp"
 #include "actors/runtime/blocking_pool.hpp"
+#include "actors/runtime/bridge.hpp"
 #include "actors/runtime/stream_hub.hpp"
 #include "actors/runtime/stream_writer.hpp"
+#include "actors/runtime/supervisor.hpp"
 #include "actors/runtime/token_cache.hpp"
 #include "actors/runtime/writer_client.hpp"
 #include "common/log.hpp"
 #include "protocol/crypto.hpp"
 #include "protocol/errors.hpp"
 #include "storage/migrations.hpp"
-
-namespace myelin::runtime {
-
-// ---- local-only messages between the gateway threads and the bridge (never cross a node) ----
-struct dispatch_job {
-  std::string group;
-  std::string key;
-  api_request request;
-  std::function<void(api_response, std::string)> done;
-};
-struct wait_job {
-  std::vector<stream_position> positions;
-  std::chrono::milliseconds timeout;
-  std::function<void()> done;
-};
-struct respawn_msg {
-  std::string group;
-  size_t index;
-};
-
-} // namespace myelin::runtime
-
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(myelin::runtime::dispatch_job)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(myelin::runtime::wait_job)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(myelin::runtime::respawn_msg)
 
 namespace myelin::runtime {
 
@@ -51,137 +25,6 @@ void configure_actor_system(caf::actor_system_config& cfg, size_t scheduler_thre
   cfg.set("scheduler.policy", caf::atom("sharing"));
   cfg.set("scheduler.max-threads", std::max<size_t>(1, scheduler_threads));
 }
-
-namespace {
-
-api_response error_response(const protocol::matrix_error& e) {
-  api_response r;
-  r.status = static_cast<uint16_t>(e.status());
-  r.body = e.body();
-  if (e.status() == 503) r.headers.emplace_back("Retry-After", "1");
-  return r;
-}
-
-// ---- the bridge: takes jobs from gateway threads, talks to instances, fails requests whose
-// instance dies instead of letting them hang ----
-struct bridge_state {
-  const instance_registry* registry = nullptr;
-  stream_hub_actor hub;
-  std::chrono::seconds timeout{30};
-  uint64_t next_id = 0;
-  struct pending {
-    caf::actor_addr instance;
-    std::string label;
-    std::function<void(api_response, std::string)> done;
-  };
-  std::unordered_map<uint64_t, pending> in_flight;
-  std::unordered_set<caf::actor_addr> monitored;
-};
-
-caf::behavior bridge_impl(caf::stateful_actor<bridge_state>* self, const instance_registry* registry,
-                          stream_hub_actor hub, std::chrono::seconds timeout) {
-  self->state.registry = registry;
-  self->state.hub = hub;
-  self->state.timeout = timeout;
-  self->set_down_handler([=](caf::down_msg& dm) {
-    auto& st = self->state;
-    st.monitored.erase(dm.source);
-    for (auto it = st.in_flight.begin(); it != st.in_flight.end();) {
-      if (it->second.instance == dm.source) {
-        it->second.done(error_response(protocol::errors::unavailable("The instance serving this request stopped")),
-                        it->second.label);
-        it = st.in_flight.erase(it);
-      } else {
-        ++it;
-      }
-    }
-  });
-  return {
-      [=](dispatch_job& job) {
-        auto& st = self->state;
-        auto ref = st.registry->pick(job.group, job.key);
-        if (!ref.handle) {
-          job.done(error_response(protocol::errors::unavailable("No instance of " + job.group + " is available")),
-                   ref.label.empty() ? job.group : ref.label);
-          return;
-        }
-        if (st.monitored.insert(ref.handle.address()).second) self->monitor(ref.handle);
-        auto id = ++st.next_id;
-        st.in_flight.emplace(id, bridge_state::pending{ref.handle.address(), ref.label, std::move(job.done)});
-        self->request(ref.handle, caf::duration{st.timeout}, std::move(job.request))
-            .then(
-                [=](api_response& resp) {
-                  auto it = self->state.in_flight.find(id);
-                  if (it == self->state.in_flight.end()) return;  // already failed by down_msg
-                  it->second.done(std::move(resp), it->second.label);
-                  self->state.in_flight.erase(it);
-                },
-                [=](caf::error& err) {
-                  auto it = self->state.in_flight.find(id);
-                  if (it == self->state.in_flight.end()) return;
-                  auto msg = err == caf::sec::request_timeout ? std::string("The request timed out")
-                                                              : "The instance failed: " + self->system().render(err);
-                  it->second.done(error_response(protocol::errors::unavailable(msg)), it->second.label);
-                  self->state.in_flight.erase(it);
-                });
-      },
-      [=](wait_job& job) {
-        auto done = std::move(job.done);
-        self->request(self->state.hub, caf::duration{job.timeout}, atoms::wait_atom_v, std::move(job.positions))
-            .then([done](bool) { done(); }, [done](caf::error&) { done(); });
-      },
-  };
-}
-
-// ---- the supervisor: restarts instances that die abnormally ----
-struct supervisor_state {
-  std::function<caf::actor(const std::string&, size_t)> spawn;
-  instance_registry* registry = nullptr;
-  std::unordered_map<caf::actor_addr, std::pair<std::string, size_t>> watched;
-  std::map<std::pair<std::string, size_t>, std::vector<std::chrono::steady_clock::time_point>> restarts;
-  logger log{"supervisor"};
-};
-
-caf::behavior supervisor_impl(caf::stateful_actor<supervisor_state>* self,
-                              std::function<caf::actor(const std::string&, size_t)> spawn,
-                              instance_registry* registry) {
-  self->state.spawn = std::move(spawn);
-  self->state.registry = registry;
-  auto start = [=](const std::string& group, size_t index) {
-    auto& st = self->state;
-    caf::actor a = st.spawn(group, index);
-    st.watched[a.address()] = {group, index};
-    self->monitor(a);
-    st.registry->set(group, index, a);
-  };
-  self->set_down_handler([=](caf::down_msg& dm) {
-    auto& st = self->state;
-    auto it = st.watched.find(dm.source);
-    if (it == st.watched.end()) return;
-    auto [group, index] = it->second;
-    st.watched.erase(it);
-    st.registry->clear(group, index);
-    if (!dm.reason || dm.reason == caf::exit_reason::user_shutdown) return;  // orderly stop
-    // Back off when an instance keeps dying: more than 5 restarts in 10 s waits a second.
-    auto now = std::chrono::steady_clock::now();
-    auto& hist = st.restarts[{group, index}];
-    hist.erase(std::remove_if(hist.begin(), hist.end(), [&](auto t) { return now - t > std::chrono::seconds(10); }),
-               hist.end());
-    hist.push_back(now);
-    auto delay = hist.size() > 5 ? std::chrono::milliseconds(1000) : std::chrono::milliseconds(0);
-    st.log.error("instance died; restarting", {{"instance", instance_label(group, index)},
-                                              {"reason", self->system().render(dm.reason)},
-                                              {"delay_ms", std::to_string(delay.count())}});
-    if (delay.count() == 0) start(group, index);
-    else self->delayed_send(self, delay, respawn_msg{group, index});
-  });
-  return {
-      [=](respawn_msg& m) { start(m.group, m.index); },
-      [=](atoms::subscribe_atom, const std::string& group, size_t index) { start(group, index); },
-  };
-}
-
-} // namespace
 
 struct node_runtime::impl {
   homeserver_config cfg;
@@ -288,10 +131,8 @@ void node_runtime::start() {
     }
   }
 
-  m.supervisor = m.sys->spawn(supervisor_impl,
-                              std::function<caf::actor(const std::string&, size_t)>(
-                                  [this](const std::string& g, size_t i) { return impl_->spawn_instance(g, i); }),
-                              &m.registry);
+  m.supervisor = spawn_supervisor(
+      *m.sys, [this](const std::string& g, size_t i) { return impl_->spawn_instance(g, i); }, &m.registry);
   // Writers first: API instances may write as soon as they exist.
   std::vector<std::string> order;
   for (const auto& g : known_groups())
@@ -302,12 +143,12 @@ void node_runtime::start() {
   for (const auto& group : order) {
     size_t n = m.layout.instances_on(me, group);
     m.registry.declare(group, n);
-    for (size_t i = 0; i < n; ++i) self->send(m.supervisor, atoms::subscribe_atom_v, group, i);
+    for (size_t i = 0; i < n; ++i) supervise(m.supervisor, group, i);
   }
   size_t bridges = std::max<size_t>(1, m.cfg.runtime.scheduler_threads);
   for (size_t i = 0; i < bridges; ++i)
-    m.bridges.push_back(m.sys->spawn(bridge_impl, &m.registry, m.hub,
-                                     std::chrono::seconds(m.cfg.runtime.group_request_timeout_seconds)));
+    m.bridges.push_back(
+        spawn_bridge(*m.sys, &m.registry, m.hub, std::chrono::seconds(m.cfg.runtime.group_request_timeout_seconds)));
   // Wait until every instance slot is filled, so the first request finds its group.
   for (int tries = 0; tries < 500; ++tries) {
     bool all = true;
