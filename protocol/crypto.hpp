@@ -25,7 +25,8 @@ std::string sha256_raw(std::string_view data);
 
 std::string base64_encode_unpadded(std::string_view data);
 std::string base64url_encode_unpadded(std::string_view data);
-// Accepts padded or unpadded standard base64; returns false on invalid input.
+// Accepts padded or unpadded, standard or URL-safe base64, ignoring unused trailing bits (as
+// Synapse does); returns false on invalid input.
 bool base64_decode(std::string_view in, std::string& out);
 
 bool constant_time_equal(std::string_view a, std::string_view b);

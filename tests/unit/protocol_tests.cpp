@@ -137,6 +137,15 @@ BOOST_AUTO_TEST_CASE(tokens_and_encodings) {
   BOOST_TEST(base64_decode("Zm8=", out));
   BOOST_TEST(out == "fo");
   BOOST_TEST(!base64_decode("Z!8", out));
+  BOOST_TEST(!base64_decode("Zm9vY", out));  // a lone sixth of a byte is not base64
+  // The spec's test signing key: its last character carries non-zero unused bits.
+  std::string a, b;
+  BOOST_TEST(base64_decode("YJDBA9Xnr2sVqXD9Vj7XVUnmFZcZrlw8Md7kMW+3XA1", a));
+  BOOST_TEST(base64_decode("YJDBA9Xnr2sVqXD9Vj7XVUnmFZcZrlw8Md7kMW+3XA0", b));
+  BOOST_TEST(a == b);
+  BOOST_TEST(a.size() == 32u);
+  BOOST_TEST(base64_decode("-_8", out));  // URL-safe alphabet
+  BOOST_TEST(out == std::string("\xfb\xff"));
   BOOST_TEST(constant_time_equal("abc", "abc"));
   BOOST_TEST(!constant_time_equal("abc", "abd"));
   BOOST_TEST(!constant_time_equal("abc", "ab"));
