@@ -26,6 +26,21 @@ std::string sql_excerpt(std::string_view sql);
 
 } // namespace detail
 
+// Savepoints are the same SQL on both engines and need a transaction on both (outside one,
+// SQLite would silently start one): one implementation serves both backends.
+class savepoint_connection : public connection {
+public:
+  void savepoint(std::string_view name) override { run_savepoint("SAVEPOINT", name); }
+  void release_savepoint(std::string_view name) override { run_savepoint("RELEASE SAVEPOINT", name); }
+  void rollback_to_savepoint(std::string_view name) override { run_savepoint("ROLLBACK TO SAVEPOINT", name); }
+
+private:
+  void run_savepoint(std::string_view verb, std::string_view name) {
+    if (!in_transaction()) throw database_error("savepoints need a transaction (call begin() first)");
+    exec_script(detail::savepoint_sql(verb, name));
+  }
+};
+
 // The pool: idle connections are reused, new ones opened lazily up to the limit, and callers
 // wait when all are in use. A connection the backend judges unusable (reusable() == false) is
 // dropped on return, which frees its slot for a fresh one.

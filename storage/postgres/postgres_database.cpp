@@ -110,7 +110,7 @@ std::string redact_conninfo(std::string_view s) {
   return out;
 }
 
-class postgres_connection final : public connection {
+class postgres_connection final : public savepoint_connection {
 public:
   explicit postgres_connection(const std::string& conninfo) try : conn_(conninfo) {
     // CREATE … IF NOT EXISTS and friends would otherwise print NOTICEs on stderr.
@@ -158,17 +158,8 @@ public:
 
   bool in_transaction() const override { return txn_ != nullptr; }
 
-  void savepoint(std::string_view name) override {
-    require_transaction();
-    exec_script(detail::savepoint_sql("SAVEPOINT", name));
-  }
-  void release_savepoint(std::string_view name) override {
-    require_transaction();
-    exec_script(detail::savepoint_sql("RELEASE SAVEPOINT", name));
-  }
   void rollback_to_savepoint(std::string_view name) override {
-    require_transaction();
-    exec_script(detail::savepoint_sql("ROLLBACK TO SAVEPOINT", name));
+    savepoint_connection::rollback_to_savepoint(name);
     aborted_ = false;  // the failed statement was after the savepoint, or this would have failed
   }
 
@@ -176,9 +167,6 @@ public:
   bool usable() const { return !broken_ && conn_.is_open(); }
 
 private:
-  void require_transaction() const {
-    if (!txn_) throw database_error("savepoints need a transaction (call begin() first)");
-  }
 
   template <class Fn>
   auto guard(std::string_view sql, Fn&& fn) -> decltype(fn()) {

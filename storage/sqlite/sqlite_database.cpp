@@ -57,7 +57,7 @@ bool is_unique(int rc) { return rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_C
   throw database_error(std::move(msg), is_unique(rc));
 }
 
-class sqlite_connection final : public connection {
+class sqlite_connection final : public savepoint_connection {
 public:
   sqlite_connection(const std::string& path, int busy_timeout_ms) {
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI;
@@ -145,25 +145,8 @@ public:
   }
   bool in_transaction() const override { return !sqlite3_get_autocommit(db_); }
 
-  // Outside a transaction SQLite's SAVEPOINT would silently start one; refuse, as PostgreSQL does.
-  void savepoint(std::string_view name) override {
-    require_transaction();
-    exec_script(detail::savepoint_sql("SAVEPOINT", name));
-  }
-  void release_savepoint(std::string_view name) override {
-    require_transaction();
-    exec_script(detail::savepoint_sql("RELEASE SAVEPOINT", name));
-  }
-  void rollback_to_savepoint(std::string_view name) override {
-    require_transaction();
-    exec_script(detail::savepoint_sql("ROLLBACK TO SAVEPOINT", name));
-  }
 
 private:
-  void require_transaction() const {
-    if (!in_transaction()) throw database_error("savepoints need a transaction (call begin() first)");
-  }
-
   sqlite3_stmt* prepare(std::string_view sql) {
     std::string key(sql);
     if (auto it = statements_.find(key); it != statements_.end()) return it->second;
