@@ -23,6 +23,12 @@ missing=()
 for p in "${wanted[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# The matrix-js-sdk suite needs node and npm. A newer node installed from elsewhere (nodesource,
+# nvm) counts: Debian's packages are added only for the commands that are absent.
+if [[ " $* " == *" test "* ]]; then
+  command -v node >/dev/null || missing+=(nodejs)
+  command -v npm >/dev/null || missing+=(npm)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "install-deps: installing ${missing[*]}" >&2

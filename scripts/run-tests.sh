@@ -18,6 +18,17 @@ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DMYELIN_SANITIZE=ON \
 cmake --build "$build" -j"$jobs"
 echo "run-tests: build took $(( $(date +%s) - start )) s"
 
+# matrix-js-sdk for tests/integration/test_js_sdk.py, pinned by tests/e2e/js-sdk/package-lock.json;
+# reinstalled only when node_modules is missing or older than the lock file.
+js=$root/tests/e2e/js-sdk
+if [ ! -d "$js/node_modules" ] || [ "$js/package-lock.json" -nt "$js/node_modules/.package-lock.json" ]; then
+  if command -v npm >/dev/null; then
+    npm ci --prefix "$js" --no-audit --no-fund
+  else
+    echo "run-tests: npm not found; test_js_sdk will fail (scripts/install-deps.sh test installs it)" >&2
+  fi
+fi
+
 "$root/scripts/test-services.sh" start "$services"
 trap '"$root/scripts/test-services.sh" stop "$services"' EXIT
 eval "$("$root/scripts/test-services.sh" env "$services")"
