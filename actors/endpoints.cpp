@@ -11,6 +11,13 @@ void register_password(runtime::endpoint_registry&);
 void register_openid(runtime::endpoint_registry&);
 void register_devices(runtime::endpoint_registry&);
 void register_debug(runtime::endpoint_registry&);
+void register_directory(runtime::endpoint_registry&);
+void register_public_rooms(runtime::endpoint_registry&);
+void register_relations(runtime::endpoint_registry&);
+void register_search(runtime::endpoint_registry&);
+void register_timestamp_to_event(runtime::endpoint_registry&);
+void register_hierarchy(runtime::endpoint_registry&);
+void register_user_directory(runtime::endpoint_registry&);
 } // namespace myelin::endpoints
 
 namespace myelin::runtime {
@@ -25,6 +32,13 @@ void register_all_endpoints(endpoint_registry& r) {
   endpoints::register_openid(r);
   endpoints::register_devices(r);
   endpoints::register_debug(r);
+  endpoints::register_directory(r);
+  endpoints::register_public_rooms(r);
+  endpoints::register_relations(r);
+  endpoints::register_search(r);
+  endpoints::register_timestamp_to_event(r);
+  endpoints::register_hierarchy(r);
+  endpoints::register_user_directory(r);
 }
 
 } // namespace myelin::runtime
