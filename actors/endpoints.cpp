@@ -11,6 +11,12 @@ void register_password(runtime::endpoint_registry&);
 void register_openid(runtime::endpoint_registry&);
 void register_devices(runtime::endpoint_registry&);
 void register_debug(runtime::endpoint_registry&);
+void register_create_room(runtime::endpoint_registry&);
+void register_membership(runtime::endpoint_registry&);
+void register_send(runtime::endpoint_registry&);
+void register_profile(runtime::endpoint_registry&);
+void register_forget(runtime::endpoint_registry&);
+void register_upgrade(runtime::endpoint_registry&);
 void register_directory(runtime::endpoint_registry&);
 void register_public_rooms(runtime::endpoint_registry&);
 void register_relations(runtime::endpoint_registry&);
@@ -18,6 +24,9 @@ void register_search(runtime::endpoint_registry&);
 void register_timestamp_to_event(runtime::endpoint_registry&);
 void register_hierarchy(runtime::endpoint_registry&);
 void register_user_directory(runtime::endpoint_registry&);
+void register_debug_room(runtime::endpoint_registry&);
+void register_messages(runtime::endpoint_registry&);
+void register_room_state(runtime::endpoint_registry&);
 } // namespace myelin::endpoints
 
 namespace myelin::runtime {
@@ -32,6 +41,12 @@ void register_all_endpoints(endpoint_registry& r) {
   endpoints::register_openid(r);
   endpoints::register_devices(r);
   endpoints::register_debug(r);
+  endpoints::register_create_room(r);
+  endpoints::register_membership(r);
+  endpoints::register_send(r);
+  endpoints::register_profile(r);
+  endpoints::register_forget(r);
+  endpoints::register_upgrade(r);
   endpoints::register_directory(r);
   endpoints::register_public_rooms(r);
   endpoints::register_relations(r);
@@ -39,6 +54,9 @@ void register_all_endpoints(endpoint_registry& r) {
   endpoints::register_timestamp_to_event(r);
   endpoints::register_hierarchy(r);
   endpoints::register_user_directory(r);
+  endpoints::register_debug_room(r);
+  endpoints::register_messages(r);
+  endpoints::register_room_state(r);
 }
 
 } // namespace myelin::runtime

@@ -161,7 +161,7 @@ int run(const options& o) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   gateway::rate_limiter limiter(cfg.rate_limits);
-  runtime::node_runtime runtime(cfg, layout, runtime::node_options{node, o.expose_instance_header, &limiter});
+  runtime::node_runtime runtime(cfg, layout, runtime::node_options{node, o.expose_instance_header, &limiter, key});
   runtime.start();
 
   gateway::endpoint_catalog catalog;

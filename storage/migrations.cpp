@@ -45,7 +45,7 @@ int64_t now_ms() {
 } // namespace
 
 const std::vector<migration>& all_migrations() {
-  static const std::vector<migration> list = {schema::foundation_migration()};
+  static const std::vector<migration> list = {schema::foundation_migration(), schema::rooms_migration()};
   return list;
 }
 
@@ -88,6 +88,8 @@ migration_report apply_migrations(database& db, const std::vector<migration>& mi
         lock_schema(c);
         if (current_version(c) >= m.version) return false;  // another node got here first
         c.exec_script(expand_schema_macros(m.sql, c.kind()));
+        const std::string& engine_sql = c.kind() == dialect::postgres ? m.postgres_sql : m.sqlite_sql;
+        if (!engine_sql.empty()) c.exec_script(expand_schema_macros(engine_sql, c.kind()));
         c.exec("INSERT INTO schema_version (version, name, applied_ts) VALUES ($1, $2, $3)",
                {int64_t(m.version), m.name, now_ms()});
         return true;

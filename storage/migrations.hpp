@@ -15,6 +15,9 @@ struct migration {
   int version;
   std::string name;
   std::string sql;  // statements separated by ';', with ${BIGSERIAL_PK}, ${BLOB}, ${BIGINT} macros
+  // Statements for one engine only, run after `sql` (full-text search differs the most).
+  std::string postgres_sql = {};
+  std::string sqlite_sql = {};
 };
 
 // The project's migrations in order (storage/schema/*.cpp contribute them).

@@ -15,6 +15,7 @@
 #include "protocol/crypto.hpp"
 #include "protocol/errors.hpp"
 #include "storage/migrations.hpp"
+#include "storage/streams/events_stream.hpp"
 
 namespace myelin::runtime {
 
@@ -119,11 +120,19 @@ void node_runtime::start() {
   m.hub = spawn_stream_hub(*m.sys, listeners, load_all_stream_positions(*m.db));
 
   const std::string& me = m.opts.node_name;
-  for (const auto& stream : {storage::accounts_stream()}) {
-    std::string group = "writer." + stream.stream;
+  if (m.opts.signing_key.seed.empty()) m.opts.signing_key = protocol::generate_signing_key();
+  storage::event_signer signer{m.cfg.server_name, m.opts.signing_key};
+  // One definition per writer instance: a stream may keep per-instance memory (the events
+  // persisters' room caches).
+  std::vector<std::pair<std::string, std::function<storage::stream_definition()>>> streams = {
+      {"accounts", [] { return storage::accounts_stream(); }},
+      {"events", [signer] { return storage::events_stream(signer); }},
+  };
+  for (const auto& [name, make] : streams) {
+    std::string group = "writer." + name;
     for (size_t i = 0; i < m.layout.instances_on(me, group); ++i) {
       auto wc = std::make_shared<stream_writer_config>();
-      wc->definition = stream;
+      wc->definition = make();
       wc->writer_name = instance_label(group, i);
       wc->db = m.db.get();
       wc->hub = m.hub;

@@ -10,6 +10,7 @@
 #include "actors/runtime/placement.hpp"
 #include "common/config.hpp"
 #include "gateway/gateway.hpp"
+#include "protocol/signing_key.hpp"
 
 namespace caf {
 class actor_system;
@@ -26,6 +27,8 @@ struct node_options {
   std::string node_name = "main";
   bool expose_instance_header = false;
   gateway::rate_limiter* limiter = nullptr;  // shared with the gateway; handlers use it per account
+  // The server's event signing key (event persisters sign with it). Empty: an ephemeral key (tests).
+  protocol::signing_key signing_key;
 };
 
 class node_runtime final : public gateway::dispatcher, public gateway::authenticator {

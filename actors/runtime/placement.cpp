@@ -206,7 +206,9 @@ placement parse_checked(const std::string& yaml_text, const std::string& origin)
         if (info->singleton && total > 1)
           c.fail(kv.second, "group '" + name + "' is a singleton: it must have exactly one instance (has " +
                                 std::to_string(total) + ")");
-        if (info->singleton && total == 0)
+        if (info->kind == group_kind::writer && total == 0)
+          c.fail(kv.second, "group '" + name + "' is a stream writer: it needs at least one instance");
+        else if (info->singleton && total == 0)
           c.fail(kv.second, "group '" + name + "' is a singleton: it must have exactly one instance");
         p.groups[name] = std::move(assignments);
       }

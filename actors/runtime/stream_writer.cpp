@@ -34,8 +34,17 @@ write_result error_result(int status, std::string errcode, std::string error, st
   return r;
 }
 
+// Thrown inside a batch transaction to roll it back: a write failed while running without
+// savepoints, so the batch is run again with one savepoint per write.
+struct needs_isolation {};
+
 // Runs one batch in one transaction. Every write gets a result; rows of successful writes are
 // published only after the commit succeeded.
+//
+// Writes almost always succeed, so a batch first runs without savepoints (they cost two round
+// trips per write on PostgreSQL). If a write fails, the transaction is rolled back and the batch
+// runs again with a savepoint around each write, so the failure undoes only itself. A batch of one
+// needs no second run: its rollback is the failed write's.
 void flush(writer_type self) {
   auto& st = self->state;
   st.flush_scheduled = false;
@@ -48,63 +57,99 @@ void flush(writer_type self) {
   std::vector<write_result> results(batch.size());
   std::vector<stream_update> updates;
   int64_t pos = st.position;
-  try {
-    st.cfg->db->transact([&](storage::connection& c) {
-      pos = st.position;  // a retried transaction starts again from the committed position
-      updates.clear();
-      for (size_t i = 0; i < batch.size(); ++i) {
-        const auto& req = batch[i].request;
-        auto op = def.ops.find(req.op);
-        if (op == def.ops.end()) {
-          results[i] = error_result(400, "M_UNRECOGNIZED", "unknown write operation " + req.op,
-                                    {def.stream, writer, pos});
-          continue;
-        }
-        c.savepoint("w");
-        try {
-          auto args = protocol::parse_object(req.args, 64, true);
-          storage::op_output out = op->second(c, args);
+  bool isolate = false;
+  bool single_failed = false;
+  auto run_batch = [&](storage::connection& c) {
+    pos = st.position;  // a retried transaction starts again from the committed position
+    updates.clear();
+    if (def.hooks.on_begin) def.hooks.on_begin();
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const auto& req = batch[i].request;
+      auto op = def.ops.find(req.op);
+      if (op == def.ops.end()) {
+        results[i] = error_result(400, "M_UNRECOGNIZED", "unknown write operation " + req.op, {def.stream, writer, pos});
+        continue;
+      }
+      if (isolate) c.savepoint("w");
+      const int64_t start = pos;
+      auto failed = [&](write_result r) {
+        pos = start;
+        results[i] = std::move(r);
+        if (isolate) {
+          c.rollback_to_savepoint("w");
           c.release_savepoint("w");
-          write_result r;
-          if (!out.rows.empty()) {
-            ++pos;
-            stream_update u{def.stream, writer, pos, {}};
-            for (const auto& row : out.rows) {
-              auto text = boost::json::serialize(row);
+        } else if (batch.size() == 1) {
+          single_failed = true;
+          throw needs_isolation{};  // rolls the transaction back; the result is already set
+        } else {
+          throw needs_isolation{};
+        }
+      };
+      try {
+        auto args = protocol::parse_object(req.args, 64, true);
+        storage::op_context ctx{c, writer, pos};
+        storage::op_output out = op->second(ctx, args);
+        if (isolate) c.release_savepoint("w");
+        write_result r;
+        if (!out.rows.empty()) {
+          // Rows that took their own positions say so; the others share one new position.
+          if (pos == start) ++pos;
+          stream_update u{def.stream, writer, pos, {}};
+          for (const auto& row : out.rows) {
+            auto* own = row.if_contains("position");
+            int64_t row_pos = own && own->is_int64() ? own->as_int64() : pos;
+            auto text = boost::json::serialize(row);
+            if (def.log_rows)
               c.exec("INSERT INTO stream_log (stream, writer, position, row_json) VALUES ($1, $2, $3, $4)",
-                     {def.stream, writer, pos, text});
-              u.rows.push_back(std::move(text));
-            }
-            updates.push_back(std::move(u));
+                     {def.stream, writer, row_pos, text});
+            u.rows.push_back(std::move(text));
           }
-          r.result = boost::json::serialize(out.result);
-          r.position = {def.stream, writer, pos};
-          results[i] = std::move(r);
-        } catch (const protocol::matrix_error& e) {
-          c.rollback_to_savepoint("w");
-          c.release_savepoint("w");
-          results[i] = error_result(e.status(), e.errcode(), e.what(), {def.stream, writer, pos});
-        } catch (const std::exception& e) {
-          c.rollback_to_savepoint("w");
-          c.release_savepoint("w");
-          st.log->error("write failed", {{"op", req.op}, {"error", e.what()}});
-          results[i] = error_result(500, "M_UNKNOWN", "Internal error while writing", {def.stream, writer, pos});
+          updates.push_back(std::move(u));
         }
+        r.result = boost::json::serialize(out.result);
+        r.position = {def.stream, writer, pos};
+        results[i] = std::move(r);
+      } catch (const protocol::matrix_error& e) {
+        failed(error_result(e.status(), e.errcode(), e.what(), {def.stream, writer, start}));
+      } catch (const needs_isolation&) {
+        throw;
+      } catch (const std::exception& e) {
+        st.log->error("write failed", {{"op", req.op}, {"error", e.what()}});
+        failed(error_result(500, "M_UNKNOWN", "Internal error while writing", {def.stream, writer, start}));
       }
-      if (pos != st.position) {
-        c.exec("INSERT INTO stream_positions (stream, writer, position) VALUES ($1, $2, $3) "
-               "ON CONFLICT (stream, writer) DO UPDATE SET position = excluded.position",
-               {def.stream, writer, pos});
+    }
+    if (def.hooks.on_flush) def.hooks.on_flush(c);
+    if (pos != st.position) {
+      c.exec("INSERT INTO stream_positions (stream, writer, position) VALUES ($1, $2, $3) "
+             "ON CONFLICT (stream, writer) DO UPDATE SET position = excluded.position",
+             {def.stream, writer, pos});
+    }
+  };
+  try {
+    for (;;) {
+      try {
+        st.cfg->db->transact(run_batch);
+        break;
+      } catch (const needs_isolation&) {
+        if (def.hooks.on_abort) def.hooks.on_abort();
+        if (single_failed) {
+          // The only write failed and its transaction is gone: nothing to publish.
+          batch[0].promise.deliver(std::move(results[0]));
+          return;
+        }
+        isolate = true;
       }
-    });
+    }
   } catch (const std::exception& e) {
     // The commit itself failed: nothing of this batch happened.
+    if (def.hooks.on_abort) def.hooks.on_abort();
     st.log->error("batch commit failed", {{"writes", std::to_string(batch.size())}, {"error", e.what()}});
     for (auto& p : batch)
       p.promise.deliver(error_result(503, "M_UNKNOWN", "Database unavailable", {def.stream, writer, st.position}));
     return;
   }
   st.position = pos;
+  if (def.hooks.on_commit) def.hooks.on_commit();
   // Publish before answering: the hub sees the position before any caller can ask to wait for it.
   for (auto& u : updates) self->send(st.cfg->hub, atoms::publish_atom_v, std::move(u));
   for (size_t i = 0; i < batch.size(); ++i) batch[i].promise.deliver(std::move(results[i]));

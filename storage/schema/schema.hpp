@@ -4,4 +4,5 @@
 
 namespace myelin::storage::schema {
 migration foundation_migration();
+migration rooms_migration();
 }

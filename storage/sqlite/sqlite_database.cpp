@@ -3,6 +3,8 @@
 // deadlock upgrading a read lock, and wait on each other through the busy timeout.
 #include <sqlite3.h>
 
+#include <chrono>
+#include <semaphore>
 #include <unordered_map>
 
 #include "storage/backend.hpp"
@@ -59,7 +61,8 @@ bool is_unique(int rc) { return rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_C
 
 class sqlite_connection final : public savepoint_connection {
 public:
-  sqlite_connection(const std::string& path, int busy_timeout_ms) {
+  sqlite_connection(const std::string& path, int busy_timeout_ms, std::shared_ptr<std::binary_semaphore> write_lock)
+      : busy_timeout_(busy_timeout_ms), write_lock_(std::move(write_lock)) {
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI;
     int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
     if (rc != SQLITE_OK) {
@@ -78,6 +81,7 @@ public:
   }
 
   ~sqlite_connection() override {
+    release_write_lock();
     clear_cache();
     sqlite3_close_v2(db_);
   }
@@ -133,14 +137,35 @@ public:
     }
   }
 
+  // Writers of this process queue on a semaphore before BEGIN IMMEDIATE: SQLite allows one
+  // writer at a time, and its busy handler would otherwise make the others sleep and retry (1, 2,
+  // 5, 10 … ms), which several stream writers under load turn into idle time. The wait is bounded
+  // by the busy timeout like SQLite's own; other processes still meet the busy handler. (A
+  // semaphore, not a mutex: a transaction may be finished on another thread than it began.)
   void begin() override {
     if (in_transaction()) throw database_error("begin() inside a transaction; use a savepoint");
-    exec_script("BEGIN IMMEDIATE");
+    if (!write_lock_->try_acquire_for(std::chrono::milliseconds(busy_timeout_)))
+      throw database_error("database is locked: another writer of this process held it for " +
+                           std::to_string(busy_timeout_) + " ms");
+    write_held_ = true;
+    try {
+      exec_script("BEGIN IMMEDIATE");
+    } catch (...) {
+      release_write_lock();
+      throw;
+    }
   }
-  void commit() override { exec_script("COMMIT"); }
+  void commit() override {
+    exec_script("COMMIT");  // on failure the caller rolls back, which releases the lock
+    release_write_lock();
+  }
   // SQLite rolls some failures (SQLITE_FULL, I/O errors) back by itself; rolling back again is
   // then a no-op rather than an error.
   void rollback() override {
+    struct release_on_exit {
+      sqlite_connection* self;
+      ~release_on_exit() { self->release_write_lock(); }
+    } release{this};
     if (in_transaction()) exec_script("ROLLBACK");
   }
   bool in_transaction() const override { return !sqlite3_get_autocommit(db_); }
@@ -214,6 +239,16 @@ private:
 
   sqlite3* db_ = nullptr;
   std::unordered_map<std::string, sqlite3_stmt*> statements_;
+  int busy_timeout_;
+  std::shared_ptr<std::binary_semaphore> write_lock_;
+  bool write_held_ = false;
+
+  void release_write_lock() {
+    if (write_held_) {
+      write_held_ = false;
+      write_lock_->release();
+    }
+  }
 };
 
 class sqlite_database final : public pooled_database {
@@ -227,11 +262,12 @@ public:
 
 protected:
   std::unique_ptr<connection> open_connection() override {
-    return std::make_unique<sqlite_connection>(options_.sqlite_path, options_.busy_timeout_ms);
+    return std::make_unique<sqlite_connection>(options_.sqlite_path, options_.busy_timeout_ms, write_lock_);
   }
 
 private:
   database_options options_;
+  std::shared_ptr<std::binary_semaphore> write_lock_ = std::make_shared<std::binary_semaphore>(1);
 };
 
 } // namespace

@@ -157,19 +157,36 @@ op_output delete_devices(connection& c, const json::object& args) {
   return out;
 }
 
+// Sets displayname and/or avatar_url (a key present with null clears it; an absent key is kept).
+op_output set_profile(connection& c, const json::object& args) {
+  auto user_id = req_string(args, "user_id");
+  auto current = accounts::get_profile(c, user_id);
+  if (!current) throw protocol::errors::not_found("Profile not found");
+  auto field = [&](std::string_view key, std::optional<std::string> keep) -> std::optional<std::string> {
+    auto* v = args.if_contains(key);
+    if (!v) return keep;
+    if (v->is_null()) return std::nullopt;
+    return std::string(v->as_string());
+  };
+  accounts::upsert_profile(c, user_id, field("displayname", current->displayname),
+                           field("avatar_url", current->avatar_url));
+  return {json::object{}, {json::object{{"type", "profile_updated"}, {"user_id", user_id}}}};
+}
+
 } // namespace
 
 stream_definition accounts_stream() {
   return stream_definition{"accounts",
                            {
-                               {"register", register_user},
-                               {"login", login},
-                               {"logout", logout},
-                               {"logout_all", logout_all},
-                               {"set_password", set_password},
-                               {"deactivate", deactivate},
-                               {"update_device", update_device},
-                               {"delete_devices", delete_devices},
+                               {"register", on_connection(register_user)},
+                               {"login", on_connection(login)},
+                               {"logout", on_connection(logout)},
+                               {"logout_all", on_connection(logout_all)},
+                               {"set_password", on_connection(set_password)},
+                               {"deactivate", on_connection(deactivate)},
+                               {"update_device", on_connection(update_device)},
+                               {"delete_devices", on_connection(delete_devices)},
+                               {"set_profile", on_connection(set_profile)},
                            }};
 }
 

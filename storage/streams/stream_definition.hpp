@@ -18,16 +18,47 @@ struct op_output {
   std::vector<boost::json::object> rows;    // published to subscribers; empty = no new position
 };
 
+// What an operation sees: the writer's transaction and its position counter. Most operations
+// ignore the counter (the writer gives all rows of an operation one new position); operations that
+// must record positions in their own tables (events: stream_ordering) take one per row with
+// next_position() and put it in the row as "position".
+struct op_context {
+  connection& db;
+  const std::string& writer;   // instance label, e.g. "writer.events/1"
+  int64_t& position;           // the last position assigned in this transaction
+  int64_t next_position() { return ++position; }
+};
+
 // Runs inside the writer's transaction. Throw protocol::matrix_error to refuse the write; the
-// writer rolls back just this operation (savepoint) and reports the error to its caller.
-using stream_op = std::function<op_output(connection&, const boost::json::object& args)>;
+// writer rolls back just this operation (savepoint), and its positions, and reports the error.
+using stream_op = std::function<op_output(op_context&, const boost::json::object& args)>;
+
+// Adapts an operation that needs only the connection.
+template <class Fn>
+stream_op on_connection(Fn fn) {
+  return [fn](op_context& ctx, const boost::json::object& args) { return fn(ctx.db, args); };
+}
 
 struct stream_definition {
   std::string stream;
   std::map<std::string, stream_op> ops;
+  // Copy each published row into stream_log (the replay log for subscribers catching up). Off for
+  // streams whose own tables already are that log, keyed by position (events: persister +
+  // stream_ordering), so every event is not written twice.
+  bool log_rows = true;
+  // Called by the writer around each batch transaction, for streams that keep memory of what
+  // they wrote (the events persister's room heads): begin (also before a retried attempt),
+  // commit after it is durable, abort after a failed batch. Empty = nothing to do.
+  // on_flush runs inside the transaction after the last write, to write what the stream batched.
+  struct transaction_hooks {
+    std::function<void()> on_begin, on_commit, on_abort;
+    std::function<void(connection&)> on_flush;
+  } hooks = {};
 };
 
 // Streams defined so far.
 stream_definition accounts_stream();
+struct event_signer;
+stream_definition events_stream(const event_signer& signer);  // storage/streams/events_stream.cpp
 
 } // namespace myelin::storage

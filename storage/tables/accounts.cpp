@@ -38,6 +38,12 @@ void set_deactivated(connection& c, const std::string& user_id) {
   c.exec("UPDATE users SET deactivated = 1, password_hash = NULL WHERE user_id = $1", {user_id});
 }
 
+std::optional<profile_row> get_profile(connection& c, const std::string& user_id) {
+  auto r = c.exec("SELECT displayname, avatar_url FROM profiles WHERE user_id = $1", {user_id});
+  if (r.empty()) return std::nullopt;
+  return profile_row{r[0].opt_text(0), r[0].opt_text(1)};
+}
+
 void upsert_profile(connection& c, const std::string& user_id, const std::optional<std::string>& displayname,
                     const std::optional<std::string>& avatar_url) {
   c.exec("INSERT INTO profiles (user_id, displayname, avatar_url) VALUES ($1, $2, $3) "

@@ -26,6 +26,12 @@ void insert_user(connection& c, const user_row& u);
 void set_password_hash(connection& c, const std::string& user_id, const std::optional<std::string>& hash);
 void set_deactivated(connection& c, const std::string& user_id);
 
+struct profile_row {
+  std::optional<std::string> displayname;
+  std::optional<std::string> avatar_url;
+};
+std::optional<profile_row> get_profile(connection& c, const std::string& user_id);
+
 void upsert_profile(connection& c, const std::string& user_id, const std::optional<std::string>& displayname,
                     const std::optional<std::string>& avatar_url);
 

@@ -1,0 +1,209 @@
+// GET /rooms/{roomId}/messages (paginate the timeline both ways with "t<topo>_<stream>" tokens,
+// limit, to, a RoomEventFilter with lazy-loaded members) and GET /rooms/{roomId}/context/{eventId}.
+// Every event returned passes history visibility for the caller.
+#include <boost/json.hpp>
+#include <set>
+
+#include "actors/endpoint_helpers.hpp"
+#include "actors/rooms/rooms.hpp"
+#include "protocol/errors.hpp"
+#include "protocol/event_filter.hpp"
+#include "protocol/json.hpp"
+#include "storage/tables/timeline.hpp"
+
+namespace myelin::endpoints {
+
+namespace json = boost::json;
+using storage::events::event_row;
+namespace timeline = storage::timeline;
+
+namespace {
+
+constexpr size_t max_limit = 1000;
+
+size_t limit_param(const api_request& req, size_t fallback) {
+  auto v = query_param(req, "limit");
+  if (!v) return fallback;
+  try {
+    size_t pos = 0;
+    long long n = std::stoll(*v, &pos);
+    if (pos != v->size() || n < 0) throw std::invalid_argument("limit");
+    return std::min<size_t>(static_cast<size_t>(n), max_limit);
+  } catch (const std::exception&) {
+    throw protocol::errors::invalid_param("limit must be a non-negative integer");
+  }
+}
+
+protocol::room_event_filter filter_param(const api_request& req) {
+  auto f = query_param(req, "filter");
+  if (!f || f->empty() || (*f)[0] != '{') return {};  // a stored filter id: /sync's filters (issue 4)
+  return protocol::parse_room_event_filter(*f);
+}
+
+std::optional<timeline::point> token_param(const api_request& req, const char* name) {
+  auto v = query_param(req, name);
+  if (!v || v->empty()) return std::nullopt;
+  auto p = timeline::parse_token(*v);
+  if (!p) throw protocol::errors::invalid_param(std::string("Invalid ") + name + " token");
+  return p;
+}
+
+bool wanted(const protocol::room_event_filter& f, const event_row& e) {
+  if (!f.types && !f.senders && f.not_types.empty() && f.not_senders.empty() && !f.contains_url) return true;
+  static const json::object empty;
+  json::object content;
+  if (f.contains_url) {
+    auto pdu = json::parse(e.json).as_object();
+    if (auto* c = pdu.if_contains("content"); c && c->is_object()) content = c->as_object();
+  }
+  return f.matches(e.type, e.sender, e.room_id, f.contains_url ? content : empty);
+}
+
+// The member events of the senders in `events`, as of the state at `anchor` (lazy loading).
+json::array member_state(storage::connection& c, const std::vector<event_row>& events, const event_row* anchor,
+                         const rooms::viewer& v) {
+  json::array out;
+  if (!anchor || !anchor->state_group || events.empty()) return out;
+  std::set<std::string> senders;
+  for (const auto& e : events) senders.insert(e.sender);
+  std::vector<storage::events::state_key_pair> keys;
+  for (const auto& s : senders) keys.push_back({"m.room.member", s});
+  auto ids = storage::events::state_at_group_filtered(c, *anchor->state_group, keys);
+  std::vector<std::string> event_ids;
+  for (const auto& [k, id] : ids) event_ids.push_back(id);
+  return rooms::client_events(c, storage::events::get_events(c, event_ids), v);
+}
+
+// Pages until `limit` visible, wanted events are found or the room (or `to`) is exhausted.
+struct page_result {
+  std::vector<event_row> events;
+  std::optional<timeline::point> next;  // where the next page starts; nullopt = no more
+};
+
+page_result paginate(storage::connection& c, const std::string& room_id, const std::string& user_id,
+                     std::optional<timeline::point> from, std::optional<timeline::point> to, bool backwards,
+                     size_t limit, const protocol::room_event_filter& filter) {
+  page_result out;
+  auto cursor = from;
+  auto past_to = [&](const event_row& e) {
+    if (!to) return false;
+    auto p = timeline::after(e);
+    return backwards ? (p.topo < to->topo || (p.topo == to->topo && p.stream <= to->stream))
+                     : (p.topo > to->topo || (p.topo == to->topo && p.stream > to->stream));
+  };
+  // Bounded: a user who left long ago must not make one request scan the whole room.
+  for (int round = 0; round < 8 && out.events.size() < limit; ++round) {
+    size_t batch = std::max<size_t>(limit * 2, 20);
+    auto rows = timeline::page(c, room_id, cursor, backwards, batch);
+    if (rows.empty()) return out;  // exhausted
+    bool hit_to = false;
+    std::vector<event_row> candidates;
+    for (auto& e : rows) {
+      if (past_to(e)) {
+        hit_to = true;
+        break;
+      }
+      candidates.push_back(std::move(e));
+    }
+    // Take candidates one by one so `next` points right after the last event we return.
+    auto visible = rooms::filter_visible(c, room_id, user_id, candidates);
+    std::set<std::string> visible_ids;
+    for (const auto& e : visible) visible_ids.insert(e.event_id);
+    for (auto& e : candidates) {
+      cursor = backwards ? timeline::before(e) : timeline::after(e);
+      if (visible_ids.count(e.event_id) && wanted(filter, e)) out.events.push_back(std::move(e));
+      if (out.events.size() >= limit) break;
+    }
+    if (hit_to) return out;
+    if (rows.size() < batch && out.events.size() < limit) return out;  // exhausted
+    out.next = cursor;
+  }
+  out.next = cursor;
+  return out;
+}
+
+api_response messages(runtime::handler_context& ctx, const api_request& req) {
+  const auto& room_id = req.path_params.at(0);
+  auto dir = query_param(req, "dir").value_or("b");
+  if (dir != "b" && dir != "f") throw protocol::errors::invalid_param("dir must be 'b' or 'f'");
+  bool backwards = dir == "b";
+  auto from = token_param(req, "from");
+  auto to = token_param(req, "to");
+  size_t limit = limit_param(req, 10);
+  auto filter = filter_param(req);
+  if (filter.limit) limit = std::min<size_t>(limit, static_cast<size_t>(*filter.limit));
+
+  auto c = ctx.db.acquire();
+  auto room = rooms::require_room(*c, room_id);
+  // Someone who was never in the room (and it is not world readable) learns nothing.
+  rooms::readable_state_group(*c, room_id, req.user_id);
+  rooms::viewer v{req.user_id, req.device_id};
+
+  auto page = paginate(*c, room_id, req.user_id, from, to, backwards, limit, filter);
+  json::object body;
+  body["chunk"] = rooms::client_events(*c, page.events, v);
+  // `start` echoes where we began; without `from` that is the room's end (b) or start (f).
+  if (from) {
+    body["start"] = timeline::to_token(*from);
+  } else if (backwards) {
+    auto latest = timeline::page(*c, room_id, std::nullopt, true, 1);
+    body["start"] = timeline::to_token(latest.empty() ? timeline::point{} : timeline::after(latest[0]));
+  } else {
+    body["start"] = timeline::to_token(timeline::point{0, 0});
+  }
+  if (page.next && !page.events.empty()) body["end"] = timeline::to_token(*page.next);
+  if (filter.lazy_load_members)
+    body["state"] = member_state(*c, page.events, page.events.empty() ? nullptr : &page.events.back(), v);
+  return runtime::json_response(body);
+}
+
+api_response context(runtime::handler_context& ctx, const api_request& req) {
+  const auto& room_id = req.path_params.at(0);
+  const auto& event_id = req.path_params.at(1);
+  size_t limit = limit_param(req, 10);
+  auto filter = filter_param(req);
+  auto c = ctx.db.acquire();
+  rooms::require_room(*c, room_id);
+  auto e = storage::events::get_event(*c, event_id);
+  if (!e || e->room_id != room_id || !rooms::can_see_event(*c, req.user_id, *e))
+    throw protocol::errors::not_found("Event not found");
+  rooms::viewer v{req.user_id, req.device_id};
+  size_t before_n = limit / 2, after_n = limit - before_n;
+  auto before = paginate(*c, room_id, req.user_id, timeline::before(*e), std::nullopt, true, before_n, filter);
+  auto after = paginate(*c, room_id, req.user_id, timeline::after(*e), std::nullopt, false, after_n, filter);
+
+  json::object body;
+  body["event"] = rooms::client_events(*c, {*e}, v).at(0);
+  body["events_before"] = rooms::client_events(*c, before.events, v);
+  body["events_after"] = rooms::client_events(*c, after.events, v);
+  body["start"] = timeline::to_token(before.events.empty() ? timeline::before(*e) : timeline::before(before.events.back()));
+  body["end"] = timeline::to_token(after.events.empty() ? timeline::after(*e) : timeline::after(after.events.back()));
+  // State at the event: only the senders' members when lazy loading, else the whole state.
+  std::vector<event_row> all = before.events;
+  all.push_back(*e);
+  all.insert(all.end(), after.events.begin(), after.events.end());
+  if (filter.lazy_load_members) {
+    body["state"] = member_state(*c, all, &*e, v);
+  } else if (e->state_group) {
+    std::vector<std::string> ids;
+    for (const auto& [k, id] : storage::events::state_at_group(*c, *e->state_group)) ids.push_back(id);
+    body["state"] = rooms::client_events(*c, storage::events::get_events(*c, ids), v);
+  } else {
+    body["state"] = json::array{};
+  }
+  return runtime::json_response(body);
+}
+
+} // namespace
+
+void register_messages(runtime::endpoint_registry& r) {
+  r.add({.name = "rooms.messages", .method = "GET", .path = "/_matrix/client/{:r0|v3}/rooms/{roomId}/messages",
+         .allow_guest = true, .affinity_param = "roomId"},
+        messages);
+  r.add({.name = "rooms.context", .method = "GET",
+         .path = "/_matrix/client/{:r0|v3}/rooms/{roomId}/context/{eventId}", .allow_guest = true,
+         .affinity_param = "roomId"},
+        context);
+}
+
+} // namespace myelin::endpoints

@@ -1,0 +1,158 @@
+// Membership (spec: client-server "Room membership"): join by id or alias, invite, leave, kick,
+// ban, unban, knock. Each is one m.room.member event; the persister's auth rules decide whether
+// it is allowed (a banned user joining, an invite without power, … are 403 M_FORBIDDEN).
+#include <boost/json.hpp>
+
+#include "actors/endpoint_helpers.hpp"
+#include "actors/event_creator/append.hpp"
+#include "actors/rooms/rooms.hpp"
+#include "common/config.hpp"
+#include "protocol/errors.hpp"
+#include "protocol/identifiers.hpp"
+#include "protocol/json.hpp"
+#include "storage/tables/accounts.hpp"
+#include "storage/tables/events.hpp"
+
+namespace myelin::endpoints {
+
+namespace json = boost::json;
+
+namespace {
+
+std::string target_user(const runtime::handler_context& ctx, const json::object& body) {
+  auto user = protocol::req_string(body, "user_id");
+  auto parts = protocol::split_user_id(user);
+  if (!parts || !protocol::is_valid_user_id(user)) throw protocol::errors::invalid_param("Invalid user id");
+  return user;
+}
+
+// Local users must exist; remote users cannot be reached until federation (issue 9) exists.
+void require_reachable_user(runtime::handler_context& ctx, const std::string& user_id) {
+  auto parts = protocol::split_user_id(user_id);
+  if (parts->server_name != ctx.config.server_name)
+    throw protocol::errors::forbidden("Cannot reach users on other servers: federation is not enabled");
+  auto c = ctx.db.acquire();
+  if (!storage::accounts::get_user(*c, user_id)) throw protocol::errors::not_found("Unknown user " + user_id);
+}
+
+api_response join(runtime::handler_context& ctx, const api_request& req, const std::string& room_id_or_alias) {
+  auto body = body_object(ctx, req, true);
+  std::string room_id;
+  {
+    auto c = ctx.db.acquire();
+    room_id = rooms::resolve_room(*c, room_id_or_alias);
+    // Joining again changes nothing (Synapse sends no new event either).
+    auto m = storage::events::current_membership(*c, room_id, req.user_id);
+    if (m && *m == "join") return runtime::json_response(json::object{{"room_id", room_id}});
+    if (req.is_guest) {
+      auto ga = storage::events::current_state_event_id(*c, room_id, "m.room.guest_access", "");
+      std::optional<storage::events::event_row> e;
+      if (ga) e = storage::events::get_event(*c, *ga);
+      if (!e || e->json.find("\"can_join\"") == std::string::npos)
+        throw protocol::errors::guest_access_forbidden();
+    }
+  }
+  auto content = member_content(ctx, req.user_id, "join", protocol::opt_string(body, "reason"));
+  json::object t{{"type", "m.room.member"}, {"state_key", req.user_id}, {"content", content}, {"sender", req.user_id}};
+  auto ev = append_event(ctx, req, room_id, std::move(t));
+  return json_response_after(json::object{{"room_id", room_id}}, ev.position);
+}
+
+// leave/kick/ban/unban/invite: a member event about `target` sent by the caller.
+api_response member_change(runtime::handler_context& ctx, const api_request& req, const std::string& target,
+                           const std::string& membership, const json::object& body) {
+  const auto& room_id = req.path_params.at(0);
+  if (!protocol::is_valid_room_id(room_id)) throw protocol::errors::invalid_param("Invalid room id");
+  {
+    auto c = ctx.db.acquire();
+    rooms::require_room(*c, room_id);
+  }
+  auto content = member_content(ctx, target, membership, protocol::opt_string(body, "reason"));
+  json::object t{{"type", "m.room.member"}, {"state_key", target}, {"content", content}, {"sender", req.user_id}};
+  auto ev = append_event(ctx, req, room_id, std::move(t));
+  return json_response_after(json::object{}, ev.position);
+}
+
+} // namespace
+
+void register_membership(runtime::endpoint_registry& r) {
+  r.add({.name = "rooms.join", .method = "POST", .path = "/_matrix/client/{:r0|v3}/rooms/{roomId}/join",
+         .allow_guest = true, .affinity_param = "roomId"},
+        [](runtime::handler_context& ctx, const api_request& req) { return join(ctx, req, req.path_params.at(0)); });
+  r.add({.name = "join", .method = "POST", .path = "/_matrix/client/{:r0|v3}/join/{roomIdOrAlias}",
+         .allow_guest = true, .affinity_param = "roomIdOrAlias"},
+        [](runtime::handler_context& ctx, const api_request& req) { return join(ctx, req, req.path_params.at(0)); });
+
+  r.add({.name = "rooms.invite", .method = "POST", .path = "/_matrix/client/{:r0|v3}/rooms/{roomId}/invite",
+         .rate_limit = "message", .affinity_param = "roomId"},
+        [](runtime::handler_context& ctx, const api_request& req) {
+          auto body = body_object(ctx, req);
+          if (body.contains("id_server") || body.contains("medium"))
+            throw protocol::matrix_error(400, "M_UNRECOGNIZED", "Third-party invites are not supported");
+          auto target = target_user(ctx, body);
+          require_reachable_user(ctx, target);
+          {
+            // Inviting a member again is a no-op error, as Synapse answers it.
+            auto c = ctx.db.acquire();
+            auto m = storage::events::current_membership(*c, req.path_params.at(0), target);
+            if (m && *m == "join") throw protocol::errors::forbidden(target + " is already in the room");
+            if (m && *m == "ban") throw protocol::errors::forbidden(target + " is banned from the room");
+          }
+          return member_change(ctx, req, target, "invite", body);
+        });
+  r.add({.name = "rooms.leave", .method = "POST", .path = "/_matrix/client/{:r0|v3}/rooms/{roomId}/leave",
+         .allow_guest = true, .affinity_param = "roomId"},
+        [](runtime::handler_context& ctx, const api_request& req) {
+          auto body = body_object(ctx, req, true);
+          return member_change(ctx, req, req.user_id, "leave", body);
+        });
+  r.add({.name = "rooms.kick", .method = "POST", .path = "/_matrix/client/{:r0|v3}/rooms/{roomId}/kick",
+         .affinity_param = "roomId"},
+        [](runtime::handler_context& ctx, const api_request& req) {
+          auto body = body_object(ctx, req);
+          auto target = target_user(ctx, body);
+          {
+            // Kicking someone who is not in the room would turn a ban or nothing into "leave".
+            auto c = ctx.db.acquire();
+            auto m = storage::events::current_membership(*c, req.path_params.at(0), target);
+            if (!m || (*m != "join" && *m != "invite" && *m != "knock"))
+              throw protocol::errors::forbidden(target + " is not in the room");
+          }
+          return member_change(ctx, req, target, "leave", body);
+        });
+  r.add({.name = "rooms.ban", .method = "POST", .path = "/_matrix/client/{:r0|v3}/rooms/{roomId}/ban",
+         .affinity_param = "roomId"},
+        [](runtime::handler_context& ctx, const api_request& req) {
+          auto body = body_object(ctx, req);
+          return member_change(ctx, req, target_user(ctx, body), "ban", body);
+        });
+  r.add({.name = "rooms.unban", .method = "POST", .path = "/_matrix/client/{:r0|v3}/rooms/{roomId}/unban",
+         .affinity_param = "roomId"},
+        [](runtime::handler_context& ctx, const api_request& req) {
+          auto body = body_object(ctx, req);
+          auto target = target_user(ctx, body);
+          {
+            auto c = ctx.db.acquire();
+            auto m = storage::events::current_membership(*c, req.path_params.at(0), target);
+            if (!m || *m != "ban") throw protocol::errors::forbidden(target + " is not banned");
+          }
+          return member_change(ctx, req, target, "leave", body);
+        });
+  r.add({.name = "knock", .method = "POST", .path = "/_matrix/client/{:r0|v3}/knock/{roomIdOrAlias}",
+         .affinity_param = "roomIdOrAlias"},
+        [](runtime::handler_context& ctx, const api_request& req) {
+          auto body = body_object(ctx, req, true);
+          std::string room_id;
+          {
+            auto c = ctx.db.acquire();
+            room_id = rooms::resolve_room(*c, req.path_params.at(0));
+          }
+          auto content = member_content(ctx, req.user_id, "knock", protocol::opt_string(body, "reason"));
+          json::object t{{"type", "m.room.member"}, {"state_key", req.user_id}, {"content", content},
+                         {"sender", req.user_id}};
+          auto ev = append_event(ctx, req, room_id, std::move(t));
+          return json_response_after(json::object{{"room_id", room_id}}, ev.position);
+        });
+}
+
+} // namespace myelin::endpoints

@@ -1,0 +1,57 @@
+// What every room endpoint needs, whichever group serves it: resolving a room id or alias, the
+// caller's membership, the client event format, and history visibility (spec: client-server
+// "History visibility"), enforced on every read.
+#pragma once
+#include <boost/json/object.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "storage/database.hpp"
+#include "storage/tables/events.hpp"
+
+namespace myelin::rooms {
+
+// "!room:server" as is (404 M_NOT_FOUND if unknown), "#alias:server" through the directory
+// (404 if not found); anything else is 400 M_INVALID_PARAM.
+std::string resolve_room(storage::connection& c, const std::string& room_id_or_alias);
+
+// 404 M_NOT_FOUND unless the room exists here.
+storage::events::room_row require_room(storage::connection& c, const std::string& room_id);
+
+// 403 M_FORBIDDEN unless `user_id` is joined to the room now.
+void require_joined(storage::connection& c, const std::string& room_id, const std::string& user_id);
+
+// Who is asking, for the client format (unsigned.transaction_id goes to the sending device only).
+struct viewer {
+  std::string user_id;
+  std::string device_id;
+};
+
+// An event as clients see it (ClientEvent): content (pruned if redacted, with
+// unsigned.redacted_because), unsigned.age, prev_content / replaces_state for state events,
+// transaction_id for the sending device. `redactions` may supply the redaction events; missing
+// ones are fetched.
+boost::json::object client_event(storage::connection& c, const storage::events::event_row& e, const viewer& v,
+                                 int64_t now_ms, const std::string& room_version);
+// Many events of one room at once (one query for redaction events, one for the room version).
+boost::json::array client_events(storage::connection& c, const std::vector<storage::events::event_row>& events,
+                                 const viewer& v);
+
+// Visibility of events of one room to `user_id` (history_visibility and membership at each
+// event, plus the user's membership now for "shared" and "world_readable"). Returns the visible
+// subset in the given order.
+std::vector<storage::events::event_row> filter_visible(storage::connection& c, const std::string& room_id,
+                                                       const std::string& user_id,
+                                                       std::vector<storage::events::event_row> events);
+bool can_see_event(storage::connection& c, const std::string& user_id, const storage::events::event_row& e);
+
+// For reads of room state (/state, /members, /state/{type}/{key}): the state group the user may
+// see — the current state when joined, the state at their leave when they left (and the room's
+// history is not world_readable), nothing otherwise (403 M_FORBIDDEN). nullopt = current state.
+std::optional<int64_t> readable_state_group(storage::connection& c, const std::string& room_id,
+                                            const std::string& user_id);
+
+int64_t now_ms();
+
+} // namespace myelin::rooms

@@ -1,0 +1,398 @@
+// The events stream writer's operations (see events_stream.hpp for the contract).
+#include "storage/streams/events_stream.hpp"
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <memory>
+#include <unordered_map>
+
+#include "protocol/auth_rules.hpp"
+#include "protocol/errors.hpp"
+#include "protocol/event_builder.hpp"
+#include "protocol/json.hpp"
+#include "protocol/power_levels.hpp"
+#include "protocol/room_versions.hpp"
+#include "storage/tables/events.hpp"
+
+namespace myelin::storage {
+namespace {
+
+namespace json = boost::json;
+using protocol::opt_string;
+using protocol::req_string;
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+protocol::pdu to_pdu(const events::event_row& e) {
+  protocol::pdu p;
+  p.event_id = e.event_id;
+  p.json = json::parse(e.json).as_object();
+  return p;
+}
+
+protocol::event_template parse_template(const json::object& t) {
+  protocol::event_template out;
+  out.type = req_string(t, "type");
+  out.state_key = opt_string(t, "state_key");
+  if (auto* c = protocol::opt_object(t, "content")) out.content = *c;
+  out.sender = req_string(t, "sender");
+  out.redacts = opt_string(t, "redacts");
+  return out;
+}
+
+// One room being appended to within an operation: its row, its head (advanced in memory, written
+// once at the end), the current state events loaded so far (auth events; nullptr = known to be
+// absent) and the events this operation produced.
+struct room_append {
+  events::room_row room;
+  const protocol::room_version* version = nullptr;
+  events::room_head head;
+  std::map<protocol::state_key_pair, std::shared_ptr<const protocol::pdu>> state;
+  std::vector<std::string> event_ids;
+};
+
+// The persister's memory of the rooms it sequences. Only this persister changes them, so what it
+// remembers stays true — provided it follows the transactions: an operation's result is staged
+// and becomes what later batches see only once the batch has committed; a failed batch drops it.
+// This saves the room/head and auth-state reads on every event.
+class room_cache {
+public:
+  std::optional<room_append> find(const std::string& room_id) const {
+    if (auto it = pending_.find(room_id); it != pending_.end()) return it->second;
+    if (auto it = committed_.find(room_id); it != committed_.end()) return it->second;
+    return std::nullopt;
+  }
+  void stage(room_append ra) {
+    ra.event_ids.clear();
+    auto id = ra.room.room_id;
+    pending_.insert_or_assign(std::move(id), std::move(ra));
+  }
+  void begin() { pending_.clear(); }
+  // The heads of the rooms this batch advanced: written once per batch, not once per event.
+  void write_heads(connection& c) const {
+    for (const auto& [id, ra] : pending_) events::upsert_room_head(c, ra.head);
+  }
+  void abort() { pending_.clear(); }
+  void commit() {
+    // Bounded memory: past the limit start over (rooms reload on their next event).
+    if (committed_.size() + pending_.size() > max_rooms) committed_.clear();
+    for (auto& [id, ra] : pending_) committed_.insert_or_assign(id, std::move(ra));
+    pending_.clear();
+  }
+
+private:
+  static constexpr size_t max_rooms = 4096;
+  std::unordered_map<std::string, room_append> committed_, pending_;
+};
+
+// Everything one persister instance keeps: its signing identity and its room cache.
+struct persister_state {
+  event_signer signer;
+  room_cache cache;
+};
+
+// The auth state for `ev`, from the room's current state (the persister's head is always the
+// current state: it is the only writer of this room). Keys not yet in `ra.state` are loaded in
+// one query.
+protocol::auth_state load_auth_state(connection& c, room_append& ra, const protocol::pdu& skeleton) {
+  auto keys = protocol::auth_types_for_event(*ra.version, skeleton);
+  std::vector<protocol::state_key_pair> missing;
+  for (const auto& k : keys)
+    if (!ra.state.count(k)) missing.push_back(k);
+  if (!missing.empty()) {
+    std::string sql = "SELECT e.event_id, e.json FROM current_state_events cs JOIN events e ON e.event_id = cs.event_id "
+                      "WHERE cs.room_id = $1 AND (";
+    sql_params params{ra.room.room_id};
+    for (size_t i = 0; i < missing.size(); ++i) {
+      sql += (i ? " OR " : "") + std::string("(cs.type = $") + std::to_string(params.size() + 1) +
+             " AND cs.state_key = $" + std::to_string(params.size() + 2) + ")";
+      params.push_back(missing[i].first);
+      params.push_back(missing[i].second);
+    }
+    sql += ")";
+    for (const auto& k : missing) ra.state[k] = nullptr;  // absent unless found below
+    auto r = c.exec(sql, params);
+    for (size_t i = 0; i < r.size(); ++i) {
+      auto p = std::make_shared<protocol::pdu>(protocol::pdu{r[i].as_text(0), json::parse(r[i].as_text(1)).as_object()});
+      if (auto sk = p->state_key()) ra.state[{std::string(p->type()), std::string(*sk)}] = std::move(p);
+    }
+  }
+  protocol::auth_state state;
+  for (const auto& k : keys)
+    if (auto it = ra.state.find(k); it != ra.state.end() && it->second) state[k] = it->second.get();
+  return state;
+}
+
+// A local redaction needs more than the auth rules (which from v3 on leave it to the server that
+// serves the event): the redacter must have sent the event or hold the redact power level.
+void check_local_redaction(connection& c, const room_append& ra, const protocol::event_template& t,
+                           const protocol::auth_state& auth) {
+  if (!t.redacts) throw protocol::errors::bad_json("m.room.redaction needs 'redacts'");
+  auto target = events::get_event(c, *t.redacts);
+  if (!target || target->room_id != ra.room.room_id) throw protocol::errors::not_found("Event not found");
+  if (target->sender == t.sender) return;
+  auto pl_it = auth.find({"m.room.power_levels", ""});
+  auto create_it = auth.find({"m.room.create", ""});
+  auto levels = protocol::effective_power_levels(pl_it == auth.end() ? nullptr : pl_it->second,
+                                                 create_it == auth.end() ? nullptr : create_it->second, *ra.version);
+  if (levels.user_level(t.sender) < levels.redact)
+    throw protocol::errors::forbidden("You don't have permission to redact events");
+}
+
+void index_relations_and_search(connection& c, const events::event_row& row, const protocol::pdu& p) {
+  const auto& content = p.content();
+  if (auto* rel = content.if_contains("m.relates_to"); rel && rel->is_object()) {
+    const auto& r = rel->as_object();
+    auto* rel_type = r.if_contains("rel_type");
+    auto* target = r.if_contains("event_id");
+    if (rel_type && rel_type->is_string() && target && target->is_string()) {
+      std::optional<std::string> key;
+      if (auto* k = r.if_contains("key"); k && k->is_string()) key = std::string(k->as_string());
+      events::insert_relation(c, row.event_id, row.room_id, std::string(target->as_string()),
+                              std::string(rel_type->as_string()), key);
+    }
+  }
+  const char* field = row.type == "m.room.message" ? "body"
+                      : row.type == "m.room.name"  ? "name"
+                      : row.type == "m.room.topic" ? "topic"
+                                                   : nullptr;
+  if (field)
+    if (auto* v = content.if_contains(field); v && v->is_string() && !v->as_string().empty())
+      events::insert_search_entry(c, row, std::string("content.") + field, std::string(v->as_string()));
+}
+
+// Builds, authorises and stores one event at the head of `ra`. Returns the published row.
+json::object append_event(op_context& ctx, const event_signer& signer, room_append& ra,
+                          const protocol::event_template& t, const json::object* txn) {
+  connection& c = ctx.db;
+  protocol::pdu skeleton;
+  skeleton.json = {{"type", t.type}, {"sender", t.sender}, {"room_id", ra.room.room_id}, {"content", t.content}};
+  if (t.state_key) skeleton.json["state_key"] = *t.state_key;
+
+  auto auth = load_auth_state(c, ra, skeleton);
+  if (t.type == "m.room.redaction") check_local_redaction(c, ra, t, auth);
+
+  protocol::event_position_in_dag dag;
+  dag.prev_events = ra.head.forward_extremities;
+  dag.depth = ra.head.depth + 1;
+  for (const auto& [key, ev] : auth) dag.auth_events.push_back(ev->event_id);
+  protocol::pdu ev = protocol::build_event(*ra.version, ra.room.room_id, t, dag, now_ms(), signer.server_name,
+                                           signer.key);
+  if (auto reason = protocol::check_auth(*ra.version, ev, auth)) throw protocol::errors::forbidden(*reason);
+
+  // What clients see as unsigned.prev_content: kept with the event (unsigned is outside hashes
+  // and signatures), so reads need no extra lookup.
+  if (t.state_key) {
+    std::shared_ptr<const protocol::pdu> prev;
+    if (auto it = ra.state.find({t.type, *t.state_key}); it != ra.state.end()) {
+      prev = it->second;
+    } else if (auto id = events::current_state_event_id(c, ra.room.room_id, t.type, *t.state_key)) {
+      if (auto row = events::get_event(c, *id)) prev = std::make_shared<protocol::pdu>(to_pdu(*row));
+    }
+    if (prev) {
+      json::object u{{"replaces_state", prev->event_id}, {"prev_sender", std::string(prev->sender())}};
+      // A redacted state event's content is gone for clients too.
+      bool redacted = false;
+      if (auto row = events::get_event(c, prev->event_id)) redacted = row->redacted_by.has_value();
+      u["prev_content"] = redacted ? json::object{} : prev->content();
+      ev.json["unsigned"] = std::move(u);
+    }
+  }
+
+  events::event_row row;
+  row.event_id = ev.event_id;
+  row.room_id = ra.room.room_id;
+  row.persister = ctx.writer;
+  row.stream_ordering = ctx.next_position();
+  row.topological_ordering = dag.depth;
+  row.type = t.type;
+  row.state_key = t.state_key;
+  row.sender = t.sender;
+  row.origin_server_ts = ev.origin_server_ts();
+  if (t.type == "m.room.member") row.membership = std::string(ev.membership());
+  if (txn) {
+    row.txn_id = req_string(*txn, "txn_id");
+    row.txn_device_id = req_string(*txn, "device_id");
+  }
+  if (t.state_key) {
+    events::state_ids change{{{t.type, *t.state_key}, ev.event_id}};
+    row.state_group = events::add_state_group(c, ra.room.room_id, ev.event_id, ra.head.state_group, change);
+    events::set_current_state(c, ra.room.room_id, t.type, *t.state_key, ev.event_id, row.membership);
+  } else {
+    row.state_group = ra.head.state_group;
+  }
+  row.json = json::serialize(ev.json);
+  events::insert_event(c, row);
+  index_relations_and_search(c, row, ev);
+  if (t.type == "m.room.redaction") events::insert_redaction(c, ev.event_id, *t.redacts, ra.room.room_id);
+  // Coming back to a forgotten room un-forgets it.
+  if (row.membership && *row.membership != "leave" && *row.membership != "ban")
+    c.exec("DELETE FROM room_forgotten WHERE user_id = $1 AND room_id = $2", {*t.state_key, ra.room.room_id});
+
+  if (t.state_key) ra.state[{t.type, *t.state_key}] = std::make_shared<protocol::pdu>(ev);
+  ra.head.forward_extremities = {ev.event_id};
+  ra.head.depth = dag.depth;
+  ra.head.state_group = row.state_group;
+  ra.head.last_persister = ctx.writer;
+  ra.head.last_stream_ordering = row.stream_ordering;
+  ra.event_ids.push_back(ev.event_id);
+
+  json::object out{{"type", "event"},       {"position", row.stream_ordering}, {"room_id", row.room_id},
+                   {"event_id", row.event_id}, {"event_type", row.type},        {"sender", row.sender}};
+  if (row.state_key) out["state_key"] = *row.state_key;
+  if (row.membership) out["membership"] = *row.membership;
+  return out;
+}
+
+room_append open_room(persister_state& ps, connection& c, const std::string& room_id) {
+  if (auto cached = ps.cache.find(room_id)) return std::move(*cached);
+  // Room and head in one query.
+  auto r = c.exec("SELECT r.room_version, r.creator, r.is_public, r.created_ts, h.forward_extremities, h.depth, "
+                  "h.state_group, h.last_persister, h.last_stream_ordering FROM rooms r JOIN room_heads h "
+                  "ON h.room_id = r.room_id WHERE r.room_id = $1",
+                  {room_id});
+  if (r.empty()) throw protocol::errors::not_found("Unknown room " + room_id);
+  room_append ra;
+  ra.room = events::room_row{room_id, r[0].as_text(0), r[0].as_text(1), r[0].as_int(2) != 0, r[0].as_int(3)};
+  ra.head.room_id = room_id;
+  auto extremities = json::parse(r[0].as_text(4));  // named: a temporary would die before the loop
+  for (const auto& v : extremities.as_array()) ra.head.forward_extremities.emplace_back(v.as_string());
+  ra.head.depth = r[0].as_int(5);
+  ra.head.state_group = r[0].opt_int(6);
+  ra.head.last_persister = r[0].as_text(7);
+  ra.head.last_stream_ordering = r[0].as_int(8);
+  ra.version = protocol::find_room_version(ra.room.room_version);
+  if (!ra.version)
+    throw protocol::matrix_error(400, "M_UNSUPPORTED_ROOM_VERSION", "Unsupported room version " + ra.room.room_version);
+  return ra;
+}
+
+void insert_alias(connection& c, const std::string& alias, const std::string& room_id, const std::string& creator) {
+  try {
+    c.exec("INSERT INTO room_aliases (room_alias, room_id, creator, created_ts) VALUES ($1, $2, $3, $4)",
+           {alias, room_id, creator, now_ms()});
+  } catch (const database_error& e) {
+    if (e.unique_violation()) throw protocol::matrix_error(409, "M_ROOM_IN_USE", "Room alias already taken");
+    throw;
+  }
+}
+
+op_output create_room(op_context& ctx, persister_state& ps, const json::object& args) {
+  const event_signer& signer = ps.signer;
+  connection& c = ctx.db;
+  room_append ra;
+  ra.room.room_id = req_string(args, "room_id");
+  ra.room.room_version = req_string(args, "room_version");
+  ra.room.creator = req_string(args, "creator");
+  ra.room.is_public = protocol::opt_bool(args, "is_public").value_or(false);
+  ra.room.created_ts = now_ms();
+  ra.version = protocol::find_room_version(ra.room.room_version);
+  if (!ra.version)
+    throw protocol::matrix_error(400, "M_UNSUPPORTED_ROOM_VERSION", "Unsupported room version " + ra.room.room_version);
+  try {
+    events::insert_room(c, ra.room);
+  } catch (const database_error& e) {
+    if (e.unique_violation()) throw protocol::matrix_error(409, "M_ROOM_IN_USE", "Room id already in use");
+    throw;
+  }
+  ra.head.room_id = ra.room.room_id;
+  if (auto* aliases = protocol::opt_array(args, "aliases"))
+    for (const auto& a : *aliases)
+      if (a.is_string()) insert_alias(c, std::string(a.as_string()), ra.room.room_id, ra.room.creator);
+
+  op_output out{json::object{}, {}};
+  auto* templates = protocol::opt_array(args, "events");
+  if (!templates || templates->empty()) throw protocol::errors::bad_json("create_room needs events");
+  for (const auto& t : *templates) {
+    if (!t.is_object()) throw protocol::errors::bad_json("event templates must be objects");
+    out.rows.push_back(append_event(ctx, signer, ra, parse_template(t.as_object()), nullptr));
+  }
+  json::array ids;
+  for (const auto& id : ra.event_ids) ids.emplace_back(id);
+  out.result = json::object{{"room_id", ra.room.room_id}, {"event_ids", std::move(ids)}};
+  ps.cache.stage(std::move(ra));
+  return out;
+}
+
+op_output append(op_context& ctx, persister_state& ps, const json::object& args) {
+  const event_signer& signer = ps.signer;
+  connection& c = ctx.db;
+  auto room_id = req_string(args, "room_id");
+  auto* tmpl = protocol::opt_object(args, "event");
+  if (!tmpl) throw protocol::errors::bad_json("append needs an event");
+  auto t = parse_template(*tmpl);
+
+  // Idempotency: the same (user, device, scope, txn) returns the event it made the first time.
+  const json::object* txn = protocol::opt_object(args, "txn");
+  if (txn) {
+    if (auto existing = events::event_for_txn(c, room_id, req_string(*txn, "user_id"), req_string(*txn, "device_id"),
+                                              req_string(*txn, "scope"), req_string(*txn, "txn_id"))) {
+      return op_output{json::object{{"event_id", *existing}, {"duplicate", true}}, {}};
+    }
+  }
+  auto ra = open_room(ps, c, room_id);
+  op_output out{json::object{}, {}};
+  out.rows.push_back(append_event(ctx, signer, ra, t, txn));
+  out.result = json::object{{"event_id", ra.event_ids.back()}, {"stream_ordering", ra.head.last_stream_ordering}};
+  ps.cache.stage(std::move(ra));
+  return out;
+}
+
+op_output set_alias(op_context& ctx, const json::object& args) {
+  auto room_id = req_string(args, "room_id");
+  if (!events::get_room(ctx.db, room_id)) throw protocol::errors::not_found("Unknown room " + room_id);
+  auto alias = req_string(args, "room_alias");
+  insert_alias(ctx.db, alias, room_id, req_string(args, "creator"));
+  return {json::object{}, {json::object{{"type", "alias_added"}, {"room_alias", alias}, {"room_id", room_id}}}};
+}
+
+op_output delete_alias(op_context& ctx, const json::object& args) {
+  auto alias = req_string(args, "room_alias");
+  auto r = ctx.db.exec("DELETE FROM room_aliases WHERE room_alias = $1", {alias});
+  if (r.affected_rows() == 0) throw protocol::errors::not_found("Room alias not found");
+  return {json::object{}, {json::object{{"type", "alias_removed"}, {"room_alias", alias}}}};
+}
+
+op_output set_visibility(op_context& ctx, const json::object& args) {
+  auto room_id = req_string(args, "room_id");
+  bool is_public = protocol::opt_bool(args, "is_public").value_or(false);
+  auto r = ctx.db.exec("UPDATE rooms SET is_public = $2 WHERE room_id = $1", {room_id, int64_t(is_public)});
+  if (r.affected_rows() == 0) throw protocol::errors::not_found("Unknown room " + room_id);
+  return {json::object{}, {json::object{{"type", "visibility"}, {"room_id", room_id}, {"is_public", is_public}}}};
+}
+
+op_output forget(op_context& ctx, const json::object& args) {
+  auto user_id = req_string(args, "user_id");
+  auto room_id = req_string(args, "room_id");
+  ctx.db.exec("INSERT INTO room_forgotten (user_id, room_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+              {user_id, room_id});
+  return {json::object{}, {json::object{{"type", "forgotten"}, {"user_id", user_id}, {"room_id", room_id}}}};
+}
+
+} // namespace
+
+stream_definition events_stream(const event_signer& signer) {
+  auto ps = std::make_shared<persister_state>();
+  ps->signer = signer;
+  stream_definition def{
+      "events",
+      {
+          {"create_room", [ps](op_context& ctx, const json::object& a) { return create_room(ctx, *ps, a); }},
+          {"append", [ps](op_context& ctx, const json::object& a) { return append(ctx, *ps, a); }},
+          {"set_alias", set_alias},
+          {"delete_alias", delete_alias},
+          {"set_visibility", set_visibility},
+          {"forget", forget},
+      },
+      /*log_rows=*/false};
+  def.hooks.on_begin = [ps] { ps->cache.begin(); };
+  def.hooks.on_commit = [ps] { ps->cache.commit(); };
+  def.hooks.on_abort = [ps] { ps->cache.abort(); };
+  def.hooks.on_flush = [ps](connection& c) { ps->cache.write_heads(c); };
+  return def;
+}
+
+} // namespace myelin::storage
