@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 #include <set>
 
+#include "actors/client_reader/params.hpp"
 #include "actors/endpoint_helpers.hpp"
 #include "actors/rooms/rooms.hpp"
 #include "protocol/errors.hpp"
@@ -21,31 +22,10 @@ namespace {
 
 constexpr size_t max_limit = 1000;
 
-size_t limit_param(const api_request& req, size_t fallback) {
-  auto v = query_param(req, "limit");
-  if (!v) return fallback;
-  try {
-    size_t pos = 0;
-    long long n = std::stoll(*v, &pos);
-    if (pos != v->size() || n < 0) throw std::invalid_argument("limit");
-    return std::min<size_t>(static_cast<size_t>(n), max_limit);
-  } catch (const std::exception&) {
-    throw protocol::errors::invalid_param("limit must be a non-negative integer");
-  }
-}
-
 protocol::room_event_filter filter_param(const api_request& req) {
   auto f = query_param(req, "filter");
   if (!f || f->empty() || (*f)[0] != '{') return {};  // a stored filter id: /sync's filters (issue 4)
   return protocol::parse_room_event_filter(*f);
-}
-
-std::optional<timeline::point> token_param(const api_request& req, const char* name) {
-  auto v = query_param(req, name);
-  if (!v || v->empty()) return std::nullopt;
-  auto p = timeline::parse_token(*v);
-  if (!p) throw protocol::errors::invalid_param(std::string("Invalid ") + name + " token");
-  return p;
 }
 
 bool wanted(const protocol::room_event_filter& f, const event_row& e) {
@@ -129,7 +109,7 @@ api_response messages(runtime::handler_context& ctx, const api_request& req) {
   bool backwards = dir == "b";
   auto from = token_param(req, "from");
   auto to = token_param(req, "to");
-  size_t limit = limit_param(req, 10);
+  size_t limit = limit_param(req, 10, max_limit);
   auto filter = filter_param(req);
   if (filter.limit) limit = std::min<size_t>(limit, static_cast<size_t>(*filter.limit));
 
@@ -160,7 +140,7 @@ api_response messages(runtime::handler_context& ctx, const api_request& req) {
 api_response context(runtime::handler_context& ctx, const api_request& req) {
   const auto& room_id = req.path_params.at(0);
   const auto& event_id = req.path_params.at(1);
-  size_t limit = limit_param(req, 10);
+  size_t limit = limit_param(req, 10, max_limit);
   auto filter = filter_param(req);
   auto c = ctx.db.acquire();
   rooms::require_room(*c, room_id);

@@ -1,5 +1,5 @@
-// Typed query-string parameters for the read endpoints (directory, relations, threads, hierarchy,
-// search, timestamp_to_event): malformed values are 400 M_INVALID_PARAM, never a 500.
+// Typed query-string parameters for the read endpoints (messages, context, directory, relations,
+// threads, hierarchy, search, timestamp_to_event): malformed values are 400 M_INVALID_PARAM, never a 500.
 #pragma once
 #include <algorithm>
 #include <charconv>
@@ -8,6 +8,7 @@
 
 #include "actors/endpoint_helpers.hpp"
 #include "protocol/errors.hpp"
+#include "storage/tables/timeline.hpp"
 
 namespace myelin::endpoints {
 
@@ -37,6 +38,15 @@ inline std::optional<bool> bool_param(const api_request& req, std::string_view n
   if (*v == "true") return true;
   if (*v == "false") return false;
   throw protocol::errors::invalid_param(std::string(name) + " must be 'true' or 'false'");
+}
+
+// A room timeline token ("t<topo>_<stream>", as /messages returns); nullopt when absent or empty.
+inline std::optional<storage::timeline::point> token_param(const api_request& req, const char* name) {
+  auto v = query_param(req, name);
+  if (!v || v->empty()) return std::nullopt;
+  auto p = storage::timeline::parse_token(*v);
+  if (!p) throw protocol::errors::invalid_param(std::string("Invalid ") + name + " token");
+  return p;
 }
 
 } // namespace myelin::endpoints

@@ -29,14 +29,6 @@ constexpr size_t default_relations_limit = 5;  // Synapse's default
 constexpr size_t max_limit = 100;
 constexpr size_t max_scan_rounds = 8;  // bound the work one request does behind invisible events
 
-std::optional<timeline::point> token_param(const api_request& req, const char* name) {
-  auto v = query_param(req, name);
-  if (!v || v->empty()) return std::nullopt;
-  auto p = timeline::parse_token(*v);
-  if (!p) throw protocol::errors::invalid_param(std::string("Invalid ") + name + " token");
-  return p;
-}
-
 // The parent, or 404 when it is not in this room or the user may not see it (the spec's one
 // answer for both, so the endpoint reveals nothing about rooms the user cannot read).
 event_row visible_parent(storage::connection& c, const std::string& room_id, const std::string& event_id,

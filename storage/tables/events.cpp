@@ -15,29 +15,6 @@ int64_t now_ms() {
       .count();
 }
 
-constexpr const char* event_columns =
-    "event_id, room_id, persister, stream_ordering, topological_ordering, type, state_key, sender, "
-    "origin_server_ts, membership, state_group, redacted_by, txn_id, txn_device_id, json";
-
-event_row event_from(const row& r) {
-  event_row e;
-  e.event_id = r.as_text(0);
-  e.room_id = r.as_text(1);
-  e.persister = r.as_text(2);
-  e.stream_ordering = r.as_int(3);
-  e.topological_ordering = r.as_int(4);
-  e.type = r.as_text(5);
-  e.state_key = r.opt_text(6);
-  e.sender = r.as_text(7);
-  e.origin_server_ts = r.as_int(8);
-  e.membership = r.opt_text(9);
-  e.state_group = r.opt_int(10);
-  e.redacted_by = r.opt_text(11);
-  e.txn_id = r.opt_text(12);
-  e.txn_device_id = r.opt_text(13);
-  e.json = r.as_text(14);
-  return e;
-}
 
 // "$1, $2, …" for an IN list. Lists are padded to a power of two (repeating the last value) so a
 // handful of statement texts cover every size and stay in the prepared-statement cache.
@@ -65,6 +42,30 @@ void collect_nearest(const result& r, state_ids& out) {
 }
 
 } // namespace
+
+const char* const event_columns =
+    "event_id, room_id, persister, stream_ordering, topological_ordering, type, state_key, sender, "
+    "origin_server_ts, membership, state_group, redacted_by, txn_id, txn_device_id, json";
+
+event_row event_from(const row& r) {
+  event_row e;
+  e.event_id = r.as_text(0);
+  e.room_id = r.as_text(1);
+  e.persister = r.as_text(2);
+  e.stream_ordering = r.as_int(3);
+  e.topological_ordering = r.as_int(4);
+  e.type = r.as_text(5);
+  e.state_key = r.opt_text(6);
+  e.sender = r.as_text(7);
+  e.origin_server_ts = r.as_int(8);
+  e.membership = r.opt_text(9);
+  e.state_group = r.opt_int(10);
+  e.redacted_by = r.opt_text(11);
+  e.txn_id = r.opt_text(12);
+  e.txn_device_id = r.opt_text(13);
+  e.json = r.as_text(14);
+  return e;
+}
 
 std::optional<room_row> get_room(connection& c, const std::string& room_id) {
   auto r = c.exec("SELECT room_id, room_version, creator, is_public, created_ts FROM rooms WHERE room_id = $1",

@@ -49,6 +49,10 @@ struct event_row {
   std::string json;                     // the PDU as stored
 };
 
+// The columns event_from() reads, in order, for any query that selects whole events.
+extern const char* const event_columns;
+event_row event_from(const row& r);
+
 // ---- reads ----
 std::optional<room_row> get_room(connection& c, const std::string& room_id);
 std::optional<room_head> get_room_head(connection& c, const std::string& room_id);

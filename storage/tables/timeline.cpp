@@ -5,41 +5,17 @@
 namespace myelin::storage::timeline {
 
 namespace {
-constexpr const char* columns =
-    "event_id, room_id, persister, stream_ordering, topological_ordering, type, state_key, sender, "
-    "origin_server_ts, membership, state_group, redacted_by, txn_id, txn_device_id, json";
-
-events::event_row from_row(const row& r) {
-  events::event_row e;
-  e.event_id = r.as_text(0);
-  e.room_id = r.as_text(1);
-  e.persister = r.as_text(2);
-  e.stream_ordering = r.as_int(3);
-  e.topological_ordering = r.as_int(4);
-  e.type = r.as_text(5);
-  e.state_key = r.opt_text(6);
-  e.sender = r.as_text(7);
-  e.origin_server_ts = r.as_int(8);
-  e.membership = r.opt_text(9);
-  e.state_group = r.opt_int(10);
-  e.redacted_by = r.opt_text(11);
-  e.txn_id = r.opt_text(12);
-  e.txn_device_id = r.opt_text(13);
-  e.json = r.as_text(14);
-  return e;
-}
-
 std::vector<events::event_row> rows(const result& r) {
   std::vector<events::event_row> out;
   out.reserve(r.size());
-  for (size_t i = 0; i < r.size(); ++i) out.push_back(from_row(r[i]));
+  for (size_t i = 0; i < r.size(); ++i) out.push_back(events::event_from(r[i]));
   return out;
 }
 } // namespace
 
 std::vector<events::event_row> page(connection& c, const std::string& room_id, std::optional<point> from,
                                     bool backwards, size_t limit) {
-  std::string sql = std::string("SELECT ") + columns + " FROM events WHERE room_id = $1";
+  std::string sql = std::string("SELECT ") + events::event_columns + " FROM events WHERE room_id = $1";
   sql_params params{room_id};
   if (from) {
     // Row-value comparison keeps the (room_id, topological_ordering, stream_ordering) index usable.
@@ -61,7 +37,7 @@ std::optional<events::event_row> last_event_at(connection& c, const std::string&
 }
 
 std::optional<events::event_row> event_near_ts(connection& c, const std::string& room_id, int64_t ts, bool forwards) {
-  std::string sql = std::string("SELECT ") + columns + " FROM events WHERE room_id = $1 AND origin_server_ts " +
+  std::string sql = std::string("SELECT ") + events::event_columns + " FROM events WHERE room_id = $1 AND origin_server_ts " +
                     (forwards ? ">= $2 ORDER BY origin_server_ts ASC, topological_ordering ASC"
                               : "<= $2 ORDER BY origin_server_ts DESC, topological_ordering DESC") +
                     " LIMIT 1";
