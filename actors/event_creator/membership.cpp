@@ -48,8 +48,14 @@ api_response join(runtime::handler_context& ctx, const api_request& req, const s
       auto ga = storage::events::current_state_event_id(*c, room_id, "m.room.guest_access", "");
       std::optional<storage::events::event_row> e;
       if (ga) e = storage::events::get_event(*c, *ga);
-      if (!e || e->json.find("\"can_join\"") == std::string::npos)
-        throw protocol::errors::guest_access_forbidden();
+      bool can_join = false;
+      if (e) {
+        auto pdu = json::parse(e->json).as_object();
+        if (auto* content = pdu.if_contains("content"); content && content->is_object())
+          if (auto* g = content->as_object().if_contains("guest_access"); g && g->is_string())
+            can_join = g->as_string() == "can_join";
+      }
+      if (!can_join) throw protocol::errors::guest_access_forbidden();
     }
   }
   auto content = member_content(ctx, req.user_id, "join", protocol::opt_string(body, "reason"));

@@ -400,6 +400,27 @@ class Rooms(ServerTestCase):
         self.assertEqual(info["depth"], len(r.json["chunk"]))
 
 
+class GuestAccess(ServerTestCase):
+    extra_config = "allow_guest_access: true\n"
+
+    def test_guests_join_only_where_guest_access_allows(self):
+        alice = self.server.register("alice")["access_token"]
+        guest = self.server.post(f"{V3}/register?kind=guest", {})
+        self.assertEqual(guest.status, 200, guest)
+        gtok = guest.json["access_token"]
+        private = self.server.post(f"{V3}/createRoom", {"preset": "private_chat"}, token=alice).json["room_id"]
+        self.server.put(f"{V3}/rooms/{q(private)}/state/m.room.join_rules", {"join_rule": "public"}, token=alice)
+        public = self.server.post(f"{V3}/createRoom", {"preset": "public_chat"}, token=alice).json["room_id"]
+        # public_chat sets no guest_access: guests stay out.
+        self.assertError(self.server.post(f"{V3}/join/{q(public)}", {}, token=gtok), 403, "M_GUEST_ACCESS_FORBIDDEN")
+        self.assertEqual(self.server.post(f"{V3}/join/{q(private)}", {}, token=gtok).status, 200)
+        # Turning guest access off again closes the door (the old value in prev_content must not count).
+        self.server.post(f"{V3}/rooms/{q(private)}/leave", {}, token=gtok)
+        self.server.put(f"{V3}/rooms/{q(private)}/state/m.room.guest_access", {"guest_access": "forbidden"},
+                        token=alice)
+        self.assertError(self.server.post(f"{V3}/join/{q(private)}", {}, token=gtok), 403, "M_GUEST_ACCESS_FORBIDDEN")
+
+
 class RoomsSplit(Rooms):
     placement = SPLIT
 
