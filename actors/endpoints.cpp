@@ -27,6 +27,7 @@ void register_user_directory(runtime::endpoint_registry&);
 void register_debug_room(runtime::endpoint_registry&);
 void register_messages(runtime::endpoint_registry&);
 void register_room_state(runtime::endpoint_registry&);
+void register_filters(runtime::endpoint_registry&);
 } // namespace myelin::endpoints
 
 namespace myelin::runtime {
@@ -57,6 +58,7 @@ void register_all_endpoints(endpoint_registry& r) {
   endpoints::register_debug_room(r);
   endpoints::register_messages(r);
   endpoints::register_room_state(r);
+  endpoints::register_filters(r);
 }
 
 } // namespace myelin::runtime

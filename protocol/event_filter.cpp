@@ -77,6 +77,41 @@ room_event_filter parse_room_event_filter(const json::object& o) {
   return f;
 }
 
+namespace {
+const json::object* sub_object(const json::object& o, std::string_view key) {
+  auto* v = o.if_contains(key);
+  if (!v || v->is_null()) return nullptr;
+  if (!v->is_object()) throw errors::bad_json("Filter field '" + std::string(key) + "' must be an object");
+  return &v->as_object();
+}
+room_event_filter sub_filter(const json::object& o, std::string_view key) {
+  auto* sub = sub_object(o, key);
+  return sub ? parse_room_event_filter(*sub) : room_event_filter{};
+}
+} // namespace
+
+filter parse_filter(const json::object& o) {
+  filter f;
+  f.event_fields = opt_list(o, "event_fields");
+  if (auto fmt = opt_string(o, "event_format")) {
+    if (*fmt != "client" && *fmt != "federation")
+      throw errors::bad_json("event_format must be 'client' or 'federation'");
+    f.event_format = *fmt;
+  }
+  f.presence = sub_filter(o, "presence");
+  f.account_data = sub_filter(o, "account_data");
+  if (auto* room = sub_object(o, "room")) {
+    f.room.rooms = opt_list(*room, "rooms");
+    f.room.not_rooms = string_list(*room, "not_rooms");
+    f.room.include_leave = opt_bool(*room, "include_leave").value_or(false);
+    f.room.timeline = sub_filter(*room, "timeline");
+    f.room.state = sub_filter(*room, "state");
+    f.room.ephemeral = sub_filter(*room, "ephemeral");
+    f.room.account_data = sub_filter(*room, "account_data");
+  }
+  return f;
+}
+
 room_event_filter parse_room_event_filter(std::string_view text) { return parse_room_event_filter(parse_object(text)); }
 
 bool room_event_filter::matches_room(std::string_view room_id) const {

@@ -23,6 +23,24 @@ struct room_event_filter {
   bool matches_room(std::string_view room_id) const;
 };
 
+// A whole Filter (spec: client-server "Filtering", POST /user/{userId}/filter): what /sync
+// returns. EventFilters (presence, account_data) use the room_event_filter fields they share.
+struct room_filter {
+  std::optional<std::vector<std::string>> rooms;
+  std::vector<std::string> not_rooms;
+  bool include_leave = false;
+  room_event_filter timeline, state, ephemeral, account_data;
+};
+
+struct filter {
+  std::optional<std::vector<std::string>> event_fields;
+  std::string event_format = "client";  // "client" | "federation"
+  room_event_filter presence, account_data;
+  room_filter room;
+};
+
+filter parse_filter(const boost::json::object& o);
+
 // Parses a filter object; wrong types are 400 M_BAD_JSON (M_NOT_JSON for unparsable text).
 room_event_filter parse_room_event_filter(const boost::json::object& o);
 room_event_filter parse_room_event_filter(std::string_view json_text);

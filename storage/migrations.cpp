@@ -45,7 +45,8 @@ int64_t now_ms() {
 } // namespace
 
 const std::vector<migration>& all_migrations() {
-  static const std::vector<migration> list = {schema::foundation_migration(), schema::rooms_migration()};
+  static const std::vector<migration> list = {schema::foundation_migration(), schema::rooms_migration(),
+                                                 schema::filters_migration()};
   return list;
 }
 

@@ -5,4 +5,5 @@
 namespace myelin::storage::schema {
 migration foundation_migration();
 migration rooms_migration();
+migration filters_migration();
 }

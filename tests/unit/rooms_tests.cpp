@@ -85,6 +85,24 @@ BOOST_AUTO_TEST_CASE(room_event_filter_rules) {
   BOOST_CHECK_THROW(parse_room_event_filter("{not json"), matrix_error);
 }
 
+BOOST_AUTO_TEST_CASE(whole_filters) {
+  auto f = parse_filter(parse_object(
+      R"({"event_format":"federation","event_fields":["type"],"presence":{"not_types":["*"]},
+          "room":{"not_rooms":["!a:b"],"include_leave":true,"timeline":{"limit":5},"state":{"lazy_load_members":true}}})"));
+  BOOST_TEST(f.event_format == "federation");
+  BOOST_TEST(f.event_fields->size() == 1u);
+  BOOST_TEST(!f.presence.matches("m.presence", "@a:b", "", {}));
+  BOOST_TEST(f.room.include_leave);
+  BOOST_TEST(*f.room.timeline.limit == 5);
+  BOOST_TEST(f.room.state.lazy_load_members);
+  BOOST_TEST(f.room.not_rooms.front() == "!a:b");
+  BOOST_TEST(!f.room.rooms.has_value());
+  auto empty = parse_filter({});
+  BOOST_TEST(empty.event_format == "client");
+  BOOST_CHECK_THROW(parse_filter(parse_object(R"({"event_format":"xml"})")), matrix_error);
+  BOOST_CHECK_THROW(parse_filter(parse_object(R"({"room":{"state":[]}})")), matrix_error);
+}
+
 BOOST_AUTO_TEST_CASE(timeline_tokens_round_trip_and_reject_garbage) {
   using namespace myelin::storage::timeline;
   auto p = parse_token(to_token({12, 345}));

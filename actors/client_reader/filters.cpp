@@ -1,0 +1,68 @@
+// Stored filters (spec: client-server "Filtering"): POST /user/{userId}/filter stores a Filter
+// and returns its id; GET /user/{userId}/filter/{filterId} returns it. /sync refers to filters by
+// id. Only the owner may create or read them. Filter ids count up per user.
+#include <boost/json.hpp>
+
+#include "actors/endpoint_helpers.hpp"
+#include "protocol/errors.hpp"
+#include "protocol/event_filter.hpp"
+#include "protocol/json.hpp"
+#include "storage/database.hpp"
+
+namespace myelin::endpoints {
+
+namespace json = boost::json;
+
+namespace {
+
+void require_owner(const api_request& req) {
+  if (req.path_params.at(0) != req.user_id)
+    throw protocol::errors::forbidden("Cannot use filters of other users");
+}
+
+} // namespace
+
+void register_filters(runtime::endpoint_registry& r) {
+  r.add({.name = "filter.create", .method = "POST", .path = "/_matrix/client/{:r0|v3}/user/{userId}/filter",
+         .allow_guest = true},
+        [](runtime::handler_context& ctx, const api_request& req) {
+          require_owner(req);
+          auto body = body_object(ctx, req);
+          protocol::parse_filter(body);  // validates: 400 M_BAD_JSON for a malformed filter
+          auto text = protocol::canonical_json(body);
+          // Two requests of one user may race for the next id; the primary key decides and the
+          // loser takes the one after.
+          for (int attempt = 0;; ++attempt) {
+            try {
+              int64_t id = ctx.db.transact([&](storage::connection& c) {
+                auto r = c.exec("SELECT COALESCE(MAX(filter_id), -1) + 1 FROM user_filters WHERE user_id = $1",
+                                {req.user_id});
+                int64_t next = r[0].as_int(0);
+                c.exec("INSERT INTO user_filters (user_id, filter_id, filter_json) VALUES ($1, $2, $3)",
+                       {req.user_id, next, text});
+                return next;
+              });
+              return runtime::json_response(json::object{{"filter_id", std::to_string(id)}});
+            } catch (const storage::database_error& e) {
+              if (!e.unique_violation() || attempt >= 4) throw;
+            }
+          }
+        });
+  r.add({.name = "filter.get", .method = "GET",
+         .path = "/_matrix/client/{:r0|v3}/user/{userId}/filter/{filterId}", .allow_guest = true},
+        [](runtime::handler_context& ctx, const api_request& req) {
+          require_owner(req);
+          const auto& id_text = req.path_params.at(1);
+          int64_t id = -1;
+          if (id_text.empty() || id_text.size() > 18 || id_text.find_first_not_of("0123456789") != std::string::npos)
+            throw protocol::errors::not_found("No such filter");
+          id = std::stoll(id_text);
+          auto c = ctx.db.acquire();
+          auto r = c->exec("SELECT filter_json FROM user_filters WHERE user_id = $1 AND filter_id = $2",
+                           {req.user_id, id});
+          if (r.empty()) throw protocol::errors::not_found("No such filter");
+          return runtime::json_response(protocol::parse_value(r[0].as_text(0)));
+        });
+}
+
+} // namespace myelin::endpoints
