@@ -28,6 +28,7 @@ void register_debug_room(runtime::endpoint_registry&);
 void register_messages(runtime::endpoint_registry&);
 void register_room_state(runtime::endpoint_registry&);
 void register_filters(runtime::endpoint_registry&);
+void register_account_data(runtime::endpoint_registry&);
 } // namespace myelin::endpoints
 
 namespace myelin::runtime {
@@ -59,6 +60,7 @@ void register_all_endpoints(endpoint_registry& r) {
   endpoints::register_messages(r);
   endpoints::register_room_state(r);
   endpoints::register_filters(r);
+  endpoints::register_account_data(r);
 }
 
 } // namespace myelin::runtime

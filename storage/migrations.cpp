@@ -46,7 +46,8 @@ int64_t now_ms() {
 
 const std::vector<migration>& all_migrations() {
   static const std::vector<migration> list = {schema::foundation_migration(), schema::rooms_migration(),
-                                                 schema::filters_migration()};
+                                                 schema::filters_migration(),
+                                                 schema::account_data_migration()};
   return list;
 }
 

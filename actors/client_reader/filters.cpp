@@ -29,7 +29,7 @@ void register_filters(runtime::endpoint_registry& r) {
           require_owner(req);
           auto body = body_object(ctx, req);
           protocol::parse_filter(body);  // validates: 400 M_BAD_JSON for a malformed filter
-          auto text = protocol::canonical_json(body);
+          auto text = json::serialize(body);
           // Two requests of one user may race for the next id; the primary key decides and the
           // loser takes the one after.
           for (int attempt = 0;; ++attempt) {

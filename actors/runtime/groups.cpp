@@ -24,6 +24,7 @@ const std::vector<group_info>& known_groups() {
       {"appservice", gk::background, bp::singleton, true, "application service transactions"},
       {"background", gk::background, bp::singleton, true, "periodic jobs"},
       {"writer.accounts", gk::writer, bp::singleton, true, "users, devices and access tokens"},
+      {"writer.account_data", gk::writer, bp::singleton, true, "account data (global and per room) and room tags"},
       {"writer.events", gk::writer, bp::room, false, "room events: persisters sharded by sha256(room_id) mod N"},
   };
   return groups;

@@ -127,6 +127,7 @@ void node_runtime::start() {
   std::vector<std::pair<std::string, std::function<storage::stream_definition()>>> streams = {
       {"accounts", [] { return storage::accounts_stream(); }},
       {"events", [signer] { return storage::events_stream(signer); }},
+      {"account_data", [] { return storage::account_data_stream(); }},
   };
   for (const auto& [name, make] : streams) {
     std::string group = "writer." + name;

@@ -6,4 +6,5 @@ namespace myelin::storage::schema {
 migration foundation_migration();
 migration rooms_migration();
 migration filters_migration();
+migration account_data_migration();
 }

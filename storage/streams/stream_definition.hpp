@@ -58,6 +58,7 @@ struct stream_definition {
 
 // Streams defined so far.
 stream_definition accounts_stream();
+stream_definition account_data_stream();  // storage/streams/account_data_stream.cpp
 struct event_signer;
 stream_definition events_stream(const event_signer& signer);  // storage/streams/events_stream.cpp
 

@@ -1,0 +1,17 @@
+// Queries over account_data (storage/schema/0004_account_data.cpp): global account data has
+// room_id "". Written only by the account_data stream writer.
+#pragma once
+#include <optional>
+#include <string>
+
+#include "storage/database.hpp"
+
+namespace myelin::storage::account_data {
+
+// The content (JSON text) of one entry, nullopt if never set.
+std::optional<std::string> get(connection& c, const std::string& user_id, const std::string& room_id,
+                               const std::string& type);
+void put(connection& c, const std::string& user_id, const std::string& room_id, const std::string& type,
+         const std::string& content, int64_t position);
+
+} // namespace myelin::storage::account_data
