@@ -11,6 +11,7 @@
 #include "protocol/event_builder.hpp"
 #include "protocol/json.hpp"
 #include "protocol/power_levels.hpp"
+#include "protocol/redaction.hpp"
 #include "protocol/room_versions.hpp"
 #include "storage/tables/events.hpp"
 
@@ -103,7 +104,8 @@ protocol::auth_state load_auth_state(connection& c, room_append& ra, const proto
   for (const auto& k : keys)
     if (!ra.state.count(k)) missing.push_back(k);
   if (!missing.empty()) {
-    std::string sql = "SELECT e.event_id, e.json FROM current_state_events cs JOIN events e ON e.event_id = cs.event_id "
+    std::string sql = "SELECT e.event_id, e.json, e.redacted_by FROM current_state_events cs JOIN events e "
+                      "ON e.event_id = cs.event_id "
                       "WHERE cs.room_id = $1 AND (";
     sql_params params{ra.room.room_id};
     for (size_t i = 0; i < missing.size(); ++i) {
@@ -116,7 +118,10 @@ protocol::auth_state load_auth_state(connection& c, room_append& ra, const proto
     for (const auto& k : missing) ra.state[k] = nullptr;  // absent unless found below
     auto r = c.exec(sql, params);
     for (size_t i = 0; i < r.size(); ++i) {
-      auto p = std::make_shared<protocol::pdu>(protocol::pdu{r[i].as_text(0), json::parse(r[i].as_text(1)).as_object()});
+      auto pdu_json = json::parse(r[i].as_text(1)).as_object();
+      // A redacted auth event counts as what survives its redaction (as in Synapse).
+      if (!r[i].is_null(2)) pdu_json = protocol::redact(pdu_json, ra.room.room_version);
+      auto p = std::make_shared<protocol::pdu>(protocol::pdu{r[i].as_text(0), std::move(pdu_json)});
       if (auto sk = p->state_key()) ra.state[{std::string(p->type()), std::string(*sk)}] = std::move(p);
     }
   }
@@ -227,7 +232,14 @@ json::object append_event(op_context& ctx, const event_signer& signer, room_appe
   row.json = json::serialize(ev.json);
   events::insert_event(c, row);
   index_relations_and_search(c, row, ev);
-  if (t.type == "m.room.redaction") events::insert_redaction(c, ev.event_id, *t.redacts, ra.room.room_id);
+  if (t.type == "m.room.redaction") {
+    events::insert_redaction(c, ev.event_id, *t.redacts, ra.room.room_id);
+    // Redacting a current state event changes what later auth checks see.
+    for (auto& [key, cached] : ra.state)
+      if (cached && cached->event_id == *t.redacts)
+        cached = std::make_shared<protocol::pdu>(
+            protocol::pdu{cached->event_id, protocol::redact(cached->json, ra.room.room_version)});
+  }
   // Coming back to a forgotten room un-forgets it.
   if (row.membership && *row.membership != "leave" && *row.membership != "ban")
     c.exec("DELETE FROM room_forgotten WHERE user_id = $1 AND room_id = $2", {*t.state_key, ra.room.room_id});

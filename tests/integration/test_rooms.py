@@ -319,6 +319,23 @@ class Rooms(ServerTestCase):
         self.assertError(self.server.put(f"{V3}/rooms/{q(room)}/redact/{q('$unknown')}/r4", {}, token=self.tok("alice")),
                          404, "M_NOT_FOUND")
 
+    def test_redacted_power_levels_lose_their_unprotected_keys(self):
+        # Room v10's redaction keeps ban/kick/redact/users/events… but not `invite`: once the power
+        # levels event is redacted, the invite level falls back to its default, 0 (Synapse agrees).
+        room = self.create(preset="public_chat", room_version="10")
+        self.join("bob", room)
+        pl = self.state("alice", room, "m.room.power_levels").json
+        pl["invite"] = 100
+        pl_event = self.server.put(f"{V3}/rooms/{q(room)}/state/m.room.power_levels", pl, token=self.tok("alice"))
+        self.assertEqual(pl_event.status, 200, pl_event)
+        invite = {"user_id": self.uid("carol")}
+        self.assertError(self.server.post(f"{V3}/rooms/{q(room)}/invite", invite, token=self.tok("bob")),
+                         403, "M_FORBIDDEN")
+        r = self.server.put(f"{V3}/rooms/{q(room)}/redact/{q(pl_event.json['event_id'])}/pl1", {},
+                            token=self.tok("alice"))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.server.post(f"{V3}/rooms/{q(room)}/invite", invite, token=self.tok("bob")).status, 200)
+
     def test_profile_propagates_into_rooms(self):
         reg = self.server.register("erin")
         token, uid = reg["access_token"], reg["user_id"]
