@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "common/clock.hpp"
 #include "common/config.hpp"
 #include "protocol/crypto.hpp"
 #include "protocol/errors.hpp"
@@ -37,7 +38,7 @@ session_request make_session_request(const runtime::handler_context& ctx, const 
   s.fields["user_agent"] = req.user_agent;
   if (ctx.config.access_token_lifetime_ms) {
     s.expires_in_ms = *ctx.config.access_token_lifetime_ms;
-    s.fields["valid_until_ms"] = storage::accounts::now_ms() + *s.expires_in_ms;
+    s.fields["valid_until_ms"] = now_ms() + *s.expires_in_ms;
   }
   return s;
 }

@@ -26,6 +26,10 @@ struct blob {
 using sql_value = std::variant<std::nullptr_t, int64_t, double, std::string, blob>;
 using sql_params = std::vector<sql_value>;
 
+// An optional as a parameter: NULL when empty.
+inline sql_value nullable(const std::optional<std::string>& v) { return v ? sql_value(*v) : sql_value(nullptr); }
+inline sql_value nullable(const std::optional<int64_t>& v) { return v ? sql_value(*v) : sql_value(nullptr); }
+
 // A database error. `unique_violation` lets callers map a constraint failure to a Matrix error
 // (e.g. M_USER_IN_USE) without parsing engine-specific messages.
 class database_error : public std::runtime_error {

@@ -3,8 +3,7 @@
 // makes nodes that start together take turns, and each re-checks the version under the lock.
 #include "storage/migrations.hpp"
 
-#include <chrono>
-
+#include "common/clock.hpp"
 #include "storage/schema/schema.hpp"
 
 namespace myelin::storage {
@@ -37,10 +36,6 @@ void lock_schema(connection& c) {
   if (c.kind() == dialect::postgres) c.exec("SELECT pg_advisory_xact_lock($1)", {migration_lock_key});
 }
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 } // namespace
 

@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "common/clock.hpp"
 #include "common/config.hpp"
 #include "protocol/crypto.hpp"
 #include "protocol/errors.hpp"
@@ -91,7 +92,7 @@ bool check_password(runtime::handler_context& ctx, const std::string& user_id, c
 uia_outcome require_uia(runtime::handler_context& ctx, const api_request& req, const json::object& body,
                         const std::vector<flow>& flows, const std::string& user_id) {
   const json::object* auth = protocol::opt_object(body, "auth");
-  auto now = storage::accounts::now_ms();
+  auto now = now_ms();
   std::string session;
   json::array completed;
   json::object clientdict = body;

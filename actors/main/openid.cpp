@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include "actors/endpoint_helpers.hpp"
+#include "common/clock.hpp"
 #include "common/config.hpp"
 #include "protocol/crypto.hpp"
 #include "protocol/errors.hpp"
@@ -21,7 +22,7 @@ void register_openid(runtime::endpoint_registry& r) {
             throw protocol::errors::forbidden("Cannot request tokens for other users");
           body_object(ctx, req, true);  // the body is an empty object; reject non-JSON
           auto token = protocol::random_token(32);
-          auto now = storage::accounts::now_ms();
+          auto now = now_ms();
           {
             auto c = ctx.db.acquire();
             c->exec("INSERT INTO openid_tokens (token, user_id, expires_ts) VALUES ($1, $2, $3)",
@@ -41,7 +42,7 @@ void register_openid(runtime::endpoint_registry& r) {
           if (!token) throw protocol::errors::missing_token();
           auto c = ctx.db.acquire();
           auto rows = c->exec("SELECT user_id FROM openid_tokens WHERE token = $1 AND expires_ts > $2",
-                              {*token, storage::accounts::now_ms()});
+                              {*token, now_ms()});
           if (rows.empty()) throw protocol::errors::unknown_token();
           return runtime::json_response(json::object{{"sub", rows[0].as_text(0)}});
         });

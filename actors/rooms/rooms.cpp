@@ -1,10 +1,10 @@
 #include "actors/rooms/rooms.hpp"
 
 #include <boost/json.hpp>
-#include <chrono>
 #include <map>
 #include <set>
 
+#include "common/clock.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/identifiers.hpp"
 #include "protocol/redaction.hpp"
@@ -14,10 +14,6 @@ namespace myelin::rooms {
 namespace json = boost::json;
 using storage::events::event_row;
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string resolve_room(storage::connection& c, const std::string& id) {
   if (!id.empty() && id[0] == '#') {

@@ -52,6 +52,4 @@ bool can_see_event(storage::connection& c, const std::string& user_id, const sto
 std::optional<int64_t> readable_state_group(storage::connection& c, const std::string& room_id,
                                             const std::string& user_id);
 
-int64_t now_ms();
-
 } // namespace myelin::rooms

@@ -11,6 +11,7 @@
 #include "actors/runtime/supervisor.hpp"
 #include "actors/runtime/token_cache.hpp"
 #include "actors/runtime/writer_client.hpp"
+#include "common/clock.hpp"
 #include "common/log.hpp"
 #include "protocol/crypto.hpp"
 #include "protocol/errors.hpp"
@@ -226,10 +227,6 @@ void node_runtime::wait_for_positions(std::vector<stream_position> positions, st
 void node_runtime::authenticate(std::string access_token, std::function<void(gateway::auth_result)> done) {
   auto& m = *impl_;
   auto hash = protocol::sha256_hex(access_token);
-  auto now_ms = [] {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-  };
   if (auto hit = m.tokens.get(hash)) {
     gateway::auth_result r = hit->who;
     if (hit->valid_until_ms && *hit->valid_until_ms <= now_ms()) r.result = gateway::auth_result::outcome::expired;
@@ -243,7 +240,7 @@ void node_runtime::authenticate(std::string access_token, std::function<void(gat
     return;
   }
   uint64_t generation = m.tokens.generation();
-  m.pool->post([this, hash, generation, done = std::move(done), now_ms]() {
+  m.pool->post([this, hash, generation, done = std::move(done)]() {
     auto& m = *impl_;
     gateway::auth_result r;
     try {

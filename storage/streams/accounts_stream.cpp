@@ -2,6 +2,7 @@
 // changed — above all which token hashes were revoked, so every node's token cache drops them.
 #include <boost/json.hpp>
 
+#include "common/clock.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/json.hpp"
 #include "storage/streams/stream_definition.hpp"
@@ -59,7 +60,7 @@ op_output register_user(connection& c, const json::object& args) {
   u.password_hash = opt_string(args, "password_hash");
   u.is_guest = protocol::opt_bool(args, "is_guest").value_or(false);
   u.is_admin = protocol::opt_bool(args, "is_admin").value_or(false);
-  u.created_ts = accounts::now_ms();
+  u.created_ts = now_ms();
   try {
     accounts::insert_user(c, u);
   } catch (const database_error& e) {

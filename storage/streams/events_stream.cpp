@@ -2,10 +2,10 @@
 #include "storage/streams/events_stream.hpp"
 
 #include <boost/json.hpp>
-#include <chrono>
 #include <memory>
 #include <unordered_map>
 
+#include "common/clock.hpp"
 #include "protocol/auth_rules.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/event_builder.hpp"
@@ -22,10 +22,6 @@ namespace json = boost::json;
 using protocol::opt_string;
 using protocol::req_string;
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 protocol::pdu to_pdu(const events::event_row& e) {
   protocol::pdu p;

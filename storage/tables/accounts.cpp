@@ -1,18 +1,8 @@
 #include "storage/tables/accounts.hpp"
 
-#include <chrono>
+#include "common/clock.hpp"
 
 namespace myelin::storage::accounts {
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-namespace {
-sql_value opt(const std::optional<std::string>& v) { return v ? sql_value(*v) : sql_value(nullptr); }
-sql_value opt(const std::optional<int64_t>& v) { return v ? sql_value(*v) : sql_value(nullptr); }
-} // namespace
 
 std::optional<user_row> get_user(connection& c, const std::string& user_id) {
   auto r = c.exec("SELECT user_id, password_hash, is_admin, is_guest, deactivated, created_ts FROM users "
@@ -27,11 +17,11 @@ std::optional<user_row> get_user(connection& c, const std::string& user_id) {
 void insert_user(connection& c, const user_row& u) {
   c.exec("INSERT INTO users (user_id, password_hash, created_ts, is_admin, is_guest, deactivated) "
          "VALUES ($1, $2, $3, $4, $5, 0)",
-         {u.user_id, opt(u.password_hash), u.created_ts, int64_t(u.is_admin), int64_t(u.is_guest)});
+         {u.user_id, nullable(u.password_hash), u.created_ts, int64_t(u.is_admin), int64_t(u.is_guest)});
 }
 
 void set_password_hash(connection& c, const std::string& user_id, const std::optional<std::string>& hash) {
-  c.exec("UPDATE users SET password_hash = $2 WHERE user_id = $1", {user_id, opt(hash)});
+  c.exec("UPDATE users SET password_hash = $2 WHERE user_id = $1", {user_id, nullable(hash)});
 }
 
 void set_deactivated(connection& c, const std::string& user_id) {
@@ -48,7 +38,7 @@ void upsert_profile(connection& c, const std::string& user_id, const std::option
                     const std::optional<std::string>& avatar_url) {
   c.exec("INSERT INTO profiles (user_id, displayname, avatar_url) VALUES ($1, $2, $3) "
          "ON CONFLICT (user_id) DO UPDATE SET displayname = excluded.displayname, avatar_url = excluded.avatar_url",
-         {user_id, opt(displayname), opt(avatar_url)});
+         {user_id, nullable(displayname), nullable(avatar_url)});
 }
 
 namespace {
@@ -82,14 +72,14 @@ void upsert_device(connection& c, const device_row& d) {
          "display_name = COALESCE(excluded.display_name, devices.display_name), "
          "last_seen_ts = excluded.last_seen_ts, last_seen_ip = excluded.last_seen_ip, "
          "last_seen_user_agent = excluded.last_seen_user_agent",
-         {d.user_id, d.device_id, opt(d.display_name), d.last_seen_ts.value_or(now_ms()), opt(d.last_seen_ip),
-          opt(d.last_seen_user_agent)});
+         {d.user_id, d.device_id, nullable(d.display_name), d.last_seen_ts.value_or(now_ms()), nullable(d.last_seen_ip),
+          nullable(d.last_seen_user_agent)});
 }
 
 bool set_device_display_name(connection& c, const std::string& user_id, const std::string& device_id,
                              const std::optional<std::string>& name) {
   auto r = c.exec("UPDATE devices SET display_name = $3 WHERE user_id = $1 AND device_id = $2",
-                  {user_id, device_id, opt(name)});
+                  {user_id, device_id, nullable(name)});
   return r.affected_rows() > 0;
 }
 
@@ -107,7 +97,7 @@ int64_t insert_access_token(connection& c, const std::string& token_hash, const 
                             const std::string& device_id, std::optional<int64_t> valid_until_ms, bool is_guest) {
   auto r = c.exec("INSERT INTO access_tokens (token_hash, user_id, device_id, created_ts, valid_until_ms, is_guest) "
                   "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-                  {token_hash, user_id, device_id, now_ms(), opt(valid_until_ms), int64_t(is_guest)});
+                  {token_hash, user_id, device_id, now_ms(), nullable(valid_until_ms), int64_t(is_guest)});
   return r[0].as_int(0);
 }
 

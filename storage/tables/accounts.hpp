@@ -9,8 +9,6 @@
 
 namespace myelin::storage::accounts {
 
-int64_t now_ms();
-
 struct user_row {
   std::string user_id;
   std::optional<std::string> password_hash;

@@ -1,20 +1,12 @@
 #include "storage/tables/events.hpp"
 
 #include <boost/json.hpp>
-#include <chrono>
+
+#include "common/clock.hpp"
 
 namespace myelin::storage::events {
 
 namespace {
-
-sql_value opt(const std::optional<std::string>& v) { return v ? sql_value(*v) : sql_value(nullptr); }
-sql_value opt(const std::optional<int64_t>& v) { return v ? sql_value(*v) : sql_value(nullptr); }
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 
 // "$1, $2, …" for an IN list. Lists are padded to a power of two (repeating the last value) so a
 // handful of statement texts cover every size and stay in the prepared-statement cache.
@@ -225,7 +217,7 @@ void upsert_room_head(connection& c, const room_head& h) {
          "forward_extremities = excluded.forward_extremities, depth = excluded.depth, "
          "state_group = excluded.state_group, last_persister = excluded.last_persister, "
          "last_stream_ordering = excluded.last_stream_ordering",
-         {h.room_id, boost::json::serialize(ext), h.depth, opt(h.state_group), h.last_persister,
+         {h.room_id, boost::json::serialize(ext), h.depth, nullable(h.state_group), h.last_persister,
           h.last_stream_ordering});
 }
 
@@ -233,9 +225,9 @@ void insert_event(connection& c, const event_row& e) {
   c.exec("INSERT INTO events (event_id, room_id, persister, stream_ordering, topological_ordering, type, state_key, "
          "sender, origin_server_ts, membership, state_group, redacted_by, txn_id, txn_device_id, json) "
          "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-         {e.event_id, e.room_id, e.persister, e.stream_ordering, e.topological_ordering, e.type, opt(e.state_key),
-          e.sender, e.origin_server_ts, opt(e.membership), opt(e.state_group), opt(e.redacted_by), opt(e.txn_id),
-          opt(e.txn_device_id), e.json});
+         {e.event_id, e.room_id, e.persister, e.stream_ordering, e.topological_ordering, e.type, nullable(e.state_key),
+          e.sender, e.origin_server_ts, nullable(e.membership), nullable(e.state_group), nullable(e.redacted_by), nullable(e.txn_id),
+          nullable(e.txn_device_id), e.json});
 }
 
 int64_t add_state_group(connection& c, const std::string& room_id, const std::string& event_id,
@@ -269,7 +261,7 @@ void set_current_state(connection& c, const std::string& room_id, const std::str
   c.exec("INSERT INTO current_state_events (room_id, type, state_key, event_id, membership) VALUES ($1, $2, $3, $4, $5) "
          "ON CONFLICT (room_id, type, state_key) DO UPDATE SET event_id = excluded.event_id, "
          "membership = excluded.membership",
-         {room_id, type, state_key, event_id, opt(membership)});
+         {room_id, type, state_key, event_id, nullable(membership)});
 }
 
 void insert_relation(connection& c, const std::string& event_id, const std::string& room_id,
@@ -277,7 +269,7 @@ void insert_relation(connection& c, const std::string& event_id, const std::stri
                      const std::optional<std::string>& aggregation_key) {
   c.exec("INSERT INTO event_relations (event_id, room_id, relates_to_id, rel_type, aggregation_key) "
          "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING",
-         {event_id, room_id, relates_to, rel_type, opt(aggregation_key)});
+         {event_id, room_id, relates_to, rel_type, nullable(aggregation_key)});
 }
 
 void insert_redaction(connection& c, const std::string& event_id, const std::string& redacts,
