@@ -14,6 +14,7 @@
 #include "actors/client_reader/params.hpp"
 #include "actors/client_reader/room_summary.hpp"
 #include "actors/endpoint_helpers.hpp"
+#include "actors/rooms/rooms.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/identifiers.hpp"
 #include "storage/tables/events.hpp"
@@ -71,12 +72,6 @@ bool accessible(storage::connection& c, const room_summary& s, const std::string
   return false;
 }
 
-json::object content_of(const event_row& e) {
-  auto pdu = json::parse(e.json);
-  if (auto* c = pdu.as_object().if_contains("content"); c && c->is_object()) return c->as_object();
-  return {};
-}
-
 bool suggested(const json::object& content) {
   auto* s = content.if_contains("suggested");
   return s && s->is_bool() && s->as_bool();
@@ -102,7 +97,7 @@ struct child {
 std::vector<child> ordered_children(const room_summary& s, bool suggested_only) {
   std::vector<child> out;
   for (const auto& e : s.space_children) {
-    auto content = content_of(e);
+    auto content = rooms::content_of(e);
     if (suggested_only && !suggested(content)) continue;
     auto order = child_order(content);
     out.push_back({e, std::move(content), std::move(order)});

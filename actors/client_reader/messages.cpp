@@ -28,17 +28,6 @@ protocol::room_event_filter filter_param(const api_request& req) {
   return protocol::parse_room_event_filter(*f);
 }
 
-bool wanted(const protocol::room_event_filter& f, const event_row& e) {
-  if (!f.types && !f.senders && f.not_types.empty() && f.not_senders.empty() && !f.contains_url) return true;
-  static const json::object empty;
-  json::object content;
-  if (f.contains_url) {
-    auto pdu = json::parse(e.json).as_object();
-    if (auto* c = pdu.if_contains("content"); c && c->is_object()) content = c->as_object();
-  }
-  return f.matches(e.type, e.sender, e.room_id, f.contains_url ? content : empty);
-}
-
 // The member events of the senders in `events`, as of the state at `anchor` (lazy loading).
 json::array member_state(storage::connection& c, const std::vector<event_row>& events, const event_row* anchor,
                          const rooms::viewer& v) {
@@ -91,7 +80,7 @@ page_result paginate(storage::connection& c, const std::string& room_id, const s
     for (const auto& e : visible) visible_ids.insert(e.event_id);
     for (auto& e : candidates) {
       cursor = backwards ? timeline::before(e) : timeline::after(e);
-      if (visible_ids.count(e.event_id) && wanted(filter, e)) out.events.push_back(std::move(e));
+      if (visible_ids.count(e.event_id) && rooms::matches_filter(filter, e)) out.events.push_back(std::move(e));
       if (out.events.size() >= limit) break;
     }
     if (hit_to) return out;
@@ -104,9 +93,7 @@ page_result paginate(storage::connection& c, const std::string& room_id, const s
 
 api_response messages(runtime::handler_context& ctx, const api_request& req) {
   const auto& room_id = req.path_params.at(0);
-  auto dir = query_param(req, "dir").value_or("b");
-  if (dir != "b" && dir != "f") throw protocol::errors::invalid_param("dir must be 'b' or 'f'");
-  bool backwards = dir == "b";
+  bool backwards = backwards_param(req);
   auto from = token_param(req, "from");
   auto to = token_param(req, "to");
   size_t limit = limit_param(req, 10, max_limit);

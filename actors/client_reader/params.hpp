@@ -40,6 +40,13 @@ inline std::optional<bool> bool_param(const api_request& req, std::string_view n
   throw protocol::errors::invalid_param(std::string(name) + " must be 'true' or 'false'");
 }
 
+// "dir": "b" (the default) or "f"; true when paging backwards.
+inline bool backwards_param(const api_request& req) {
+  auto dir = query_param(req, "dir").value_or("b");
+  if (dir != "b" && dir != "f") throw protocol::errors::invalid_param("dir must be 'b' or 'f'");
+  return dir == "b";
+}
+
 // A room timeline token ("t<topo>_<stream>", as /messages returns); nullopt when absent or empty.
 inline std::optional<storage::timeline::point> token_param(const api_request& req, const char* name) {
   auto v = query_param(req, name);

@@ -44,9 +44,7 @@ api_response relations(runtime::handler_context& ctx, const api_request& req,
                        const std::optional<std::string>& rel_type, const std::optional<std::string>& event_type) {
   const auto& room_id = req.path_params.at(0);
   const auto& event_id = req.path_params.at(1);
-  auto dir = query_param(req, "dir").value_or("b");
-  if (dir != "b" && dir != "f") throw protocol::errors::invalid_param("dir must be 'b' or 'f'");
-  bool backwards = dir == "b";
+  bool backwards = backwards_param(req);
   auto from = token_param(req, "from");
   auto to = token_param(req, "to");
   size_t limit = limit_param(req, default_relations_limit, max_limit);

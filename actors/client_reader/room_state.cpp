@@ -87,13 +87,10 @@ api_response joined_members(runtime::handler_context& ctx, const api_request& re
   json::object joined;
   for (const auto& e : events) {
     if (e.membership.value_or("") != "join") continue;
-    auto pdu = json::parse(e.json).as_object();
+    auto content = rooms::content_of(e);
     json::object entry;
-    if (auto* content = pdu.if_contains("content"); content && content->is_object()) {
-      const auto& co = content->as_object();
-      if (auto* d = co.if_contains("displayname"); d && d->is_string()) entry["display_name"] = *d;
-      if (auto* a = co.if_contains("avatar_url"); a && a->is_string()) entry["avatar_url"] = *a;
-    }
+    if (auto* d = content.if_contains("displayname"); d && d->is_string()) entry["display_name"] = *d;
+    if (auto* a = content.if_contains("avatar_url"); a && a->is_string()) entry["avatar_url"] = *a;
     joined[*e.state_key] = std::move(entry);
   }
   return runtime::json_response(json::object{{"joined", std::move(joined)}});

@@ -157,15 +157,6 @@ std::string next_batch_token(const page_start& p, bool by_rank) {
          p.before->event_id;
 }
 
-bool wanted(const protocol::room_event_filter& f, const event_row& e) {
-  static const json::object no_content;
-  if (!f.contains_url) return f.matches(e.type, e.sender, e.room_id, no_content);
-  auto pdu = json::parse(e.json).as_object();
-  auto* content = pdu.if_contains("content");
-  return f.matches(e.type, e.sender, e.room_id,
-                   content && content->is_object() ? content->as_object() : no_content);
-}
-
 struct found {
   event_row event;
   double rank = 0;
@@ -195,7 +186,7 @@ bool collect(storage::connection& c, const std::string& user_id, const criteria&
       ++start.offset;
       start.before = h.position;
       auto it = visible.find(h.event_id);
-      if (it != visible.end() && wanted(cr.filter, it->second)) out.push_back({it->second, h.rank});
+      if (it != visible.end() && rooms::matches_filter(cr.filter, it->second)) out.push_back({it->second, h.rank});
     }
     more = used < hits.size() || hits.size() == q.limit;
     if (!more) break;
@@ -232,12 +223,11 @@ json::object context_of(storage::connection& c, const event_row& e, const criter
       for (const auto& [k, id] : storage::events::state_at_group_filtered(c, *last.state_group, keys))
         ids.push_back(id);
       for (const auto& m : storage::events::get_events(c, ids)) {
-        auto pdu = json::parse(m.json).as_object();
         json::object profile;
-        auto* content = pdu.if_contains("content");
-        if (content && content->is_object() && !m.redacted_by) {
+        if (!m.redacted_by) {
+          auto content = rooms::content_of(m);
           for (const char* f : {"displayname", "avatar_url"})
-            if (auto* val = content->as_object().if_contains(f); val && val->is_string()) profile[f] = *val;
+            if (auto* val = content.if_contains(f); val && val->is_string()) profile[f] = *val;
         }
         if (m.state_key) profiles[*m.state_key] = std::move(profile);
       }

@@ -24,6 +24,11 @@ appended_event append_event(runtime::handler_context& ctx, const api_request& re
   return {protocol::req_string(result, "event_id"), w.position};
 }
 
+json::object state_template(std::string type, std::string state_key, json::object content, const std::string& sender) {
+  return {{"type", std::move(type)}, {"state_key", std::move(state_key)}, {"content", std::move(content)},
+          {"sender", sender}};
+}
+
 json::object member_content(runtime::handler_context& ctx, const std::string& user_id, const std::string& membership,
                             const std::optional<std::string>& reason) {
   json::object content{{"membership", membership}};

@@ -21,6 +21,10 @@ appended_event append_event(runtime::handler_context& ctx, const api_request& re
                             boost::json::object event_template, std::optional<std::string> txn_scope = std::nullopt,
                             std::optional<std::string> txn_id = std::nullopt);
 
+// The template of a state event.
+boost::json::object state_template(std::string type, std::string state_key, boost::json::object content,
+                                   const std::string& sender);
+
 // The member event content for `user_id` with their profile (displayname, avatar_url) filled in.
 boost::json::object member_content(runtime::handler_context& ctx, const std::string& user_id,
                                    const std::string& membership, const std::optional<std::string>& reason = {});

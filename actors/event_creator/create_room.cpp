@@ -22,11 +22,6 @@ namespace json = boost::json;
 
 namespace {
 
-json::object state_event(std::string type, std::string state_key, json::object content, const std::string& sender) {
-  return {{"type", std::move(type)}, {"state_key", std::move(state_key)}, {"content", std::move(content)},
-          {"sender", sender}};
-}
-
 json::object default_power_levels(const std::string& creator, const std::string& preset,
                                   const std::vector<std::string>& invites) {
   json::object users{{creator, 100}};
@@ -121,23 +116,23 @@ void register_create_room(runtime::endpoint_registry& r) {
           create_content["room_version"] = version_id;
           if (!version->implicit_room_creator) create_content["creator"] = me;
           else create_content.erase("creator");
-          events.push_back(state_event("m.room.create", "", std::move(create_content), me));
+          events.push_back(state_template("m.room.create", "", std::move(create_content), me));
 
           auto join = member_content(ctx, me, "join");
           if (is_direct) join["is_direct"] = true;
-          events.push_back(state_event("m.room.member", me, std::move(join), me));
+          events.push_back(state_template("m.room.member", me, std::move(join), me));
 
           auto power = default_power_levels(me, preset, invites);
           if (auto* over = protocol::opt_object(body, "power_level_content_override")) merge_into(power, *over);
-          events.push_back(state_event("m.room.power_levels", "", std::move(power), me));
+          events.push_back(state_template("m.room.power_levels", "", std::move(power), me));
 
-          if (alias) events.push_back(state_event("m.room.canonical_alias", "", {{"alias", *alias}}, me));
+          if (alias) events.push_back(state_template("m.room.canonical_alias", "", {{"alias", *alias}}, me));
 
-          events.push_back(state_event("m.room.join_rules", "",
+          events.push_back(state_template("m.room.join_rules", "",
                                        {{"join_rule", preset == "public_chat" ? "public" : "invite"}}, me));
-          events.push_back(state_event("m.room.history_visibility", "", {{"history_visibility", "shared"}}, me));
+          events.push_back(state_template("m.room.history_visibility", "", {{"history_visibility", "shared"}}, me));
           if (preset != "public_chat")
-            events.push_back(state_event("m.room.guest_access", "", {{"guest_access", "can_join"}}, me));
+            events.push_back(state_template("m.room.guest_access", "", {{"guest_access", "can_join"}}, me));
 
           if (auto* initial = protocol::opt_array(body, "initial_state")) {
             for (const auto& v : *initial) {
@@ -150,17 +145,17 @@ void register_create_room(runtime::endpoint_registry& r) {
               check_event_content(*content);
               if (type == "m.room.create" || type == "m.room.member" || type == "m.room.power_levels")
                 throw protocol::errors::bad_json("initial_state cannot set " + type);
-              events.push_back(state_event(type, key, *content, me));
+              events.push_back(state_template(type, key, *content, me));
             }
           }
           if (auto name = protocol::opt_string(body, "name"))
-            events.push_back(state_event("m.room.name", "", {{"name", *name}}, me));
+            events.push_back(state_template("m.room.name", "", {{"name", *name}}, me));
           if (auto topic = protocol::opt_string(body, "topic"))
-            events.push_back(state_event("m.room.topic", "", {{"topic", *topic}}, me));
+            events.push_back(state_template("m.room.topic", "", {{"topic", *topic}}, me));
           for (const auto& u : invites) {
             auto content = member_content(ctx, u, "invite");
             if (is_direct) content["is_direct"] = true;
-            events.push_back(state_event("m.room.member", u, std::move(content), me));
+            events.push_back(state_template("m.room.member", u, std::move(content), me));
           }
 
           json::object args{{"room_id", room_id}, {"room_version", version_id}, {"creator", me},

@@ -35,6 +35,12 @@ void require_reachable_user(runtime::handler_context& ctx, const std::string& us
   if (!storage::accounts::get_user(*c, user_id)) throw protocol::errors::not_found("Unknown user " + user_id);
 }
 
+// The target's membership in the room now ("" when they never had one).
+std::string membership_now(runtime::handler_context& ctx, const std::string& room_id, const std::string& user_id) {
+  auto c = ctx.db.acquire();
+  return storage::events::current_membership(*c, room_id, user_id).value_or("");
+}
+
 api_response join(runtime::handler_context& ctx, const api_request& req, const std::string& room_id_or_alias) {
   auto body = body_object(ctx, req, true);
   std::string room_id;
@@ -50,17 +56,14 @@ api_response join(runtime::handler_context& ctx, const api_request& req, const s
       if (ga) e = storage::events::get_event(*c, *ga);
       bool can_join = false;
       if (e) {
-        auto pdu = json::parse(e->json).as_object();
-        if (auto* content = pdu.if_contains("content"); content && content->is_object())
-          if (auto* g = content->as_object().if_contains("guest_access"); g && g->is_string())
-            can_join = g->as_string() == "can_join";
+        auto content = rooms::content_of(*e);
+        if (auto* g = content.if_contains("guest_access"); g && g->is_string()) can_join = g->as_string() == "can_join";
       }
       if (!can_join) throw protocol::errors::guest_access_forbidden();
     }
   }
   auto content = member_content(ctx, req.user_id, "join", protocol::opt_string(body, "reason"));
-  json::object t{{"type", "m.room.member"}, {"state_key", req.user_id}, {"content", content}, {"sender", req.user_id}};
-  auto ev = append_event(ctx, req, room_id, std::move(t));
+  auto ev = append_event(ctx, req, room_id, state_template("m.room.member", req.user_id, std::move(content), req.user_id));
   return json_response_after(json::object{{"room_id", room_id}}, ev.position);
 }
 
@@ -74,8 +77,7 @@ api_response member_change(runtime::handler_context& ctx, const api_request& req
     rooms::require_room(*c, room_id);
   }
   auto content = member_content(ctx, target, membership, protocol::opt_string(body, "reason"));
-  json::object t{{"type", "m.room.member"}, {"state_key", target}, {"content", content}, {"sender", req.user_id}};
-  auto ev = append_event(ctx, req, room_id, std::move(t));
+  auto ev = append_event(ctx, req, room_id, state_template("m.room.member", target, std::move(content), req.user_id));
   return json_response_after(json::object{}, ev.position);
 }
 
@@ -97,13 +99,10 @@ void register_membership(runtime::endpoint_registry& r) {
             throw protocol::matrix_error(400, "M_UNRECOGNIZED", "Third-party invites are not supported");
           auto target = target_user(ctx, body);
           require_reachable_user(ctx, target);
-          {
-            // Inviting a member again is a no-op error, as Synapse answers it.
-            auto c = ctx.db.acquire();
-            auto m = storage::events::current_membership(*c, req.path_params.at(0), target);
-            if (m && *m == "join") throw protocol::errors::forbidden(target + " is already in the room");
-            if (m && *m == "ban") throw protocol::errors::forbidden(target + " is banned from the room");
-          }
+          // Inviting a member again is a no-op error, as Synapse answers it.
+          auto m = membership_now(ctx, req.path_params.at(0), target);
+          if (m == "join") throw protocol::errors::forbidden(target + " is already in the room");
+          if (m == "ban") throw protocol::errors::forbidden(target + " is banned from the room");
           return member_change(ctx, req, target, "invite", body);
         });
   r.add({.name = "rooms.leave", .method = "POST", .path = "/_matrix/client/{:r0|v3}/rooms/{roomId}/leave",
@@ -117,13 +116,9 @@ void register_membership(runtime::endpoint_registry& r) {
         [](runtime::handler_context& ctx, const api_request& req) {
           auto body = body_object(ctx, req);
           auto target = target_user(ctx, body);
-          {
-            // Kicking someone who is not in the room would turn a ban or nothing into "leave".
-            auto c = ctx.db.acquire();
-            auto m = storage::events::current_membership(*c, req.path_params.at(0), target);
-            if (!m || (*m != "join" && *m != "invite" && *m != "knock"))
-              throw protocol::errors::forbidden(target + " is not in the room");
-          }
+          // Kicking someone who is not in the room would turn a ban or nothing into "leave".
+          auto m = membership_now(ctx, req.path_params.at(0), target);
+          if (m != "join" && m != "invite" && m != "knock") throw protocol::errors::forbidden(target + " is not in the room");
           return member_change(ctx, req, target, "leave", body);
         });
   r.add({.name = "rooms.ban", .method = "POST", .path = "/_matrix/client/{:r0|v3}/rooms/{roomId}/ban",
@@ -137,11 +132,8 @@ void register_membership(runtime::endpoint_registry& r) {
         [](runtime::handler_context& ctx, const api_request& req) {
           auto body = body_object(ctx, req);
           auto target = target_user(ctx, body);
-          {
-            auto c = ctx.db.acquire();
-            auto m = storage::events::current_membership(*c, req.path_params.at(0), target);
-            if (!m || *m != "ban") throw protocol::errors::forbidden(target + " is not banned");
-          }
+          if (membership_now(ctx, req.path_params.at(0), target) != "ban")
+            throw protocol::errors::forbidden(target + " is not banned");
           return member_change(ctx, req, target, "leave", body);
         });
   r.add({.name = "knock", .method = "POST", .path = "/_matrix/client/{:r0|v3}/knock/{roomIdOrAlias}",
@@ -154,9 +146,7 @@ void register_membership(runtime::endpoint_registry& r) {
             room_id = rooms::resolve_room(*c, req.path_params.at(0));
           }
           auto content = member_content(ctx, req.user_id, "knock", protocol::opt_string(body, "reason"));
-          json::object t{{"type", "m.room.member"}, {"state_key", req.user_id}, {"content", content},
-                         {"sender", req.user_id}};
-          auto ev = append_event(ctx, req, room_id, std::move(t));
+          auto ev = append_event(ctx, req, room_id, state_template("m.room.member", req.user_id, std::move(content), req.user_id));
           return json_response_after(json::object{{"room_id", room_id}}, ev.position);
         });
 }

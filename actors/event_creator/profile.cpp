@@ -47,12 +47,11 @@ std::vector<stream_position> propagate(runtime::handler_context& ctx, const api_
     rooms = storage::events::rooms_for_user(*c, req.user_id, "join");
   }
   std::vector<stream_position> positions;
+  auto content = member_content(ctx, req.user_id, "join");  // the new profile, read once
   for (const auto& room_id : rooms) {
     try {
-      auto content = member_content(ctx, req.user_id, "join");
-      json::object t{{"type", "m.room.member"}, {"state_key", req.user_id}, {"content", content},
-                     {"sender", req.user_id}};
-      positions.push_back(append_event(ctx, req, room_id, std::move(t)).position);
+      positions.push_back(
+          append_event(ctx, req, room_id, state_template("m.room.member", req.user_id, content, req.user_id)).position);
     } catch (const protocol::matrix_error& e) {
       ctx.log.warn("profile change not propagated", {{"room_id", room_id}, {"error", e.what()}});
     }

@@ -76,8 +76,7 @@ api_response send_state(runtime::handler_context& ctx, const api_request& req, c
   auto content = body_object(ctx, req);
   check_event_content(content);
   check_state_content(ctx, room_id, type, content);
-  json::object t{{"type", type}, {"state_key", state_key}, {"content", content}, {"sender", req.user_id}};
-  auto ev = append_event(ctx, req, room_id, std::move(t));
+  auto ev = append_event(ctx, req, room_id, state_template(type, state_key, std::move(content), req.user_id));
   return json_response_after(json::object{{"event_id", ev.event_id}}, ev.position);
 }
 

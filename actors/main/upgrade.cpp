@@ -29,17 +29,6 @@ constexpr const char* copied_types[] = {"m.room.join_rules", "m.room.history_vis
                                         "m.room.encryption", "m.room.server_acl",         "m.room.related_groups",
                                         "m.room.canonical_alias"};
 
-json::object content_of(const storage::events::event_row& e) {
-  auto pdu = json::parse(e.json).as_object();
-  auto* c = pdu.if_contains("content");
-  return c && c->is_object() ? c->as_object() : json::object{};
-}
-
-json::object state_event(const std::string& type, const std::string& key, json::object content,
-                         const std::string& sender) {
-  return {{"type", type}, {"state_key", key}, {"content", std::move(content)}, {"sender", sender}};
-}
-
 } // namespace
 
 void register_upgrade(runtime::endpoint_registry& r) {
@@ -90,8 +79,8 @@ void register_upgrade(runtime::endpoint_registry& r) {
           if (!version->implicit_room_creator) create_content["creator"] = me;
           create_content["predecessor"] = json::object{{"room_id", old_room},
                                                        {"event_id", create_pdu ? create_pdu->event_id : ""}};
-          events.push_back(state_event("m.room.create", "", std::move(create_content), me));
-          events.push_back(state_event("m.room.member", me, member_content(ctx, me, "join"), me));
+          events.push_back(state_template("m.room.create", "", std::move(create_content), me));
+          events.push_back(state_template("m.room.member", me, member_content(ctx, me, "join"), me));
           // Power levels as they were, with the upgrader able to send everything while the room is
           // set up (they already had the power to tombstone the old room).
           json::object power = pl_pdu ? pl_pdu->content() : json::object{};
@@ -99,13 +88,13 @@ void register_upgrade(runtime::endpoint_registry& r) {
                                                                                      : json::object{};
           users[me] = std::max<int64_t>(levels.user_level(me), 100);
           power["users"] = users;
-          events.push_back(state_event("m.room.power_levels", "", power, me));
+          events.push_back(state_template("m.room.power_levels", "", power, me));
           for (const char* type : copied_types) {
             auto it = old_state.find(type);
             if (it == old_state.end()) continue;
-            auto content = content_of(it->second);
+            auto content = rooms::content_of(it->second);
             if (std::string_view(type) == "m.room.canonical_alias") continue;  // added after the aliases move
-            events.push_back(state_event(type, "", std::move(content), me));
+            events.push_back(state_template(type, "", std::move(content), me));
           }
           auto w = ctx.writers.write("events", new_room, "create_room",
                                      {{"room_id", new_room}, {"room_version", new_version}, {"creator", me},
@@ -121,18 +110,18 @@ void register_upgrade(runtime::endpoint_registry& r) {
           }
           if (auto it = old_state.find("m.room.canonical_alias"); it != old_state.end()) {
             positions.push_back(append_event(ctx, req, new_room,
-                                             state_event("m.room.canonical_alias", "", content_of(it->second), me))
+                                             state_template("m.room.canonical_alias", "", rooms::content_of(it->second), me))
                                     .position);
             positions.push_back(
-                append_event(ctx, req, old_room, state_event("m.room.canonical_alias", "", json::object{}, me)).position);
+                append_event(ctx, req, old_room, state_template("m.room.canonical_alias", "", json::object{}, me)).position);
           }
           // Restore the new room's power levels exactly as in the old room.
           if (pl_pdu)
             positions.push_back(
-                append_event(ctx, req, new_room, state_event("m.room.power_levels", "", pl_pdu->content(), me)).position);
+                append_event(ctx, req, new_room, state_template("m.room.power_levels", "", pl_pdu->content(), me)).position);
 
           auto tomb = append_event(ctx, req, old_room,
-                                   state_event("m.room.tombstone", "",
+                                   state_template("m.room.tombstone", "",
                                                {{"body", "This room has been replaced"}, {"replacement_room", new_room}},
                                                me));
           positions.push_back(tomb.position);
@@ -143,7 +132,7 @@ void register_upgrade(runtime::endpoint_registry& r) {
           restricted["invite"] = std::max<int64_t>(levels.invite, floor);
           try {
             positions.push_back(
-                append_event(ctx, req, old_room, state_event("m.room.power_levels", "", restricted, me)).position);
+                append_event(ctx, req, old_room, state_template("m.room.power_levels", "", restricted, me)).position);
           } catch (const protocol::matrix_error& e) {
             ctx.log.warn("could not restrict the upgraded room", {{"room_id", old_room}, {"error", e.what()}});
           }

@@ -41,6 +41,16 @@ void require_joined(storage::connection& c, const std::string& room_id, const st
   }
 }
 
+json::object content_of(const event_row& e) {
+  auto pdu = json::parse(e.json);
+  if (auto* c = pdu.as_object().if_contains("content"); c && c->is_object()) return std::move(c->as_object());
+  return {};
+}
+
+bool matches_filter(const protocol::room_event_filter& f, const event_row& e) {
+  return f.matches(e.type, e.sender, e.room_id, f.contains_url ? content_of(e) : json::object{});
+}
+
 namespace {
 
 json::object pdu_json(const event_row& e) { return json::parse(e.json).as_object(); }
@@ -72,15 +82,6 @@ json::object format(const event_row& e, json::object pdu, const viewer& v, int64
 }
 
 } // namespace
-
-json::object client_event(storage::connection& c, const event_row& e, const viewer& v, int64_t now,
-                          const std::string& room_version) {
-  std::optional<json::object> because;
-  if (e.redacted_by)
-    if (auto r = storage::events::get_event(c, *e.redacted_by))
-      because = format(*r, pdu_json(*r), v, now, room_version, nullptr);
-  return format(e, pdu_json(e), v, now, room_version, because ? &*because : nullptr);
-}
 
 json::array client_events(storage::connection& c, const std::vector<event_row>& events, const viewer& v) {
   json::array out;
@@ -125,9 +126,8 @@ std::string content_string(storage::connection& c, const std::optional<std::stri
   if (!event_id) return fallback;
   auto e = storage::events::get_event(c, *event_id);
   if (!e) return fallback;
-  auto pdu = pdu_json(*e);
-  if (auto* content = pdu.if_contains("content"); content && content->is_object())
-    if (auto* v = content->as_object().if_contains(key); v && v->is_string()) return std::string(v->as_string());
+  auto content = content_of(*e);
+  if (auto* v = content.if_contains(key); v && v->is_string()) return std::string(v->as_string());
   return fallback;
 }
 

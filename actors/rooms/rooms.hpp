@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "protocol/event_filter.hpp"
 #include "storage/database.hpp"
 #include "storage/tables/events.hpp"
 
@@ -28,13 +29,15 @@ struct viewer {
   std::string device_id;
 };
 
-// An event as clients see it (ClientEvent): content (pruned if redacted, with
+// The content of a stored event (an empty object if it has none).
+boost::json::object content_of(const storage::events::event_row& e);
+
+// Whether a stored event passes a RoomEventFilter (content is parsed only for contains_url).
+bool matches_filter(const protocol::room_event_filter& f, const storage::events::event_row& e);
+
+// Events as clients see them (ClientEvent): content (pruned if redacted, with
 // unsigned.redacted_because), unsigned.age, prev_content / replaces_state for state events,
-// transaction_id for the sending device. `redactions` may supply the redaction events; missing
-// ones are fetched.
-boost::json::object client_event(storage::connection& c, const storage::events::event_row& e, const viewer& v,
-                                 int64_t now_ms, const std::string& room_version);
-// Many events of one room at once (one query for redaction events, one for the room version).
+// transaction_id for the sending device. One query fetches all the redaction events.
 boost::json::array client_events(storage::connection& c, const std::vector<storage::events::event_row>& events,
                                  const viewer& v);
 

@@ -75,15 +75,12 @@ void flush(writer_type self) {
       auto failed = [&](write_result r) {
         pos = start;
         results[i] = std::move(r);
-        if (isolate) {
-          c.rollback_to_savepoint("w");
-          c.release_savepoint("w");
-        } else if (batch.size() == 1) {
-          single_failed = true;
-          throw needs_isolation{};  // rolls the transaction back; the result is already set
-        } else {
-          throw needs_isolation{};
+        if (!isolate) {
+          single_failed = batch.size() == 1;  // then the result above is final
+          throw needs_isolation{};            // rolls the transaction back
         }
+        c.rollback_to_savepoint("w");
+        c.release_savepoint("w");
       };
       try {
         auto args = protocol::parse_object(req.args, 64, true);

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "actors/endpoint_helpers.hpp"
+#include "actors/rooms/rooms.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/json.hpp"
 #include "storage/tables/events.hpp"
@@ -43,10 +44,8 @@ std::string contains_pattern(const std::string& term) {
 bool is_public_room(storage::connection& c, const std::string& room_id) {
   for (const auto& e : storage::events::current_state_of_types(c, room_id, {"m.room.join_rules"})) {
     if (e.redacted_by) continue;
-    auto pdu = json::parse(e.json);
-    auto* content = pdu.as_object().if_contains("content");
-    if (!content || !content->is_object()) continue;
-    auto* rule = content->as_object().if_contains("join_rule");
+    auto content = rooms::content_of(e);
+    auto* rule = content.if_contains("join_rule");
     if (rule && rule->is_string() && rule->as_string() == "public") return true;
   }
   return false;

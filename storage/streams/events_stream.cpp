@@ -187,18 +187,17 @@ json::object append_event(op_context& ctx, const event_signer& signer, room_appe
   // What clients see as unsigned.prev_content: kept with the event (unsigned is outside hashes
   // and signatures), so reads need no extra lookup.
   if (t.state_key) {
-    std::shared_ptr<const protocol::pdu> prev;
+    // The event this one replaces; its row says whether it was redacted (the cache does not).
+    std::optional<events::event_row> prev;
     if (auto it = ra.state.find({t.type, *t.state_key}); it != ra.state.end()) {
-      prev = it->second;
+      if (it->second) prev = events::get_event(c, it->second->event_id);
     } else if (auto id = events::current_state_event_id(c, ra.room.room_id, t.type, *t.state_key)) {
-      if (auto row = events::get_event(c, *id)) prev = std::make_shared<protocol::pdu>(to_pdu(*row));
+      prev = events::get_event(c, *id);
     }
     if (prev) {
-      json::object u{{"replaces_state", prev->event_id}, {"prev_sender", std::string(prev->sender())}};
+      json::object u{{"replaces_state", prev->event_id}, {"prev_sender", prev->sender}};
       // A redacted state event's content is gone for clients too.
-      bool redacted = false;
-      if (auto row = events::get_event(c, prev->event_id)) redacted = row->redacted_by.has_value();
-      u["prev_content"] = redacted ? json::object{} : prev->content();
+      u["prev_content"] = prev->redacted_by ? json::object{} : to_pdu(*prev).content();
       ev.json["unsigned"] = std::move(u);
     }
   }

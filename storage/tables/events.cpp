@@ -130,12 +130,6 @@ state_ids state_at_group_filtered(connection& c, int64_t state_group, const std:
   return out;
 }
 
-std::optional<int64_t> prev_state_group(connection& c, int64_t state_group) {
-  auto r = c.exec("SELECT prev_group FROM state_groups WHERE id = $1", {state_group});
-  if (r.empty()) return std::nullopt;
-  return r[0].opt_int(0);
-}
-
 std::optional<std::string> current_state_event_id(connection& c, const std::string& room_id, const std::string& type,
                                                   const std::string& state_key) {
   auto r = c.exec("SELECT event_id FROM current_state_events WHERE room_id = $1 AND type = $2 AND state_key = $3",
@@ -148,14 +142,6 @@ state_ids current_state(connection& c, const std::string& room_id) {
   auto r = c.exec("SELECT type, state_key, event_id FROM current_state_events WHERE room_id = $1", {room_id});
   state_ids out;
   for (size_t i = 0; i < r.size(); ++i) out.emplace(state_key_pair{r[i].as_text(0), r[i].as_text(1)}, r[i].as_text(2));
-  return out;
-}
-
-std::map<std::string, std::string> current_memberships(connection& c, const std::string& room_id) {
-  auto r = c.exec("SELECT state_key, membership FROM current_state_events WHERE room_id = $1 AND type = 'm.room.member'",
-                  {room_id});
-  std::map<std::string, std::string> out;
-  for (size_t i = 0; i < r.size(); ++i) out.emplace(r[i].as_text(0), r[i].as_text(1));
   return out;
 }
 

@@ -65,15 +65,10 @@ std::vector<event_row> get_events(connection& c, const std::vector<std::string>&
 state_ids state_at_group(connection& c, int64_t state_group);
 state_ids state_at_group_filtered(connection& c, int64_t state_group, const std::vector<state_key_pair>& keys,
                                   const std::vector<std::string>& whole_types = {});
-// The group before this one (for a state event, the state before it), nullopt for a snapshot
-// root.
-std::optional<int64_t> prev_state_group(connection& c, int64_t state_group);
 
 std::optional<std::string> current_state_event_id(connection& c, const std::string& room_id, const std::string& type,
                                                   const std::string& state_key);
 state_ids current_state(connection& c, const std::string& room_id);
-// Current (state_key → membership) for m.room.member.
-std::map<std::string, std::string> current_memberships(connection& c, const std::string& room_id);
 std::optional<std::string> current_membership(connection& c, const std::string& room_id, const std::string& user_id);
 std::vector<std::string> rooms_for_user(connection& c, const std::string& user_id, const std::string& membership);
 
