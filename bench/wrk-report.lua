@@ -1,16 +1,9 @@
 -- wrk script: sends the Authorization header given in $MYELIN_TOKEN (if any) and prints one JSON
--- line with throughput and latency percentiles (microseconds) when the run ends.
+-- line with throughput and latency percentiles (microseconds) when the run ends (wrk-summary.lua).
 local token = os.getenv("MYELIN_TOKEN")
 if token and token ~= "" then
   wrk.headers["Authorization"] = "Bearer " .. token
 end
 
-done = function(summary, latency, requests)
-  local secs = summary.duration / 1e6
-  local errors = summary.errors.connect + summary.errors.read + summary.errors.write
-                 + summary.errors.status + summary.errors.timeout
-  io.write(string.format(
-    '{"requests":%d,"seconds":%.2f,"rps":%.0f,"errors":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d}\n',
-    summary.requests, secs, summary.requests / secs, errors,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
-end
+-- The JSON summary line, from the file next to this one.
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "wrk-summary.lua")

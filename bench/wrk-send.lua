@@ -1,7 +1,7 @@
 -- wrk script for event sending: each request is PUT /rooms/{room}/send/m.room.message/{txn} as one
 -- of the senders listed in $MYELIN_SENDERS (a file of "access_token room_id" lines), taken round
--- robin, with a transaction id unique per thread and request. Prints the same JSON summary line as
--- wrk-report.lua.
+-- robin, with a transaction id unique per thread and request. Prints the JSON summary line of
+-- wrk-summary.lua.
 local senders = {}
 for line in io.lines(os.getenv("MYELIN_SENDERS")) do
   local token, room = line:match("^(%S+)%s+(%S+)$")
@@ -26,17 +26,5 @@ function request()
                                   ["Content-Type"] = "application/json"}, body)
 end
 
-local non_2xx = 0
-function response(status, headers, body)
-  if status ~= 200 then non_2xx = non_2xx + 1 end
-end
-
-done = function(summary, latency, requests)
-  local secs = summary.duration / 1e6
-  local errors = summary.errors.connect + summary.errors.read + summary.errors.write
-                 + summary.errors.status + summary.errors.timeout
-  io.write(string.format(
-    '{"requests":%d,"seconds":%.2f,"rps":%.0f,"errors":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d}\n',
-    summary.requests, secs, summary.requests / secs, errors,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
-end
+-- The JSON summary line, from the file next to this one.
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "wrk-summary.lua")
