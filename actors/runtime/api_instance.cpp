@@ -40,7 +40,7 @@ using instance_type = api_instance_actor::stateful_pointer<instance_state>;
 // One request through its handler, on whichever thread runs it (the actor or the pool).
 api_response answer(const api_instance_deps& deps, const std::string& label, const logger& log,
                     const endpoint_entry* entry, const api_request& req) {
-  handler_context ctx{*deps.config, *deps.db, *deps.writers, label, log, deps.limiter};
+  handler_context ctx{*deps.config, *deps.db, *deps.writers, label, log, deps.limiter, deps.views};
   api_response resp = run_handler(ctx, entry, req);
   if (deps.expose_instance_header) resp.headers.emplace_back("X-Myelin-Instance", label);
   return resp;

@@ -12,6 +12,7 @@
 namespace myelin::runtime {
 
 class blocking_pool;
+struct node_views;
 
 struct api_instance_deps {
   const homeserver_config* config = nullptr;
@@ -22,6 +23,7 @@ struct api_instance_deps {
   size_t max_in_flight = 256;
   bool expose_instance_header = false;   // X-Myelin-Instance on responses (debugging, tests)
   gateway::rate_limiter* limiter = nullptr;
+  const node_views* views = nullptr;
 };
 
 api_instance_actor spawn_api_instance(caf::actor_system& sys, std::string label, api_instance_deps deps);

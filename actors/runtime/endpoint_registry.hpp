@@ -25,6 +25,7 @@ class matrix_error;
 namespace runtime {
 
 class writer_client;
+struct node_views;
 
 // What a handler may use. Handlers run on a blocking-pool thread: database calls and blocking
 // writer requests are fine there (and only there).
@@ -37,6 +38,8 @@ struct handler_context {
   // The node's rate limiter, for limits the gateway cannot apply itself (per account on login).
   // May be null (tests).
   gateway::rate_limiter* limiter = nullptr;
+  // The node's in-memory stream views (positions seen, typing). May be null (tests).
+  const node_views* views = nullptr;
 };
 
 using handler_fn = std::function<api_response(handler_context&, const api_request&)>;

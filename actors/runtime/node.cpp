@@ -6,6 +6,7 @@
 #include "actors/runtime/api_instance.hpp"
 #include "actors/runtime/blocking_pool.hpp"
 #include "actors/runtime/bridge.hpp"
+#include "actors/runtime/node_views.hpp"
 #include "actors/runtime/stream_hub.hpp"
 #include "actors/runtime/stream_writer.hpp"
 #include "actors/runtime/supervisor.hpp"
@@ -41,6 +42,7 @@ struct node_runtime::impl {
   instance_registry registry;
   endpoint_registry endpoints;
   token_cache tokens;
+  node_views views;
   stream_hub_actor hub;
   std::vector<caf::actor> bridges;
   std::atomic<uint64_t> bridge_rr{0};
@@ -74,6 +76,7 @@ struct node_runtime::impl {
     deps.max_in_flight = cfg.runtime.max_in_flight_per_instance;
     deps.expose_instance_header = opts.expose_instance_header;
     deps.limiter = opts.limiter;
+    deps.views = &views;
     return caf::actor_cast<caf::actor>(spawn_api_instance(*sys, label, deps));
   }
 };
@@ -118,7 +121,12 @@ void node_runtime::start() {
 
   auto listeners = std::make_shared<hub_listeners>();
   listeners->by_stream.emplace("accounts", [this](const stream_update& u) { impl_->on_accounts_update(u); });
-  m.hub = spawn_stream_hub(*m.sys, listeners, load_all_stream_positions(*m.db));
+  listeners->by_stream.emplace("typing", [this](const stream_update& u) { impl_->views.typing.apply(u); });
+  listeners->by_stream.emplace(
+      "*", [this](const stream_update& u) { impl_->views.positions.advance(u.stream, u.writer, u.position); });
+  auto initial_positions = load_all_stream_positions(*m.db);
+  m.views.positions.seed(initial_positions);
+  m.hub = spawn_stream_hub(*m.sys, listeners, std::move(initial_positions));
 
   const std::string& me = m.opts.node_name;
   if (m.opts.signing_key.seed.empty()) m.opts.signing_key = protocol::generate_signing_key();

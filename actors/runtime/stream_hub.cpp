@@ -59,12 +59,14 @@ stream_hub_actor::behavior_type hub_impl(hub_type self, std::shared_ptr<const hu
   return {
       [=](atoms::publish_atom, const stream_update& u) {
         auto& st = self->state;
-        auto range = st.listeners->by_stream.equal_range(u.stream);
-        for (auto it = range.first; it != range.second; ++it) {
-          try {
-            it->second(u);
-          } catch (const std::exception& e) {
-            st.log.error("stream listener failed", {{"stream", u.stream}, {"error", e.what()}});
+        for (const std::string& key : {u.stream, std::string("*")}) {
+          auto range = st.listeners->by_stream.equal_range(key);
+          for (auto it = range.first; it != range.second; ++it) {
+            try {
+              it->second(u);
+            } catch (const std::exception& e) {
+              st.log.error("stream listener failed", {{"stream", u.stream}, {"error", e.what()}});
+            }
           }
         }
         if (auto sit = st.subscribers.find(u.stream); sit != st.subscribers.end())

@@ -16,6 +16,7 @@ namespace myelin::runtime {
 
 // In-process listeners (e.g. the access-token cache). They run on the hub's thread before the
 // position counts as seen, so a waiter released at position p sees every cache effect up to p.
+// The key is a stream name, or "*" for every stream.
 struct hub_listeners {
   std::multimap<std::string, std::function<void(const stream_update&)>> by_stream;
 };

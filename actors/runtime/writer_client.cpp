@@ -29,4 +29,10 @@ write_result writer_client::write(const std::string& stream, std::string_view sh
   return out;
 }
 
+void writer_client::send(const std::string& stream, std::string_view shard_key, const std::string& op,
+                         const boost::json::object& args) {
+  auto ref = registry_.pick("writer." + stream, shard_key);
+  if (ref.handle) caf::anon_send(ref.handle, write_request{op, boost::json::serialize(args)});
+}
+
 } // namespace myelin::runtime

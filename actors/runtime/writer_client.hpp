@@ -24,6 +24,10 @@ public:
   // the writer), an unreachable writer as a 503 matrix_error.
   write_result write(const std::string& stream, std::string_view shard_key, const std::string& op,
                      const boost::json::object& args);
+  // Fire and forget, for writes whose caller must not wait (presence bumps from /sync): no
+  // result, no error; an unavailable writer drops the write.
+  void send(const std::string& stream, std::string_view shard_key, const std::string& op,
+            const boost::json::object& args);
 
 private:
   caf::actor_system& sys_;
