@@ -184,7 +184,10 @@ std::vector<event_row> filter_visible(storage::connection& c, const std::string&
             old_hv = std::string(h->as_string());
       if (restrictiveness(old_hv) > restrictiveness(hv)) hv = old_hv;
     }
-    if (visible(at, hv, joined_now)) out.push_back(std::move(e));
+    // Users always see their own membership events: the leave or kick that ended their view of
+    // the room, an invite they rejected (Synapse does the same).
+    bool own_membership = e.type == "m.room.member" && e.state_key == user_id;
+    if (own_membership || visible(at, hv, joined_now)) out.push_back(std::move(e));
   }
   return out;
 }

@@ -25,6 +25,14 @@ api_response run_handler(handler_context& ctx, const endpoint_entry* entry, cons
   return resp;
 }
 
+api_response answer_request(const api_instance_deps& deps, const std::string& label, const logger& log,
+                            const endpoint_entry* entry, const api_request& req) {
+  handler_context ctx{*deps.config, *deps.db, *deps.writers, label, log, deps.limiter, deps.views};
+  api_response resp = run_handler(ctx, entry, req);
+  if (deps.expose_instance_header) resp.headers.emplace_back("X-Myelin-Instance", label);
+  return resp;
+}
+
 namespace {
 
 struct instance_state {
@@ -37,15 +45,6 @@ struct instance_state {
 
 using instance_type = api_instance_actor::stateful_pointer<instance_state>;
 
-// One request through its handler, on whichever thread runs it (the actor or the pool).
-api_response answer(const api_instance_deps& deps, const std::string& label, const logger& log,
-                    const endpoint_entry* entry, const api_request& req) {
-  handler_context ctx{*deps.config, *deps.db, *deps.writers, label, log, deps.limiter, deps.views};
-  api_response resp = run_handler(ctx, entry, req);
-  if (deps.expose_instance_header) resp.headers.emplace_back("X-Myelin-Instance", label);
-  return resp;
-}
-
 api_instance_actor::behavior_type instance_impl(instance_type self, std::string label, api_instance_deps deps) {
   auto& st = self->state;
   st.label = std::move(label);
@@ -57,7 +56,7 @@ api_instance_actor::behavior_type instance_impl(instance_type self, std::string 
         if (s.in_flight.size() >= s.deps.max_in_flight)
           return error_response(protocol::errors::unavailable("Server busy, try again"));
         const endpoint_entry* entry = s.deps.endpoints->find(req.endpoint);
-        if (entry && entry->spec.nonblocking) return answer(s.deps, s.label, *s.log, entry, req);
+        if (entry && entry->spec.nonblocking) return answer_request(s.deps, s.label, *s.log, entry, req);
         auto id = ++s.next_job;
         auto promise = self->make_response_promise<api_response>();
         s.in_flight.emplace(id, promise);
@@ -65,7 +64,7 @@ api_instance_actor::behavior_type instance_impl(instance_type self, std::string 
         // The job may outlive this instance (if it crashes); it then only sends to a dead address.
         s.deps.pool->post([me, id, entry, deps = s.deps, req = std::move(req), label = s.label]() {
           logger job_log("group", label);
-          caf::anon_send(me, atoms::done_atom_v, id, answer(deps, label, job_log, entry, req));
+          caf::anon_send(me, atoms::done_atom_v, id, answer_request(deps, label, job_log, entry, req));
         });
         return promise;
       },

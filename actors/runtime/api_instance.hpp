@@ -9,6 +9,9 @@
 #include "actors/runtime/endpoint_registry.hpp"
 #include "actors/runtime/interfaces.hpp"
 
+namespace myelin {
+class logger;
+}
 namespace myelin::runtime {
 
 class blocking_pool;
@@ -31,5 +34,10 @@ api_instance_actor spawn_api_instance(caf::actor_system& sys, std::string label,
 // Runs one request through its handler, turning exceptions into Matrix error responses.
 // (Exposed for tests; instances call it on the pool.)
 api_response run_handler(handler_context& ctx, const endpoint_entry* entry, const api_request& req);
+
+// run_handler with the instance's dependencies (and its X-Myelin-Instance header), for instances
+// that post their own pool jobs (the sync instance).
+api_response answer_request(const api_instance_deps& deps, const std::string& label, const logger& log,
+                            const endpoint_entry* entry, const api_request& req);
 
 } // namespace myelin::runtime

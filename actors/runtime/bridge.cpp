@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "actors/runtime/endpoint_registry.hpp"
+#include "actors/runtime/groups.hpp"
 #include "actors/runtime/instance_registry.hpp"
 #include "protocol/errors.hpp"
 
@@ -56,7 +57,9 @@ caf::behavior bridge_impl(caf::stateful_actor<bridge_state>* self, const instanc
         if (st.monitored.insert(ref.handle.address()).second) self->monitor(ref.handle);
         auto id = ++st.next_id;
         st.in_flight.emplace(id, bridge_state::pending{ref.handle.address(), ref.label, std::move(job.done)});
-        self->request(ref.handle, caf::duration{st.timeout}, std::move(job.request))
+        // A long-poll may legitimately take its whole timeout before the handler even starts.
+        auto timeout = job.group == "sync" ? st.timeout + long_poll_allowance : st.timeout;
+        self->request(ref.handle, caf::duration{timeout}, std::move(job.request))
             .then(
                 [=](api_response& resp) {
                   auto it = self->state.in_flight.find(id);

@@ -1,6 +1,7 @@
 // The role groups Myelin knows: Synapse's worker roles and stream writers, with how requests are
 // balanced over a group's instances and whether the group may have more than one instance.
 #pragma once
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,6 +30,10 @@ struct group_info {
   bool singleton;            // more than one instance is a placement error
   std::string description;
 };
+
+// The longest long-poll an instance may hold a request (the sync group's /sync and /events); the
+// bridge adds it to the group request timeout for that group.
+constexpr std::chrono::seconds long_poll_allowance{120};
 
 // Every group, in a stable order.
 const std::vector<group_info>& known_groups();

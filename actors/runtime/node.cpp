@@ -12,6 +12,7 @@
 #include "actors/runtime/supervisor.hpp"
 #include "actors/runtime/token_cache.hpp"
 #include "actors/runtime/writer_client.hpp"
+#include "actors/sync/sync_instance.hpp"
 #include "common/clock.hpp"
 #include "common/log.hpp"
 #include "protocol/crypto.hpp"
@@ -77,6 +78,7 @@ struct node_runtime::impl {
     deps.expose_instance_header = opts.expose_instance_header;
     deps.limiter = opts.limiter;
     deps.views = &views;
+    if (group == "sync") return caf::actor_cast<caf::actor>(sync::spawn_sync_instance(*sys, label, deps, hub));
     return caf::actor_cast<caf::actor>(spawn_api_instance(*sys, label, deps));
   }
 };

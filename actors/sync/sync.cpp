@@ -1,0 +1,220 @@
+// GET /sync: parameters, the token window, and the top-level sections (account data, presence,
+// to-device, device lists); the rooms are in sync_rooms.cpp. The long-poll around this lives in
+// the sync instance actor (sync_instance.cpp): the handler registered here computes once.
+#include "actors/sync/sync.hpp"
+
+#include <charconv>
+
+#include "actors/endpoint_helpers.hpp"
+#include "actors/runtime/node_views.hpp"
+#include "actors/sync/sync_context.hpp"
+#include "protocol/errors.hpp"
+#include "protocol/json.hpp"
+
+namespace myelin::sync {
+
+namespace json = boost::json;
+using storage::events::event_row;
+
+uint32_t writer_index(const std::string& label) {
+  auto slash = label.rfind('/');
+  if (slash == std::string::npos) return 0;
+  uint32_t n = 0;
+  std::from_chars(label.data() + slash + 1, label.data() + label.size(), n);
+  return n;
+}
+
+sync_params parse_sync_params(const api_request& req) {
+  sync_params p;
+  if (auto since = endpoints::query_param(req, "since"); since && !since->empty()) {
+    p.since = protocol::parse_sync_token(*since);
+    if (!p.since) throw protocol::errors::invalid_param("Invalid since token");
+  }
+  if (auto t = endpoints::query_param(req, "timeout"); t && !t->empty()) {
+    int64_t v = 0;
+    auto [ptr, ec] = std::from_chars(t->data(), t->data() + t->size(), v);
+    if (ec != std::errc{} || ptr != t->data() + t->size() || v < 0)
+      throw protocol::errors::invalid_param("timeout must be a non-negative integer");
+    p.timeout_ms = std::min(v, max_timeout_ms);
+  }
+  if (auto fs = endpoints::query_param(req, "full_state")) {
+    if (*fs != "true" && *fs != "false") throw protocol::errors::invalid_param("full_state must be 'true' or 'false'");
+    p.full_state = *fs == "true";
+  }
+  if (auto sp = endpoints::query_param(req, "set_presence")) {
+    if (*sp != "online" && *sp != "unavailable" && *sp != "offline")
+      throw protocol::errors::invalid_param("set_presence must be online, unavailable or offline");
+    p.set_presence = *sp;
+  }
+  if (auto f = endpoints::query_param(req, "filter"); f && !f->empty()) p.filter = *f;
+  return p;
+}
+
+protocol::sync_token current_token(const runtime::handler_context& ctx,
+                                   const std::optional<protocol::sync_token>& since) {
+  protocol::sync_token t;
+  if (ctx.views) {
+    const auto& streams = protocol::sync_token_streams();
+    for (const auto& [stream, writers] : ctx.views->positions.snapshot()) {
+      if (!streams.count(stream)) continue;
+      for (const auto& [label, position] : writers) t.set(stream, writer_index(label), position);
+    }
+  }
+  if (since)
+    for (const auto& [stream, writers] : since->positions)
+      for (const auto& [w, p] : writers)
+        if (p > t.get(stream, w)) t.set(stream, w, p);
+  return t;
+}
+
+namespace {
+
+// The filter: inline JSON or the id of one the user stored (POST /user/{userId}/filter).
+protocol::filter load_filter(storage::connection& c, const std::string& user_id, const std::optional<std::string>& text,
+                             bool& unread_thread_notifications) {
+  if (!text) return {};
+  json::object o;
+  if ((*text)[0] == '{') {
+    o = protocol::parse_object(*text);
+  } else {
+    if (text->size() > 18 || text->find_first_not_of("0123456789") != std::string::npos)
+      throw protocol::errors::invalid_param("No such filter");
+    auto r = c.exec("SELECT filter_json FROM user_filters WHERE user_id = $1 AND filter_id = $2",
+                    {user_id, static_cast<int64_t>(std::stoll(*text))});
+    if (r.empty()) throw protocol::errors::invalid_param("No such filter");
+    o = protocol::parse_object(r[0].as_text(0));
+  }
+  auto f = protocol::parse_filter(o);
+  if (auto* room = o.if_contains("room"); room && room->is_object())
+    if (auto* tl = room->as_object().if_contains("timeline"); tl && tl->is_object())
+      if (auto* u = tl->as_object().if_contains("unread_thread_notifications"); u && u->is_bool())
+        unread_thread_notifications = u->as_bool();
+  return f;
+}
+
+std::set<std::string> ignored_users(storage::connection& c, const std::string& user_id) {
+  std::set<std::string> out;
+  auto r = c.exec("SELECT content FROM account_data WHERE user_id = $1 AND room_id = '' AND type = 'm.ignored_user_list'",
+                  {user_id});
+  if (r.empty()) return out;
+  auto content = protocol::parse_value(r[0].as_text(0));
+  if (auto* o = content.if_object())
+    if (auto* users = o->if_contains("ignored_users"); users && users->is_object())
+      for (const auto& [u, _] : users->as_object()) out.emplace(u);
+  return out;
+}
+
+storage::room_sync::window events_window(const protocol::sync_token* since, const protocol::sync_token& upto) {
+  storage::room_sync::window w;
+  if (auto it = upto.positions.find("events"); it != upto.positions.end())
+    for (const auto& [index, position] : it->second)
+      w.by_persister["writer.events/" + std::to_string(index)] = {since ? since->get("events", index) : 0, position};
+  return w;
+}
+
+json::object global_account_data(sync_context& s, bool& any) {
+  auto r = s.c.exec(
+      "SELECT type, content FROM account_data WHERE user_id = $1 AND room_id = '' AND position <= $2 AND position > $3",
+      {s.viewer.user_id, s.upto_of("account_data"), s.since_of("account_data")});
+  json::array events;
+  for (size_t i = 0; i < r.size(); ++i)
+    if (rooms::matches_filter(s.filter.account_data, event_row{.type = r[i].as_text(0), .sender = s.viewer.user_id}))
+      events.push_back(json::object{{"type", r[i].as_text(0)}, {"content", protocol::parse_value(r[i].as_text(1))}});
+  any |= !events.empty();
+  return json::object{{"events", std::move(events)}};
+}
+
+} // namespace
+
+void sync_context::apply_event_fields(json::object& event) const {
+  if (!filter.event_fields) return;
+  json::object out;
+  for (const auto& field : *filter.event_fields) {
+    // Dotted paths; "\." is a literal dot in a key.
+    std::vector<std::string> path{""};
+    for (size_t i = 0; i < field.size(); ++i) {
+      if (field[i] == '\\' && i + 1 < field.size() && field[i + 1] == '.') path.back() += field[++i];
+      else if (field[i] == '.') path.emplace_back();
+      else path.back() += field[i];
+    }
+    const json::value* v = nullptr;
+    const json::object* at = &event;
+    for (size_t i = 0; i < path.size() && at; ++i) {
+      v = at->if_contains(path[i]);
+      if (!v) break;
+      at = i + 1 < path.size() ? v->if_object() : nullptr;
+    }
+    if (!v) continue;
+    json::object* dst = &out;
+    for (size_t i = 0; i + 1 < path.size(); ++i) {
+      auto& next = (*dst)[path[i]];
+      if (!next.is_object()) next = json::object{};
+      dst = &next.as_object();
+    }
+    (*dst)[path.back()] = *v;
+  }
+  event = std::move(out);
+}
+
+json::array sync_context::format_events(const std::vector<event_row>& events) const {
+  json::array out;
+  if (filter.event_format == "federation") {
+    for (const auto& e : events) out.push_back(protocol::parse_value(e.json));
+  } else {
+    out = rooms::client_events(c, events, viewer);
+    // In /sync the room is the key the events sit under (spec: ClientEventWithoutRoomID).
+    for (auto& e : out) e.as_object().erase("room_id");
+  }
+  if (filter.event_fields)
+    for (auto& e : out) apply_event_fields(e.as_object());
+  return out;
+}
+
+sync_outcome compute_sync(runtime::handler_context& ctx, const api_request& req, const sync_params& params,
+                          const protocol::sync_token& upto) {
+  auto conn = ctx.db.acquire();
+  const protocol::sync_token* since = params.since ? &*params.since : nullptr;
+  sync_context s{.ctx = ctx,
+                 .c = *conn,
+                 .req = req,
+                 .params = params,
+                 .viewer = rooms::viewer{req.user_id, req.device_id},
+                 .since = since,
+                 .upto = upto};
+  s.filter = load_filter(*conn, req.user_id, params.filter, s.unread_thread_notifications);
+  s.window = events_window(since, upto);
+  s.everything = events_window(nullptr, upto);
+  s.ignored = ignored_users(*conn, req.user_id);
+
+  sync_outcome out;
+  out.upto = upto;
+  out.interest.user_id = req.user_id;
+  bool any = false;
+  json::object body;
+  body["next_batch"] = protocol::format_sync_token(upto);
+  body["rooms"] = rooms_section(s, out.interest, any);
+  body["account_data"] = global_account_data(s, any);
+  body["presence"] = json::object{{"events", json::array{}}};
+  body["to_device"] = json::object{{"events", json::array{}}};
+  body["device_lists"] = json::object{{"changed", json::array{}}, {"left", json::array{}}};
+  body["device_one_time_keys_count"] = json::object{};
+  body["device_unused_fallback_key_types"] = json::array{};
+  out.empty = !any;
+  out.response = runtime::json_response(body);
+  return out;
+}
+
+} // namespace myelin::sync
+
+namespace myelin::endpoints {
+
+void register_sync(runtime::endpoint_registry& r) {
+  r.add({.name = "sync", .method = "GET", .path = "/_matrix/client/{:r0|v3}/sync", .allow_guest = true},
+        [](runtime::handler_context& ctx, const api_request& req) {
+          // One computation without waiting; the sync instance adds the long-poll.
+          auto params = sync::parse_sync_params(req);
+          return sync::compute_sync(ctx, req, params, sync::current_token(ctx, params.since)).response;
+        });
+}
+
+} // namespace myelin::endpoints
