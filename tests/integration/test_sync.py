@@ -3,6 +3,7 @@ membership sections, account data), gaps are `limited` with a usable prev_batch,
 inline) shape the answer, long-polls return within milliseconds of a relevant event and not at all
 for an irrelevant one, tokens survive a restart, and ignored users disappear."""
 import json
+import os
 import threading
 import time
 import urllib.parse
@@ -324,6 +325,19 @@ class LongPoll(SyncClient, ServerTestCase):
         self.assertEqual(self.bodies(body, room), ["before restart"])
         again = self.sync("erin", since=body["next_batch"], timeout=200)
         self.assertEqual(again["rooms"]["join"], {})
+
+
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "configs", "placement-split.yaml")) as f:
+    SPLIT = f.read()
+
+
+class SyncSplit(Sync):
+    """The same, with sync x4 and two event persisters (configs/placement-split.yaml)."""
+    placement = SPLIT
+
+
+class LongPollSplit(LongPoll):
+    placement = SPLIT
 
 
 if __name__ == "__main__":
