@@ -46,7 +46,7 @@ def call(port, method, path, body=None, token=None):
 
 
 class Server:
-    def __init__(self, binary, persisters, db):
+    def __init__(self, binary, persisters, db, extra_config="", groups=None):
         self.dir = tempfile.mkdtemp(prefix="myelin-bench-")
         self.pg_db = None
         if db == "postgres":
@@ -71,10 +71,10 @@ enable_registration_without_verification: true
 logging: {{level: warn, access_log: false, components: {{main: info}}}}
 rc_message: {{per_second: 1000000, burst_count: 1000000}}
 rc_registration: {{per_second: 1000000, burst_count: 1000000}}
-""")
+{extra_config}""")
         with open(f"{self.dir}/placement.yaml", "w") as f:
-            f.write(f"nodes:\n  main: {{}}\ngroups:\n  event_creator: 2\n  client_reader: 2\n"
-                    f"  writer.events: {persisters}\n")
+            f.write(groups or f"nodes:\n  main: {{}}\ngroups:\n  event_creator: 2\n  client_reader: 2\n"
+                              f"  writer.events: {persisters}\n")
         self.log = open(f"{self.dir}/log", "w")
         self.proc = subprocess.Popen([binary, "--config", f"{self.dir}/homeserver.yaml", "--placement",
                                       f"{self.dir}/placement.yaml"], stdout=self.log, stderr=subprocess.STDOUT)
