@@ -1,7 +1,9 @@
 """A real Matrix client in another language against Myelin: matrix-js-sdk (npm, pinned in
 tests/e2e/js-sdk/package-lock.json) runs tests/e2e/js-sdk/rooms.mjs — registration through UIA,
 login, createRoom, invite/join, sends, display name, redaction, a refused non-member, and /messages
-paged back to m.room.create — using the SDK's request-level calls (no /sync).
+paged back to m.room.create — using the SDK's request-level calls; and tests/e2e/js-sdk/live.mjs — two
+clients running their own sync loops (startClient) see each other's invite, join, messages, typing and
+read receipts live.
 
 Needs node and the npm dependencies: `scripts/run-tests.sh` (make test) runs `npm ci` in
 tests/e2e/js-sdk when they are missing; without them this suite fails rather than skips."""
@@ -14,7 +16,6 @@ from harness import ServerTestCase, main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 JS_DIR = os.path.join(ROOT, "tests", "e2e", "js-sdk")
-SCRIPT = os.path.join(JS_DIR, "rooms.mjs")
 TIMEOUT = 120
 
 
@@ -24,6 +25,13 @@ class JsSdkRooms(ServerTestCase):
                     "rc_registration:\n  per_second: 10000\n  burst_count: 10000\n")
 
     def test_rooms_with_matrix_js_sdk(self):
+        self.run_script("rooms.mjs")
+
+    def test_live_sync_with_matrix_js_sdk(self):
+        self.run_script("live.mjs")
+
+    def run_script(self, name):
+        script = os.path.join(JS_DIR, name)
         node = shutil.which("node")
         self.assertIsNotNone(node, "node is not installed (scripts/install-deps.sh test installs it)")
         sdk = os.path.join(JS_DIR, "node_modules", "matrix-js-sdk", "package.json")
@@ -33,18 +41,18 @@ class JsSdkRooms(ServerTestCase):
         url = f"http://127.0.0.1:{self.server.port}"
         start = time.monotonic()
         try:
-            proc = subprocess.run([node, SCRIPT, url], cwd=JS_DIR, capture_output=True, text=True,
+            proc = subprocess.run([node, script, url], cwd=JS_DIR, capture_output=True, text=True,
                                   timeout=TIMEOUT)
         except subprocess.TimeoutExpired as e:
             out = (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
             err = (e.stderr or b"").decode(errors="replace") if isinstance(e.stderr, bytes) else (e.stderr or "")
-            self.fail(f"rooms.mjs did not finish within {TIMEOUT} s\n--- stdout ---\n{out}\n--- stderr ---\n{err}"
+            self.fail(f"{name} did not finish within {TIMEOUT} s\n--- stdout ---\n{out}\n--- stderr ---\n{err}"
                       f"\n--- server log (tail) ---\n{self.server.read_log()[-3000:]}")
         took = time.monotonic() - start
         if proc.returncode != 0:
-            self.fail(f"rooms.mjs exited with {proc.returncode} after {took:.1f} s\n--- stdout ---\n{proc.stdout}"
+            self.fail(f"{name} exited with {proc.returncode} after {took:.1f} s\n--- stdout ---\n{proc.stdout}"
                       f"\n--- stderr ---\n{proc.stderr}\n--- server log (tail) ---\n{self.server.read_log()[-3000:]}")
-        print(f"\n{proc.stdout}{proc.stderr}rooms.mjs took {took:.1f} s", flush=True)
+        print(f"\n{proc.stdout}{proc.stderr}{name} took {took:.1f} s", flush=True)
 
 
 if __name__ == "__main__":
