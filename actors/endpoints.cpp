@@ -30,6 +30,7 @@ void register_room_state(runtime::endpoint_registry&);
 void register_filters(runtime::endpoint_registry&);
 void register_account_data(runtime::endpoint_registry&);
 void register_sync(runtime::endpoint_registry&);
+void register_legacy_sync(runtime::endpoint_registry&);
 } // namespace myelin::endpoints
 
 namespace myelin::runtime {
@@ -63,6 +64,7 @@ void register_all_endpoints(endpoint_registry& r) {
   endpoints::register_filters(r);
   endpoints::register_account_data(r);
   endpoints::register_sync(r);
+  endpoints::register_legacy_sync(r);
 }
 
 } // namespace myelin::runtime

@@ -204,6 +204,14 @@ sync_outcome compute_sync(runtime::handler_context& ctx, const api_request& req,
   return out;
 }
 
+const long_poll_endpoint* long_poll_for(const std::string& endpoint_name) {
+  static const long_poll_endpoint sync_endpoint{parse_sync_params, compute_sync};
+  static const long_poll_endpoint events_endpoint{parse_events_params, compute_events};
+  if (endpoint_name == "sync") return &sync_endpoint;
+  if (endpoint_name == "events") return &events_endpoint;
+  return nullptr;
+}
+
 } // namespace myelin::sync
 
 namespace myelin::endpoints {

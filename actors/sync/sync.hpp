@@ -26,6 +26,8 @@ struct sync_params {
   bool full_state = false;
   std::string set_presence = "online";  // online | unavailable | offline
   std::optional<std::string> filter;    // a filter id or inline JSON
+  // Legacy /events without `from`: start at the token of the first computation.
+  bool from_now = false;
 };
 sync_params parse_sync_params(const api_request& req);
 
@@ -50,6 +52,19 @@ protocol::sync_token current_token(const runtime::handler_context& ctx, const st
 // One /sync computation up to `upto`. Throws matrix_error for a bad filter.
 sync_outcome compute_sync(runtime::handler_context& ctx, const api_request& req, const sync_params& params,
                           const protocol::sync_token& upto);
+
+// The endpoints the sync instance long-polls: /sync and the legacy /events.
+struct long_poll_endpoint {
+  sync_params (*parse)(const api_request&);
+  sync_outcome (*compute)(runtime::handler_context&, const api_request&, const sync_params&,
+                          const protocol::sync_token&);
+};
+const long_poll_endpoint* long_poll_for(const std::string& endpoint_name);
+
+// Legacy /events (actors/sync/legacy.cpp).
+sync_params parse_events_params(const api_request& req);
+sync_outcome compute_events(runtime::handler_context& ctx, const api_request& req, const sync_params& params,
+                            const protocol::sync_token& upto);
 
 // "writer.events/3" → 3 (0 for a label without an index).
 uint32_t writer_index(const std::string& writer_label);

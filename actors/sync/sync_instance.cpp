@@ -60,12 +60,14 @@ void compute(instance_type self, uint64_t id) {
   ++st.computing;
   p.outcome = std::make_shared<sync_outcome>();
   auto me = caf::actor_cast<sync_instance_actor>(self);
-  st.deps.pool->post([me, id, deps = st.deps, label = st.label, req = p.req, params = p.params, out = p.outcome]() {
+  auto* endpoint = long_poll_for(p.req.endpoint);
+  st.deps.pool->post([me, id, endpoint, deps = st.deps, label = st.label, req = p.req, params = p.params,
+                      out = p.outcome]() {
     logger log("group", label);
     runtime::handler_context ctx{*deps.config, *deps.db, *deps.writers, label, log, deps.limiter, deps.views};
     api_response resp;
     try {
-      *out = compute_sync(ctx, req, params, current_token(ctx, params.since));
+      *out = endpoint->compute(ctx, req, params, current_token(ctx, params.since));
       resp = std::move(out->response);
     } catch (const protocol::matrix_error& e) {
       resp = runtime::error_response(e);
@@ -107,6 +109,8 @@ void computed(instance_type self, uint64_t id, api_response& resp) {
   auto& p = st.polls.at(id);
   p.computing = false;
   if (--st.computing == 0) st.recent.clear();
+  // /events without `from` waits for what comes after its first computation.
+  if (p.params.from_now && !p.params.since && resp.status == 200) p.params.since = p.outcome->upto;
   bool wait = resp.status == 200 && p.outcome->empty && p.params.since && p.params.timeout_ms > 0 && !p.expired &&
               st.polls.size() <= max_parked;
   if (!wait) return finish(self, id, std::move(resp));
@@ -129,7 +133,8 @@ sync_instance_actor::behavior_type sync_impl(instance_type self, std::string lab
       [=](api_request& req) -> caf::result<api_response> {
         auto& s = self->state;
         const auto* entry = s.deps.endpoints->find(req.endpoint);
-        if (req.endpoint != "sync" || !entry) {
+        const auto* poll_endpoint = long_poll_for(req.endpoint);
+        if (!poll_endpoint || !entry) {
           if (s.jobs.size() >= s.deps.max_in_flight)
             return runtime::error_response(protocol::errors::unavailable("Server busy, try again"));
           auto id = ++s.next_id;
@@ -144,13 +149,13 @@ sync_instance_actor::behavior_type sync_impl(instance_type self, std::string lab
         }
         sync_params params;
         try {
-          params = parse_sync_params(req);
+          params = poll_endpoint->parse(req);
         } catch (const protocol::matrix_error& e) {
           return runtime::error_response(e);
         }
         auto id = ++s.next_id;
         auto promise = self->make_response_promise<api_response>();
-        int64_t timeout = params.since ? params.timeout_ms : 0;
+        int64_t timeout = params.since || params.from_now ? params.timeout_ms : 0;
         long_poll poll;
         poll.req = std::move(req);
         poll.params = std::move(params);

@@ -327,6 +327,58 @@ class LongPoll(SyncClient, ServerTestCase):
         self.assertEqual(again["rooms"]["join"], {})
 
 
+class Legacy(SyncClient, ServerTestCase):
+    """GET /events, /initialSync and /rooms/{roomId}/initialSync, as Synapse still serves them."""
+
+    def test_events_stream(self):
+        room = self.create("alice")
+        since = self.sync("alice")["next_batch"]
+        self.send("alice", room, "via events")
+        r = self.server.get(f"{V3}/events?from={q(since)}&timeout=0", token=self.tok("alice"))
+        self.assertEqual(r.status, 200, r)
+        msgs = [e for e in r.json["chunk"] if e["type"] == "m.room.message"]
+        self.assertEqual([(e["content"]["body"], e["room_id"]) for e in msgs], [("via events", room)])
+        self.assertEqual(r.json["start"], since)
+        again = self.server.get(f"{V3}/events?from={q(r.json['end'])}&timeout=0", token=self.tok("alice"))
+        self.assertEqual(again.json["chunk"], [])
+        self.assertError(self.server.get(f"{V3}/events?from=nonsense", token=self.tok("alice")), 400, "M_INVALID_PARAM")
+
+    def test_events_long_poll_from_now(self):
+        room = self.create("alice")
+        out = {}
+
+        def poll():
+            start = time.monotonic()
+            out["r"] = self.server.get(f"{V3}/events?timeout=10000", token=self.tok("alice"))
+            out["elapsed"] = time.monotonic() - start
+
+        t = threading.Thread(target=poll)
+        t.start()
+        time.sleep(0.5)
+        self.send("alice", room, "now")
+        t.join(15)
+        self.assertEqual(out["r"].status, 200, out["r"])
+        self.assertEqual([e["content"]["body"] for e in out["r"].json["chunk"] if e["type"] == "m.room.message"], ["now"])
+        self.assertLess(out["elapsed"], 5)
+
+    def test_initial_sync(self):
+        room = self.create("alice", name="Legacy")
+        self.send("alice", room, "hello")
+        r = self.server.get(f"{V3}/initialSync?limit=5", token=self.tok("alice"))
+        self.assertEqual(r.status, 200, r)
+        entry = next(x for x in r.json["rooms"] if x["room_id"] == room)
+        self.assertEqual(entry["membership"], "join")
+        self.assertEqual(entry["messages"]["chunk"][-1]["content"]["body"], "hello")
+        self.assertIn("m.room.create", {e["type"] for e in entry["state"]})
+        self.assertIn("end", r.json)
+        one = self.server.get(f"{V3}/rooms/{q(room)}/initialSync", token=self.tok("alice"))
+        self.assertEqual(one.status, 200, one)
+        self.assertEqual(one.json["room_id"], room)
+        self.assertIn("m.room.name", {e["type"] for e in one.json["state"]})
+        self.assertError(self.server.get(f"{V3}/rooms/{q(room)}/initialSync", token=self.tok("stranger")),
+                         403, "M_FORBIDDEN")
+
+
 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "configs", "placement-split.yaml")) as f:
     SPLIT = f.read()
 
