@@ -29,6 +29,8 @@ void register_messages(runtime::endpoint_registry&);
 void register_room_state(runtime::endpoint_registry&);
 void register_filters(runtime::endpoint_registry&);
 void register_account_data(runtime::endpoint_registry&);
+void register_push_rules(runtime::endpoint_registry&);
+void register_notifications(runtime::endpoint_registry&);
 } // namespace myelin::endpoints
 
 namespace myelin::runtime {
@@ -61,6 +63,8 @@ void register_all_endpoints(endpoint_registry& r) {
   endpoints::register_room_state(r);
   endpoints::register_filters(r);
   endpoints::register_account_data(r);
+  endpoints::register_push_rules(r);
+  endpoints::register_notifications(r);
 }
 
 } // namespace myelin::runtime
