@@ -20,7 +20,7 @@ CREATE TABLE event_push_actions (
   highlight INTEGER NOT NULL,
   actions TEXT NOT NULL,
   ts BIGINT NOT NULL,
-  PRIMARY KEY (user_id, event_id)
+  PRIMARY KEY (event_id, user_id)
 );
 CREATE INDEX event_push_actions_room ON event_push_actions (user_id, room_id, topological_ordering, stream_ordering);
 CREATE INDEX event_push_actions_page ON event_push_actions (user_id, ts, persister, stream_ordering)

@@ -43,9 +43,13 @@ void insert(connection& c, const std::vector<push_action>& rows) {
       params.insert(params.end(), {a.room_id, a.event_id, a.user_id, a.persister, a.stream_ordering,
                                    a.topological_ordering, a.thread_id, int64_t(a.highlight), a.actions, a.ts});
     }
-    sql += " ON CONFLICT (user_id, event_id) DO NOTHING";
+    sql += " ON CONFLICT (event_id, user_id) DO NOTHING";
     c.exec(sql, params);
   }
+}
+
+void remove_for_event(connection& c, const std::string& event_id) {
+  c.exec("DELETE FROM event_push_actions WHERE event_id = $1", {event_id});
 }
 
 std::pair<int64_t, int64_t> unread_counts::totals() const {

@@ -37,6 +37,8 @@ struct push_action {
 // ---- writes (events persister only) ----
 // Stores the push actions of one event, one statement for all its notified users.
 void insert(connection& c, const std::vector<push_action>& rows);
+// A redacted event notifies no one any more (as in Synapse): its push actions go.
+void remove_for_event(connection& c, const std::string& event_id);
 
 // ---- reads ----
 

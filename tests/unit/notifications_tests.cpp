@@ -248,6 +248,13 @@ BOOST_AUTO_TEST_CASE(persister_records_who_is_notified) {
       BOOST_TEST(count(*c, "SELECT COUNT(*) FROM event_push_actions WHERE user_id = '@dan:elsewhere'") == 0);
     }
 
+    // A redacted event notifies no one any more.
+    auto oops = group.say(alice, "oops");
+    BOOST_TEST(actions_for(db, bob).back().event_id == oops);
+    group.append({{"type", "m.room.redaction"}, {"sender", alice}, {"redacts", oops}, {"content", json::object{}}});
+    BOOST_TEST(actions_for(db, bob).back().event_id != oops);
+    BOOST_TEST(actions_for(db, carol).back().event_id != oops);
+
     // Muting the room (a room rule without actions) stops bob's notifications there.
     rules.run("add", add_args(bob, "room", group.id, {{"actions", json::array{}}}));
     auto before_mute = actions_for(db, bob).size();
