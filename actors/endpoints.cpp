@@ -31,6 +31,8 @@ void register_filters(runtime::endpoint_registry&);
 void register_account_data(runtime::endpoint_registry&);
 void register_sync(runtime::endpoint_registry&);
 void register_legacy_sync(runtime::endpoint_registry&);
+void register_push_rules(runtime::endpoint_registry&);
+void register_notifications(runtime::endpoint_registry&);
 } // namespace myelin::endpoints
 
 namespace myelin::runtime {
@@ -65,6 +67,8 @@ void register_all_endpoints(endpoint_registry& r) {
   endpoints::register_account_data(r);
   endpoints::register_sync(r);
   endpoints::register_legacy_sync(r);
+  endpoints::register_push_rules(r);
+  endpoints::register_notifications(r);
 }
 
 } // namespace myelin::runtime

@@ -86,6 +86,7 @@ power_levels parse_power_levels(const json::object& content, const room_version&
   read_level_map(content, "users", version, pl.users);
   if (const json::value* n = content.if_contains("notifications"); n && n->is_object())
     read_level(n->get_object(), "room", version, pl.notifications_room);
+  read_level_map(content, "notifications", version, pl.notifications);
   return pl;
 }
 
@@ -111,6 +112,12 @@ power_levels effective_power_levels(const pdu* power_levels_event, const pdu* cr
 int64_t power_levels::user_level(std::string_view user_id) const {
   auto it = users.find(user_id);
   return it != users.end() ? it->second : users_default;
+}
+
+int64_t power_levels::notification_level(std::string_view key) const {
+  if (key == "room") return notifications_room;
+  auto it = notifications.find(key);
+  return it != notifications.end() ? it->second : 50;
 }
 
 int64_t power_levels::event_level(std::string_view type, bool is_state) const {

@@ -20,8 +20,12 @@ struct power_levels {
   int64_t notifications_room = 50;
   std::map<std::string, int64_t, std::less<>> events;
   std::map<std::string, int64_t, std::less<>> users;
+  std::map<std::string, int64_t, std::less<>> notifications;  // every key of `notifications`
 
   int64_t user_level(std::string_view user_id) const;
+  // The level needed to trigger a notification of `key` (push rule condition
+  // sender_notification_permission): notifications[key], 50 when absent.
+  int64_t notification_level(std::string_view key) const;
   // The level needed to send an event of this type (state or not).
   int64_t event_level(std::string_view type, bool is_state) const;
 };

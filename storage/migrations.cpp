@@ -42,7 +42,9 @@ void lock_schema(connection& c) {
 const std::vector<migration>& all_migrations() {
   static const std::vector<migration> list = {schema::foundation_migration(), schema::rooms_migration(),
                                                  schema::filters_migration(),
-                                                 schema::account_data_migration()};
+                                                 schema::account_data_migration(),
+                                                 schema::push_rules_migration(),
+                                                 schema::notifications_migration()};
   return list;
 }
 

@@ -26,6 +26,7 @@ const std::vector<group_info>& known_groups() {
       {"writer.accounts", gk::writer, bp::singleton, true, "users, devices and access tokens"},
       {"writer.account_data", gk::writer, bp::singleton, true, "account data (global and per room) and room tags"},
       {"writer.events", gk::writer, bp::room, false, "room events: persisters sharded by sha256(room_id) mod N"},
+      {"writer.push_rules", gk::writer, bp::singleton, true, "push rules (user rules and changes to the defaults)"},
   };
   return groups;
 }

@@ -139,6 +139,7 @@ void node_runtime::start() {
       {"accounts", [] { return storage::accounts_stream(); }},
       {"events", [signer] { return storage::events_stream(signer); }},
       {"account_data", [] { return storage::account_data_stream(); }},
+      {"push_rules", [] { return storage::push_rules_stream(); }},
   };
   for (const auto& [name, make] : streams) {
     std::string group = "writer." + name;

@@ -7,4 +7,6 @@ migration foundation_migration();
 migration rooms_migration();
 migration filters_migration();
 migration account_data_migration();
+migration push_rules_migration();     // 0008
+migration notifications_migration();  // 0009
 }

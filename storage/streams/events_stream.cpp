@@ -13,7 +13,9 @@
 #include "protocol/power_levels.hpp"
 #include "protocol/redaction.hpp"
 #include "protocol/room_versions.hpp"
+#include "storage/streams/event_push.hpp"
 #include "storage/tables/events.hpp"
+#include "storage/tables/notifications.hpp"
 
 namespace myelin::storage {
 namespace {
@@ -49,6 +51,7 @@ struct room_append {
   events::room_head head;
   std::map<protocol::state_key_pair, std::shared_ptr<const protocol::pdu>> state;
   std::vector<std::string> event_ids;
+  std::shared_ptr<const room_members> members;  // for push evaluation; null = not loaded yet
 };
 
 // The persister's memory of the rooms it sequences. Only this persister changes them, so what it
@@ -85,10 +88,13 @@ private:
   std::unordered_map<std::string, room_append> committed_, pending_;
 };
 
-// Everything one persister instance keeps: its signing identity and its room cache.
+// Everything one persister instance keeps: its signing identity, its room cache and its push
+// evaluator (with the per-batch caches).
 struct persister_state {
+  explicit persister_state(event_signer s) : signer(std::move(s)), push(signer.server_name) {}
   event_signer signer;
   room_cache cache;
+  event_push push;
 };
 
 // The auth state for `ev`, from the room's current state (the persister's head is always the
@@ -165,9 +171,30 @@ void index_relations_and_search(connection& c, const events::event_row& row, con
       events::insert_search_entry(c, row, std::string("content.") + field, std::string(v->as_string()));
 }
 
+// Records whom `ev` notifies (storage/streams/event_push). The room's members stay in the room
+// cache: loaded once, then changed by the member events this persister appends. Runs before
+// ra.state takes `ev`, so it still holds the target's previous membership.
+void record_push_actions(connection& c, persister_state& ps, room_append& ra, const events::event_row& row,
+                         const protocol::pdu& ev) {
+  auto current = [&](const char* type, const std::string& key) -> const protocol::pdu* {
+    auto it = ra.state.find({type, key});
+    return it != ra.state.end() ? it->second.get() : nullptr;
+  };
+  if (row.membership && ra.members) {
+    const protocol::pdu* prev = current("m.room.member", *row.state_key);  // an auth event: loaded
+    ra.members = ps.push.apply_member_event(ra.members, ev, prev && prev->membership() == "join");
+  }
+  if (!ra.members) ra.members = ps.push.load_members(c, ra.room.room_id);
+  ps.push.on_event(c, row, ev, *ra.members, [&] {
+    return protocol::effective_power_levels(current("m.room.power_levels", ""), current("m.room.create", ""),
+                                            *ra.version);
+  });
+}
+
 // Builds, authorises and stores one event at the head of `ra`. Returns the published row.
-json::object append_event(op_context& ctx, const event_signer& signer, room_append& ra,
-                          const protocol::event_template& t, const json::object* txn) {
+json::object append_event(op_context& ctx, persister_state& ps, room_append& ra, const protocol::event_template& t,
+                          const json::object* txn) {
+  const event_signer& signer = ps.signer;
   connection& c = ctx.db;
   protocol::pdu skeleton;
   skeleton.json = {{"type", t.type}, {"sender", t.sender}, {"room_id", ra.room.room_id}, {"content", t.content}};
@@ -229,6 +256,7 @@ json::object append_event(op_context& ctx, const event_signer& signer, room_appe
   index_relations_and_search(c, row, ev);
   if (t.type == "m.room.redaction") {
     events::insert_redaction(c, ev.event_id, *t.redacts, ra.room.room_id);
+    notifications::remove_for_event(c, *t.redacts);
     // Redacting a current state event changes what later auth checks see.
     for (auto& [key, cached] : ra.state)
       if (cached && cached->event_id == *t.redacts)
@@ -238,6 +266,7 @@ json::object append_event(op_context& ctx, const event_signer& signer, room_appe
   // Coming back to a forgotten room un-forgets it.
   if (row.membership && *row.membership != "leave" && *row.membership != "ban")
     c.exec("DELETE FROM room_forgotten WHERE user_id = $1 AND room_id = $2", {*t.state_key, ra.room.room_id});
+  record_push_actions(c, ps, ra, row, ev);
 
   if (t.state_key) ra.state[{t.type, *t.state_key}] = std::make_shared<protocol::pdu>(ev);
   ra.head.forward_extremities = {ev.event_id};
@@ -288,7 +317,6 @@ void insert_alias(connection& c, const std::string& alias, const std::string& ro
 }
 
 op_output create_room(op_context& ctx, persister_state& ps, const json::object& args) {
-  const event_signer& signer = ps.signer;
   connection& c = ctx.db;
   room_append ra;
   ra.room.room_id = req_string(args, "room_id");
@@ -315,7 +343,7 @@ op_output create_room(op_context& ctx, persister_state& ps, const json::object& 
   if (!templates || templates->empty()) throw protocol::errors::bad_json("create_room needs events");
   for (const auto& t : *templates) {
     if (!t.is_object()) throw protocol::errors::bad_json("event templates must be objects");
-    out.rows.push_back(append_event(ctx, signer, ra, parse_template(t.as_object()), nullptr));
+    out.rows.push_back(append_event(ctx, ps, ra, parse_template(t.as_object()), nullptr));
   }
   json::array ids;
   for (const auto& id : ra.event_ids) ids.emplace_back(id);
@@ -325,7 +353,6 @@ op_output create_room(op_context& ctx, persister_state& ps, const json::object& 
 }
 
 op_output append(op_context& ctx, persister_state& ps, const json::object& args) {
-  const event_signer& signer = ps.signer;
   connection& c = ctx.db;
   auto room_id = req_string(args, "room_id");
   auto* tmpl = protocol::opt_object(args, "event");
@@ -342,7 +369,7 @@ op_output append(op_context& ctx, persister_state& ps, const json::object& args)
   }
   auto ra = open_room(ps, c, room_id);
   op_output out{json::object{}, {}};
-  out.rows.push_back(append_event(ctx, signer, ra, t, txn));
+  out.rows.push_back(append_event(ctx, ps, ra, t, txn));
   out.result = json::object{{"event_id", ra.event_ids.back()}, {"stream_ordering", ra.head.last_stream_ordering}};
   ps.cache.stage(std::move(ra));
   return out;
@@ -382,8 +409,7 @@ op_output forget(op_context& ctx, const json::object& args) {
 } // namespace
 
 stream_definition events_stream(const event_signer& signer) {
-  auto ps = std::make_shared<persister_state>();
-  ps->signer = signer;
+  auto ps = std::make_shared<persister_state>(signer);
   stream_definition def{
       "events",
       {
@@ -395,7 +421,10 @@ stream_definition events_stream(const event_signer& signer) {
           {"forget", forget},
       },
       /*log_rows=*/false};
-  def.hooks.on_begin = [ps] { ps->cache.begin(); };
+  def.hooks.on_begin = [ps] {
+    ps->cache.begin();
+    ps->push.begin_batch();
+  };
   def.hooks.on_commit = [ps] { ps->cache.commit(); };
   def.hooks.on_abort = [ps] { ps->cache.abort(); };
   def.hooks.on_flush = [ps](connection& c) { ps->cache.write_heads(c); };

@@ -59,6 +59,7 @@ struct stream_definition {
 // Streams defined so far.
 stream_definition accounts_stream();
 stream_definition account_data_stream();  // storage/streams/account_data_stream.cpp
+stream_definition push_rules_stream();     // storage/streams/push_rules_stream.cpp
 struct event_signer;
 stream_definition events_stream(const event_signer& signer);  // storage/streams/events_stream.cpp
 
