@@ -29,6 +29,10 @@ void register_messages(runtime::endpoint_registry&);
 void register_room_state(runtime::endpoint_registry&);
 void register_filters(runtime::endpoint_registry&);
 void register_account_data(runtime::endpoint_registry&);
+void register_typing(runtime::endpoint_registry&);
+void register_receipts(runtime::endpoint_registry&);
+void register_to_device(runtime::endpoint_registry&);
+void register_presence(runtime::endpoint_registry&);
 } // namespace myelin::endpoints
 
 namespace myelin::runtime {
@@ -61,6 +65,10 @@ void register_all_endpoints(endpoint_registry& r) {
   endpoints::register_room_state(r);
   endpoints::register_filters(r);
   endpoints::register_account_data(r);
+  endpoints::register_typing(r);
+  endpoints::register_receipts(r);
+  endpoints::register_to_device(r);
+  endpoints::register_presence(r);
 }
 
 } // namespace myelin::runtime

@@ -42,7 +42,10 @@ void lock_schema(connection& c) {
 const std::vector<migration>& all_migrations() {
   static const std::vector<migration> list = {schema::foundation_migration(), schema::rooms_migration(),
                                                  schema::filters_migration(),
-                                                 schema::account_data_migration()};
+                                                 schema::account_data_migration(),
+                                                 schema::receipts_migration(),
+                                                 schema::to_device_migration(),
+                                                 schema::presence_migration()};
   return list;
 }
 

@@ -26,6 +26,10 @@ const std::vector<group_info>& known_groups() {
       {"writer.accounts", gk::writer, bp::singleton, true, "users, devices and access tokens"},
       {"writer.account_data", gk::writer, bp::singleton, true, "account data (global and per room) and room tags"},
       {"writer.events", gk::writer, bp::room, false, "room events: persisters sharded by sha256(room_id) mod N"},
+      {"writer.typing", gk::writer, bp::singleton, true, "typing notifications (in memory)"},
+      {"writer.receipts", gk::writer, bp::singleton, true, "read receipts"},
+      {"writer.to_device", gk::writer, bp::singleton, true, "send-to-device messages"},
+      {"writer.presence", gk::writer, bp::singleton, true, "presence of local users"},
   };
   return groups;
 }

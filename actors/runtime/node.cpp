@@ -137,6 +137,10 @@ void node_runtime::start() {
       {"accounts", [] { return storage::accounts_stream(); }},
       {"events", [signer] { return storage::events_stream(signer); }},
       {"account_data", [] { return storage::account_data_stream(); }},
+      {"typing", [] { return storage::typing_stream(); }},
+      {"receipts", [] { return storage::receipts_stream(); }},
+      {"to_device", [] { return storage::to_device_stream(); }},
+      {"presence", [presence = m.cfg.presence.enabled] { return storage::presence_stream(presence); }},
   };
   for (const auto& [name, make] : streams) {
     std::string group = "writer." + name;

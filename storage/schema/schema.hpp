@@ -7,4 +7,7 @@ migration foundation_migration();
 migration rooms_migration();
 migration filters_migration();
 migration account_data_migration();
+migration receipts_migration();
+migration to_device_migration();
+migration presence_migration();
 }

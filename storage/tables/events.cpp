@@ -3,23 +3,11 @@
 #include <boost/json.hpp>
 
 #include "common/clock.hpp"
+#include "storage/in_list.hpp"
 
 namespace myelin::storage::events {
 
 namespace {
-
-// "$1, $2, …" for an IN list. Lists are padded to a power of two (repeating the last value) so a
-// handful of statement texts cover every size and stay in the prepared-statement cache.
-std::string in_list(size_t first_param, std::vector<std::string>& values) {
-  size_t n = 1;
-  while (n < values.size()) n *= 2;
-  while (values.size() < n) values.push_back(values.back());
-  std::string s;
-  for (size_t i = 0; i < n; ++i) s += (i ? ", $" : "$") + std::to_string(first_param + i);
-  return s;
-}
-
-constexpr size_t max_in_list = 256;
 
 // The recursive walk from a group to its snapshot root. `n` is the distance: for a key present in
 // several groups of the chain the nearest (smallest n) wins.
