@@ -9,6 +9,8 @@
 
 #include <boost/json.hpp>
 
+#include <utility>
+
 #include "actors/endpoint_helpers.hpp"
 #include "actors/runtime/writer_client.hpp"
 #include "common/clock.hpp"
@@ -58,12 +60,11 @@ api_response get_status(runtime::handler_context& ctx, const api_request& req) {
 } // namespace
 
 void register_presence(runtime::endpoint_registry& r) {
-  for (const char* prefix : {"/_matrix/client/{:r0|v3}", "/_matrix/client/api/v1"}) {
-    std::string v1 = std::string(prefix).ends_with("v1") ? ".v1" : "";
-    r.add({.name = "presence.put" + v1, .method = "PUT", .path = std::string(prefix) + "/presence/{userId}/status"},
-          put_status);
-    r.add({.name = "presence.get" + v1, .method = "GET", .path = std::string(prefix) + "/presence/{userId}/status"},
-          get_status);
+  // Also under the legacy api/v1 prefix, which Synapse still serves for presence.
+  for (auto [prefix, suffix] : {std::pair{"/_matrix/client/{:r0|v3}", ""}, std::pair{"/_matrix/client/api/v1", ".v1"}}) {
+    std::string path = std::string(prefix) + "/presence/{userId}/status";
+    r.add({.name = std::string("presence.put") + suffix, .method = "PUT", .path = path}, put_status);
+    r.add({.name = std::string("presence.get") + suffix, .method = "GET", .path = path}, get_status);
   }
 }
 

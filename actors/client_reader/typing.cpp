@@ -4,6 +4,8 @@
 // memory and expires it; the timeout defaults to 30 s and is capped at 120 s, as in Synapse.
 #include <boost/json.hpp>
 
+#include <utility>
+
 #include "actors/client_reader/presence.hpp"
 #include "actors/endpoint_helpers.hpp"
 #include "actors/rooms/rooms.hpp"
@@ -46,10 +48,11 @@ api_response set_typing(runtime::handler_context& ctx, const api_request& req) {
 } // namespace
 
 void register_typing(runtime::endpoint_registry& r) {
-  r.add({.name = "typing.put", .method = "PUT", .path = "/_matrix/client/{:r0|v3}/rooms/{roomId}/typing/{userId}"},
-        set_typing);
-  r.add({.name = "typing.put.v1", .method = "PUT", .path = "/_matrix/client/api/v1/rooms/{roomId}/typing/{userId}"},
-        set_typing);
+  // Also under the legacy api/v1 prefix, which Synapse still serves for typing.
+  for (auto [prefix, suffix] : {std::pair{"/_matrix/client/{:r0|v3}", ""}, std::pair{"/_matrix/client/api/v1", ".v1"}})
+    r.add({.name = std::string("typing.put") + suffix, .method = "PUT",
+           .path = std::string(prefix) + "/rooms/{roomId}/typing/{userId}"},
+          set_typing);
 }
 
 } // namespace myelin::endpoints

@@ -2,6 +2,7 @@
 
 #include <caf/all.hpp>
 #include <boost/json.hpp>
+
 #include <optional>
 
 #include "common/log.hpp"
@@ -195,6 +196,7 @@ stream_writer_actor::behavior_type writer_impl(writer_type self, std::shared_ptr
       },
       [=](atoms::wait_atom) {
         auto& s = self->state;
+        if (!s.cfg->definition.periodic) return;  // not ours: only the writer itself sends ticks
         const auto& p = *s.cfg->definition.periodic;
         self->delayed_send(self, p.interval, atoms::wait_atom_v);
         if (s.periodic_queued || (p.due && !p.due())) return;

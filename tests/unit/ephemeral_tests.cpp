@@ -5,7 +5,6 @@
 #include <boost/test/unit_test.hpp>
 #include <caf/all.hpp>
 
-#include <future>
 #include <thread>
 
 #include "actors/runtime/node.hpp"
