@@ -33,6 +33,10 @@ void register_sync(runtime::endpoint_registry&);
 void register_legacy_sync(runtime::endpoint_registry&);
 void register_push_rules(runtime::endpoint_registry&);
 void register_notifications(runtime::endpoint_registry&);
+void register_typing(runtime::endpoint_registry&);
+void register_receipts(runtime::endpoint_registry&);
+void register_to_device(runtime::endpoint_registry&);
+void register_presence(runtime::endpoint_registry&);
 } // namespace myelin::endpoints
 
 namespace myelin::runtime {
@@ -69,6 +73,10 @@ void register_all_endpoints(endpoint_registry& r) {
   endpoints::register_legacy_sync(r);
   endpoints::register_push_rules(r);
   endpoints::register_notifications(r);
+  endpoints::register_typing(r);
+  endpoints::register_receipts(r);
+  endpoints::register_to_device(r);
+  endpoints::register_presence(r);
 }
 
 } // namespace myelin::runtime

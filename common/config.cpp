@@ -47,7 +47,7 @@ constexpr ignored_key synapse_top_level_keys[] = {
     {"trusted_key_servers"}, {"suppress_key_server_warning"}, {"key_refresh_interval"}, {"old_signing_keys"},
     {"key_server_signing_keys_path"}, {"metrics_flags"}, {"federation_*"}, {"send_federation"},
     {"allow_public_rooms_over_federation"}, {"allow_public_rooms_without_auth"}, {"web_client_location"},
-    {"soft_file_limit"}, {"gc_thresholds"}, {"gc_min_interval"}, {"presence"}, {"use_presence"},
+    {"soft_file_limit"}, {"gc_thresholds"}, {"gc_min_interval"},
     {"require_auth_for_profile_requests"}, {"limit_profile_requests_to_users_who_share_rooms"},
     {"include_profile_data_on_invite"}, {"default_room_version"}, {"admin_contact"}, {"hs_disabled"},
     {"hs_disabled_message"}, {"limit_usage_by_mau"}, {"max_mau_value"}, {"mau_*"}, {"room_list_publication_rules"},
@@ -80,6 +80,8 @@ constexpr ignored_key synapse_listener_keys[] = {{"request_id_header"}, {"tag"},
 constexpr ignored_key synapse_redis_keys[] = {{"dbid"}, {"sentinels"}, {"sentinel_service"}, {"password_path"},
                                               {"use_tls"}, {"certificate_file"}, {"private_key_file"},
                                               {"ca_file"}, {"ca_path"}};
+constexpr ignored_key synapse_presence_keys[] = {{"include_offline_users_on_sync"}, {"presence_router"},
+                                                 {"local_presence_only"}};
 constexpr ignored_key synapse_password_keys[] = {{"localdb_enabled"}, {"pepper"}};
 constexpr ignored_key synapse_password_policy_keys[] = {{"require_digit"}, {"require_symbol"},
                                                         {"require_lowercase"}, {"require_uppercase"}};
@@ -602,6 +604,19 @@ homeserver_config parse_homeserver_config(const std::string& yaml_text, const st
           {"max_upload_size", r.bytes(lim.max_upload_size)},
           {"password_config",
            [&](const YAML::Node& v, const std::string& k) { read_password_config(r, v, k, cfg); }},
+          {"presence",
+           [&](const YAML::Node& v, const std::string& k) {
+             auto enabled = [&](const YAML::Node& n, const std::string& key) {
+               if (n.IsScalar() && n.Scalar() == "untracked") {  // Synapse: presence set only through the API
+                 r.warn(n, "key '" + key + "': 'untracked' is not supported; presence is tracked as with true");
+                 cfg.presence.enabled = true;
+               } else {
+                 cfg.presence.enabled = r.boolean(n, key);
+               }
+             };
+             r.walk(v, k, {{"enabled", enabled}}, synapse_presence_keys);
+           }},
+          {"use_presence", r.flag(cfg.presence.enabled)},  // Synapse's older spelling
           {"session_lifetime", r.millis(cfg.access_token_lifetime_ms)},
           {"openid_token_lifetime", r.millis(cfg.openid_token_lifetime_ms)},
           {"rc_message", r.rate(rl.message)},

@@ -85,6 +85,12 @@ struct runtime_config {
   size_t max_in_flight_per_instance = 256;
 };
 
+// Synapse's `presence` section. Disabled (Synapse `use_presence: false`): the presence endpoints
+// still answer (GET says offline) but nothing is stored or sent.
+struct presence_config {
+  bool enabled = true;
+};
+
 struct homeserver_config {
   std::string config_path;              // the file this came from
   std::string server_name;
@@ -106,6 +112,7 @@ struct homeserver_config {
   std::optional<int64_t> access_token_lifetime_ms;  // session_lifetime; unset = never expires
   limits_config limits;
   rate_limits_config rate_limits;
+  presence_config presence;
   logging_config logging;
   runtime_config runtime;
   std::vector<std::string> warnings;    // unknown / ignored keys, for the startup log

@@ -43,6 +43,9 @@ const std::vector<migration>& all_migrations() {
   static const std::vector<migration> list = {schema::foundation_migration(), schema::rooms_migration(),
                                                  schema::filters_migration(),
                                                  schema::account_data_migration(),
+                                                 schema::receipts_migration(),
+                                                 schema::to_device_migration(),
+                                                 schema::presence_migration(),
                                                  schema::push_rules_migration(),
                                                  schema::notifications_migration()};
   return list;

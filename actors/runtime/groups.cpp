@@ -27,6 +27,10 @@ const std::vector<group_info>& known_groups() {
       {"writer.account_data", gk::writer, bp::singleton, true, "account data (global and per room) and room tags"},
       {"writer.events", gk::writer, bp::room, false, "room events: persisters sharded by sha256(room_id) mod N"},
       {"writer.push_rules", gk::writer, bp::singleton, true, "push rules (user rules and changes to the defaults)"},
+      {"writer.typing", gk::writer, bp::singleton, true, "typing notifications (in memory)"},
+      {"writer.receipts", gk::writer, bp::singleton, true, "read receipts"},
+      {"writer.to_device", gk::writer, bp::singleton, true, "send-to-device messages"},
+      {"writer.presence", gk::writer, bp::singleton, true, "presence of local users"},
   };
   return groups;
 }

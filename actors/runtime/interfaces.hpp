@@ -20,6 +20,7 @@ using stream_writer_actor = caf::typed_actor<
     caf::replies_to<write_request>::with<write_result>,
     caf::replies_to<atoms::position_atom>::with<stream_position>,
     caf::reacts_to<atoms::flush_atom>,                                // group commit trigger (self-sent)
+    caf::reacts_to<atoms::wait_atom>,                                 // periodic operation tick (self-sent)
     caf::reacts_to<atoms::crash_atom>>;
 
 // A node's stream hub: writers publish to it; it fans updates out to subscribers and tracks the

@@ -140,6 +140,10 @@ void node_runtime::start() {
       {"events", [signer] { return storage::events_stream(signer); }},
       {"account_data", [] { return storage::account_data_stream(); }},
       {"push_rules", [] { return storage::push_rules_stream(); }},
+      {"typing", [] { return storage::typing_stream(); }},
+      {"receipts", [] { return storage::receipts_stream(); }},
+      {"to_device", [] { return storage::to_device_stream(); }},
+      {"presence", [presence = m.cfg.presence.enabled] { return storage::presence_stream(presence); }},
   };
   for (const auto& [name, make] : streams) {
     std::string group = "writer." + name;

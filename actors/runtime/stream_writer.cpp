@@ -3,6 +3,8 @@
 #include <caf/all.hpp>
 #include <boost/json.hpp>
 
+#include <optional>
+
 #include "common/log.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/json.hpp"
@@ -12,7 +14,8 @@ namespace {
 
 struct pending_write {
   write_request request;
-  caf::typed_response_promise<write_result> promise;
+  // Empty for the stream's own periodic operation: nobody waits for its result.
+  std::optional<caf::typed_response_promise<write_result>> promise;
 };
 
 struct writer_state {
@@ -20,6 +23,7 @@ struct writer_state {
   int64_t position = 0;
   std::vector<pending_write> pending;
   bool flush_scheduled = false;
+  bool periodic_queued = false;  // a periodic op waits in `pending`: a slow batch does not pile up ticks
   std::unique_ptr<logger> log;
 };
 
@@ -32,6 +36,14 @@ write_result error_result(int status, std::string errcode, std::string error, st
   r.error = std::move(error);
   r.position = std::move(pos);
   return r;
+}
+
+void answer(writer_state& st, pending_write& p, write_result r) {
+  if (p.promise) {
+    p.promise->deliver(std::move(r));
+  } else if (r.status != 200) {
+    st.log->warn("periodic operation failed", {{"op", p.request.op}, {"error", r.errcode + " " + r.error}});
+  }
 }
 
 // Thrown inside a batch transaction to roll it back: a write failed while running without
@@ -51,6 +63,7 @@ void flush(writer_type self) {
   if (st.pending.empty()) return;
   std::vector<pending_write> batch;
   batch.swap(st.pending);
+  st.periodic_queued = false;
   const auto& def = st.cfg->definition;
   const std::string& writer = st.cfg->writer_name;
 
@@ -131,7 +144,7 @@ void flush(writer_type self) {
         if (def.hooks.on_abort) def.hooks.on_abort();
         if (single_failed) {
           // The only write failed and its transaction is gone: nothing to publish.
-          batch[0].promise.deliver(std::move(results[0]));
+          answer(st, batch[0], std::move(results[0]));
           return;
         }
         isolate = true;
@@ -142,14 +155,27 @@ void flush(writer_type self) {
     if (def.hooks.on_abort) def.hooks.on_abort();
     st.log->error("batch commit failed", {{"writes", std::to_string(batch.size())}, {"error", e.what()}});
     for (auto& p : batch)
-      p.promise.deliver(error_result(503, "M_UNKNOWN", "Database unavailable", {def.stream, writer, st.position}));
+      answer(st, p, error_result(503, "M_UNKNOWN", "Database unavailable", {def.stream, writer, st.position}));
     return;
   }
   st.position = pos;
   if (def.hooks.on_commit) def.hooks.on_commit();
   // Publish before answering: the hub sees the position before any caller can ask to wait for it.
   for (auto& u : updates) self->send(st.cfg->hub, atoms::publish_atom_v, std::move(u));
-  for (size_t i = 0; i < batch.size(); ++i) batch[i].promise.deliver(std::move(results[i]));
+  for (size_t i = 0; i < batch.size(); ++i) answer(st, batch[i], std::move(results[i]));
+}
+
+// Queues a write; the flush message queues behind the writes already in the mailbox, so they
+// join this batch.
+void enqueue(writer_type self, pending_write w) {
+  auto& s = self->state;
+  s.pending.push_back(std::move(w));
+  if (s.pending.size() >= s.cfg->max_batch) {
+    flush(self);
+  } else if (!s.flush_scheduled) {
+    s.flush_scheduled = true;
+    self->send(self, atoms::flush_atom_v);
+  }
 }
 
 stream_writer_actor::behavior_type writer_impl(writer_type self, std::shared_ptr<const stream_writer_config> cfg) {
@@ -160,19 +186,22 @@ stream_writer_actor::behavior_type writer_impl(writer_type self, std::shared_ptr
   // Announce where this writer stands, so waiters on this node resolve after a restart too.
   self->send(cfg->hub, atoms::publish_atom_v, stream_update{cfg->definition.stream, cfg->writer_name, st.position, {}});
   st.log->info("stream writer started", {{"stream", cfg->definition.stream}, {"position", std::to_string(st.position)}});
+  const auto& periodic = cfg->definition.periodic;
+  if (periodic) self->delayed_send(self, periodic->interval, atoms::wait_atom_v);
   return {
       [=](write_request& req) -> caf::result<write_result> {
-        auto& s = self->state;
         auto promise = self->make_response_promise<write_result>();
-        s.pending.push_back({std::move(req), promise});
-        if (s.pending.size() >= s.cfg->max_batch) {
-          flush(self);
-        } else if (!s.flush_scheduled) {
-          // The flush message queues behind the writes already in the mailbox: they join this batch.
-          s.flush_scheduled = true;
-          self->send(self, atoms::flush_atom_v);
-        }
+        enqueue(self, {std::move(req), promise});
         return promise;
+      },
+      [=](atoms::wait_atom) {
+        auto& s = self->state;
+        if (!s.cfg->definition.periodic) return;  // not ours: only the writer itself sends ticks
+        const auto& p = *s.cfg->definition.periodic;
+        self->delayed_send(self, p.interval, atoms::wait_atom_v);
+        if (s.periodic_queued || (p.due && !p.due())) return;
+        s.periodic_queued = true;
+        enqueue(self, {write_request{p.op, "{}"}, std::nullopt});
       },
       [=](atoms::position_atom) {
         return stream_position{self->state.cfg->definition.stream, self->state.cfg->writer_name, self->state.position};

@@ -7,6 +7,9 @@ migration foundation_migration();
 migration rooms_migration();
 migration filters_migration();
 migration account_data_migration();
-migration push_rules_migration();     // 0008
-migration notifications_migration();  // 0009
+migration receipts_migration();        // 0005
+migration to_device_migration();       // 0006
+migration presence_migration();        // 0007
+migration push_rules_migration();      // 0008
+migration notifications_migration();   // 0009
 }

@@ -4,8 +4,10 @@
 #pragma once
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
+#include <chrono>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -54,6 +56,16 @@ struct stream_definition {
     std::function<void()> on_begin, on_commit, on_abort;
     std::function<void(connection&)> on_flush;
   } hooks = {};
+  // Work the writer does by itself every `interval` (expiring typing notifications, presence
+  // timeouts): `op`, one of `ops`, queued with args {} like any write, so it joins the group
+  // commit and its rows are published the same way. `due`, if set, is a cheap check on the
+  // writer's thread that lets a tick be skipped without a transaction (nothing can have expired).
+  struct periodic_op {
+    std::chrono::milliseconds interval{0};
+    std::string op;
+    std::function<bool()> due = {};
+  };
+  std::optional<periodic_op> periodic = {};
 };
 
 // Streams defined so far.
@@ -62,5 +74,9 @@ stream_definition account_data_stream();  // storage/streams/account_data_stream
 stream_definition push_rules_stream();     // storage/streams/push_rules_stream.cpp
 struct event_signer;
 stream_definition events_stream(const event_signer& signer);  // storage/streams/events_stream.cpp
+stream_definition typing_stream();                    // storage/streams/typing_stream.cpp
+stream_definition receipts_stream();                  // storage/streams/receipts_stream.cpp
+stream_definition to_device_stream();                 // storage/streams/to_device_stream.cpp
+stream_definition presence_stream(bool enabled);      // storage/streams/presence_stream.cpp
 
 } // namespace myelin::storage

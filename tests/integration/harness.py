@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -177,6 +178,20 @@ class Server:
             drop_pg_database(self.pg_info, self.pg_db)
         if os.environ.get("MYELIN_KEEP_TEST_DIRS") != "1":
             shutil.rmtree(self.dir, ignore_errors=True)
+
+    def sql(self, query):
+        """Rows of a read-only query against this server's database, each a tuple of strings (None
+        for NULL), for checking what an endpoint stored when no endpoint reads it back."""
+        if self.db == "sqlite":
+            con = sqlite3.connect(os.path.join(self.dir, "homeserver.db"))
+            try:
+                return [tuple(None if v is None else str(v) for v in row) for row in con.execute(query)]
+            finally:
+                con.close()
+        out = subprocess.run(["psql", self.pg_info + f" dbname={self.pg_db}", "-v", "ON_ERROR_STOP=1", "-AtX",
+                              "-F", "\x1f", "-P", "null=\x1e", "-c", query], check=True, capture_output=True,
+                             text=True).stdout
+        return [tuple(None if v == "\x1e" else v for v in line.split("\x1f")) for line in out.splitlines()]
 
     # ---- HTTP ----
     def connect(self, timeout=30):

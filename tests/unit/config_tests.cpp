@@ -338,6 +338,19 @@ BOOST_AUTO_TEST_CASE(rate_limits_and_password_policy) {
   BOOST_TEST(contains(off.warnings[0], "has no effect unless password_config.policy.enabled is true (line 6)"));
 }
 
+BOOST_AUTO_TEST_CASE(presence_switch_in_both_synapse_spellings) {
+  BOOST_TEST(parse(minimal).presence.enabled);
+  auto off = parse(minimal + "presence:\n  enabled: false\n  include_offline_users_on_sync: true\n");
+  BOOST_TEST(!off.presence.enabled);
+  BOOST_REQUIRE(off.warnings.size() == 1u);
+  BOOST_TEST(contains(off.warnings[0], "'presence.include_offline_users_on_sync' is not used by Myelin"));
+  BOOST_TEST(!parse(minimal + "use_presence: false\n").presence.enabled);
+  auto untracked = parse(minimal + "presence:\n  enabled: untracked\n");
+  BOOST_TEST(untracked.presence.enabled);
+  BOOST_TEST(untracked.warnings.size() == 1u);
+  BOOST_TEST(contains(error_of(minimal + "presence:\n  enabled: sometimes\n"), "presence.enabled"));
+}
+
 BOOST_AUTO_TEST_CASE(null_values_keep_defaults) {
   auto cfg = parse(minimal + "public_baseurl: https://matrix.example.org\nsession_lifetime:\nredis:\n");
   BOOST_TEST(cfg.warnings.empty());

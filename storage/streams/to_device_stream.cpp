@@ -1,0 +1,98 @@
+// The to_device stream: send-to-device messages for local devices, held in device_inbox until
+// the device's /sync acknowledges them.
+//
+// Operations:
+//   send {sender, sender_device, type, txn_id, messages: {user_id: {device_id | "*": content}}}
+//     Local users only (the handler leaves remote ones out). "*" means every device of the user
+//     and wins over named devices; unknown users and devices are skipped. A transaction already
+//     applied (same sender, device, type and txn_id) delivers nothing again. All messages of one
+//     send share one position; one row per recipient device:
+//     {"type":"to_device","position","user_id","device_id"}.
+//   ack {user_id, device_id, upto}
+//     Deletes the device's messages up to `upto` (/sync, once the device has seen them). Never a
+//     row or a position: nobody needs to hear about it.
+//   cleanup {}
+//     Periodic: forgets transactions older than a day and drops messages of deleted devices.
+#include <boost/json.hpp>
+
+#include "common/clock.hpp"
+#include "protocol/errors.hpp"
+#include "protocol/json.hpp"
+#include "storage/streams/stream_definition.hpp"
+#include "storage/tables/accounts.hpp"
+#include "storage/tables/to_device.hpp"
+
+namespace myelin::storage {
+namespace {
+
+namespace json = boost::json;
+using protocol::req_string;
+
+constexpr int64_t txn_retention_ms = 24 * 3600 * 1000;
+constexpr std::chrono::milliseconds cleanup_interval{10 * 60 * 1000};
+
+// The devices a user's entry names that exist ("*" = all of them), with their content.
+std::vector<std::pair<std::string, const json::object*>> recipients(connection& c, const std::string& user_id,
+                                                                    const json::object& by_device) {
+  std::vector<std::pair<std::string, const json::object*>> out;
+  auto content_of = [](const json::value& v) -> const json::object& {
+    if (!v.is_object()) throw protocol::errors::bad_json("Each message must be an object");
+    return v.as_object();
+  };
+  if (auto* all = by_device.if_contains("*")) {
+    const auto& content = content_of(*all);
+    for (const auto& d : accounts::list_devices(c, user_id)) out.emplace_back(d.device_id, &content);
+    return out;
+  }
+  for (const auto& [device_id, v] : by_device) {
+    const auto& content = content_of(v);
+    if (accounts::get_device(c, user_id, std::string(device_id))) out.emplace_back(std::string(device_id), &content);
+  }
+  return out;
+}
+
+op_output send(op_context& ctx, const json::object& args) {
+  auto sender = req_string(args, "sender");
+  auto sender_device = protocol::opt_string(args, "sender_device").value_or("");
+  auto type = req_string(args, "type");
+  auto txn_id = req_string(args, "txn_id");
+  const auto* messages = protocol::opt_object(args, "messages");
+  if (!messages) throw protocol::errors::missing_param("Missing 'messages'");
+  int64_t now = now_ms();
+
+  op_output out{json::object{}, {}};
+  if (!to_device::record_txn(ctx.db, sender, sender_device, type, txn_id, now)) return out;  // a retry
+  int64_t position = 0;
+  for (const auto& [user_key, by_device] : *messages) {
+    std::string user_id(user_key);
+    if (!by_device.is_object()) throw protocol::errors::bad_json("Messages for " + user_id + " must be an object");
+    for (const auto& [device_id, content] : recipients(ctx.db, user_id, by_device.as_object())) {
+      if (!position) position = ctx.next_position();
+      to_device::insert(ctx.db, user_id, device_id, position, sender, type, json::serialize(*content), now);
+      out.rows.push_back({{"type", "to_device"}, {"position", position}, {"user_id", user_id}, {"device_id", device_id}});
+    }
+  }
+  return out;
+}
+
+op_output ack(connection& c, const json::object& args) {
+  auto upto = protocol::opt_int(args, "upto");
+  if (!upto) throw protocol::errors::missing_param("Missing 'upto'");
+  to_device::ack(c, req_string(args, "user_id"), req_string(args, "device_id"), *upto);
+  return {json::object{}, {}};
+}
+
+op_output cleanup(connection& c, const json::object&) {
+  to_device::purge(c, now_ms() - txn_retention_ms);
+  return {json::object{}, {}};
+}
+
+} // namespace
+
+stream_definition to_device_stream() {
+  stream_definition def{"to_device", {{"send", send}, {"ack", on_connection(ack)}, {"cleanup", on_connection(cleanup)}}};
+  def.periodic = stream_definition::periodic_op{cleanup_interval, "cleanup"};
+  return def;
+}
+
+} // namespace myelin::storage
