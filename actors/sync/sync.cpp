@@ -7,9 +7,13 @@
 
 #include "actors/endpoint_helpers.hpp"
 #include "actors/runtime/node_views.hpp"
+#include "actors/runtime/writer_client.hpp"
 #include "actors/sync/sync_context.hpp"
 #include "protocol/errors.hpp"
+#include "common/clock.hpp"
 #include "protocol/json.hpp"
+#include "storage/tables/presence.hpp"
+#include "storage/tables/to_device.hpp"
 
 namespace myelin::sync {
 
@@ -124,6 +128,41 @@ json::object global_account_data(sync_context& s, bool& any) {
   return json::object{{"events", std::move(events)}};
 }
 
+// Messages for this device in the window, oldest first, at most max_messages_per_sync: when cut,
+// the token's to_device position stops at the last one sent so the next sync continues there.
+// Messages up to `since` were received (the client synced past them) and are deleted.
+json::object to_device_section(sync_context& s, protocol::sync_token& upto, bool& any) {
+  json::array events;
+  const auto& device = s.viewer.device_id;
+  if (!device.empty()) {
+    namespace td = storage::to_device;
+    auto msgs = td::pending(s.c, s.viewer.user_id, device, s.since_of("to_device"), s.upto_of("to_device"),
+                            td::max_messages_per_sync);
+    if (msgs.size() >= td::max_messages_per_sync) upto.set("to_device", 0, msgs.back().position);
+    for (const auto& m : msgs)
+      events.push_back(json::object{{"sender", m.sender}, {"type", m.type}, {"content", protocol::parse_value(m.content)}});
+    if (int64_t since = s.since_of("to_device"); since > 0 && !td::pending(s.c, s.viewer.user_id, device, 0, since, 1).empty())
+      s.ctx.writers.send("to_device", s.viewer.user_id, "ack",
+                         json::object{{"user_id", s.viewer.user_id}, {"device_id", device}, {"upto", since}});
+  }
+  any |= !events.empty();
+  return json::object{{"events", std::move(events)}};
+}
+
+// Presence of the users sharing a room with the syncing user (and their own), changed in the window.
+json::object presence_section(sync_context& s, bool& any) {
+  json::array events;
+  int64_t now = now_ms();
+  for (const auto& p : storage::presence::changed_for_viewer(s.c, s.viewer.user_id, s.since_of("presence"),
+                                                             s.upto_of("presence"))) {
+    if (s.ignored.count(p.user_id)) continue;
+    if (!rooms::matches_filter(s.filter.presence, event_row{.type = "m.presence", .sender = p.user_id})) continue;
+    events.push_back(storage::presence::presence_event(p, now));
+  }
+  any |= !events.empty();
+  return json::object{{"events", std::move(events)}};
+}
+
 } // namespace
 
 void sync_context::apply_event_fields(json::object& event) const {
@@ -191,14 +230,14 @@ sync_outcome compute_sync(runtime::handler_context& ctx, const api_request& req,
   out.interest.user_id = req.user_id;
   bool any = false;
   json::object body;
-  body["next_batch"] = protocol::format_sync_token(upto);
   body["rooms"] = rooms_section(s, out.interest, any);
   body["account_data"] = global_account_data(s, any);
-  body["presence"] = json::object{{"events", json::array{}}};
-  body["to_device"] = json::object{{"events", json::array{}}};
+  body["presence"] = presence_section(s, any);
+  body["to_device"] = to_device_section(s, out.upto, any);
   body["device_lists"] = json::object{{"changed", json::array{}}, {"left", json::array{}}};
   body["device_one_time_keys_count"] = json::object{};
   body["device_unused_fallback_key_types"] = json::array{};
+  body["next_batch"] = protocol::format_sync_token(out.upto);
   out.empty = !any;
   out.response = runtime::json_response(body);
   return out;

@@ -1,12 +1,14 @@
 #include "actors/sync/sync_instance.hpp"
 
 #include <caf/all.hpp>
+#include <boost/json/object.hpp>
 
 #include <deque>
 #include <unordered_map>
 
 #include "actors/runtime/blocking_pool.hpp"
 #include "actors/runtime/node_views.hpp"
+#include "actors/runtime/writer_client.hpp"
 #include "actors/sync/notifier.hpp"
 #include "actors/sync/sync.hpp"
 #include "common/log.hpp"
@@ -153,6 +155,12 @@ sync_instance_actor::behavior_type sync_impl(instance_type self, std::string lab
         } catch (const protocol::matrix_error& e) {
           return runtime::error_response(e);
         }
+        // A syncing user is online (or what set_presence says) for as long as the long-poll lasts.
+        if (req.endpoint == "sync" && !req.user_id.empty())
+          s.deps.writers->send("presence", req.user_id, "sync_touch",
+                               boost::json::object{{"user_id", req.user_id},
+                                                   {"presence", params.set_presence},
+                                                   {"timeout_ms", params.timeout_ms}});
         auto id = ++s.next_id;
         auto promise = self->make_response_promise<api_response>();
         int64_t timeout = params.since || params.from_now ? params.timeout_ms : 0;

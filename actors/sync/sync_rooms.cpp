@@ -11,6 +11,8 @@
 #include "actors/sync/sync_context.hpp"
 #include "common/clock.hpp"
 #include "protocol/json.hpp"
+#include "storage/tables/notifications.hpp"
+#include "storage/tables/receipts.hpp"
 #include "storage/tables/timeline.hpp"
 
 namespace myelin::sync {
@@ -189,6 +191,7 @@ struct room_build {
   bool full = false;                       // initial, newly joined or full_state: whole state
   window w;                                // the timeline window
   const std::map<std::string, json::array>* account_data = nullptr;
+  const std::map<std::string, json::object>* receipts = nullptr;
 };
 
 // The body of rooms.join[room] / rooms.leave[room]; `changed` says whether anything is in it.
@@ -245,16 +248,43 @@ json::object joined_or_left_room(sync_context& s, const room_build& b, bool join
   bool has_ephemeral = false;
   if (joined) {
     auto ephemeral = typing_events(s, room_id);
+    if (b.receipts)
+      if (auto it = b.receipts->find(room_id); it != b.receipts->end()) ephemeral.push_back(it->second);
     has_ephemeral = !ephemeral.empty();
     room["ephemeral"] = json::object{{"events", std::move(ephemeral)}};
     bool members_changed = b.full;
     for (const auto& e : tl.events) members_changed |= e.type == "m.room.member";
     for (const auto& e : state) members_changed |= e.type == "m.room.member";
     room["summary"] = members_changed ? room_summary(s, room_id) : json::object{};
-    room["unread_notifications"] = json::object{{"notification_count", 0}, {"highlight_count", 0}};
+    // unread_notifications: filled for all rooms at once (add_unread_counts).
   }
   changed = b.full || !tl.events.empty() || !state.empty() || has_account_data || has_ephemeral;
   return room;
+}
+
+json::object counts(int64_t notifications, int64_t highlights) {
+  return json::object{{"notification_count", notifications}, {"highlight_count", highlights}};
+}
+
+// unread_notifications (and per thread, when the filter asks) for every joined room in the answer.
+void add_unread_counts(sync_context& s, json::object& join) {
+  std::vector<std::string> ids;
+  for (const auto& [room_id, _] : join) ids.emplace_back(room_id);
+  if (ids.empty()) return;
+  auto unread = storage::notifications::unread_for_rooms(s.c, s.viewer.user_id, ids);
+  for (auto& [room_id, room] : join) {
+    const auto& u = unread[std::string(room_id)];
+    auto& body = room.as_object();
+    if (s.unread_thread_notifications) {
+      body["unread_notifications"] = counts(u.notification_count, u.highlight_count);
+      json::object threads;
+      for (const auto& [root, n] : u.threads) threads[root] = counts(n.first, n.second);
+      body["unread_thread_notifications"] = std::move(threads);
+    } else {
+      auto [n, h] = u.totals();
+      body["unread_notifications"] = counts(n, h);
+    }
+  }
 }
 
 bool room_wanted(const sync_context& s, const std::string& room_id) {
@@ -280,6 +310,22 @@ json::object rooms_section(sync_context& s, sync_interest& interest, bool& any) 
     for (const auto& [room_id, _] : account_data) touched.insert(room_id);
   }
 
+  // Receipts of the joined rooms inside the window (all current ones for an initial sync).
+  std::vector<std::string> joined_ids;
+  for (const auto& m : memberships)
+    if (m.membership == "join" && s.everything.contains(m.event.persister, m.event.stream_ordering) &&
+        room_wanted(s, m.room_id))
+      joined_ids.push_back(m.room_id);
+  std::map<std::string, json::object> receipts;
+  if (!joined_ids.empty()) {
+    auto changed = storage::receipts::changed(s.c, joined_ids, initial ? 0 : s.since_of("receipts"),
+                                              s.upto_of("receipts"));
+    std::erase_if(changed, [&](const storage::receipts::receipt& r) { return s.ignored.count(r.user_id) > 0; });
+    receipts = storage::receipts::receipt_events(changed, s.viewer.user_id);
+    if (!initial)
+      for (const auto& [room_id, _] : receipts) touched.insert(room_id);
+  }
+
   json::object join, invite, leave, knock;
   for (const auto& m : memberships) {
     const auto& room_id = m.room_id;
@@ -296,7 +342,8 @@ json::object rooms_section(sync_context& s, sync_interest& interest, bool& any) 
         typing_now = s.ctx.views && s.ctx.views->typing.changed_since(room_id, s.since_of("typing"), t);
         if (!typing_now) continue;
       }
-      room_build b{m, initial || newly_joined, initial || newly_joined ? s.everything : s.window, &account_data};
+      room_build b{m, initial || newly_joined, initial || newly_joined ? s.everything : s.window, &account_data,
+                   &receipts};
       bool changed = false;
       auto body = joined_or_left_room(s, b, /*joined=*/true, changed);
       if (changed || initial) {
@@ -333,6 +380,7 @@ json::object rooms_section(sync_context& s, sync_interest& interest, bool& any) 
     }
   }
   if (!join.empty() || !invite.empty() || !leave.empty() || !knock.empty()) any = true;
+  add_unread_counts(s, join);
   return json::object{{"join", std::move(join)}, {"invite", std::move(invite)}, {"leave", std::move(leave)},
                       {"knock", std::move(knock)}};
 }

@@ -27,6 +27,10 @@ def sync_path(since=None, timeout=None, filt=None, full_state=None, **extra):
 
 
 class SyncClient(RoomClient):
+    # Presence would wake every long-poll of these tests with the syncing user's own presence; the
+    # Ephemeral class tests it.
+    extra_config = RoomClient.extra_config + "presence:\n  enabled: false\n"
+
     def sync(self, who, **kw):
         r = self.server.get(sync_path(**kw), token=self.tok(who))
         self.assertEqual(r.status, 200, r)
@@ -325,6 +329,129 @@ class LongPoll(SyncClient, ServerTestCase):
         self.assertEqual(self.bodies(body, room), ["before restart"])
         again = self.sync("erin", since=body["next_batch"], timeout=200)
         self.assertEqual(again["rooms"]["join"], {})
+
+
+class Ephemeral(SyncClient, ServerTestCase):
+    """Typing, receipts, unread counts, to-device and presence as /sync delivers them."""
+    extra_config = RoomClient.extra_config
+
+    def shared_room(self, a, b):
+        room = self.create(a, preset="public_chat")
+        self.join(b, room)
+        return room
+
+    def ephemeral(self, body, room, etype):
+        room_body = body["rooms"]["join"].get(room, {})
+        return [e["content"] for e in room_body.get("ephemeral", {}).get("events", []) if e["type"] == etype]
+
+    def typing(self, who, room, on, timeout=30000):
+        body = {"typing": on, "timeout": timeout} if on else {"typing": False}
+        r = self.server.put(f"{V3}/rooms/{q(room)}/typing/{q(self.uid(who))}", body, token=self.tok(who))
+        self.assertEqual(r.status, 200, r)
+
+    def test_typing_arrives_and_expires(self):
+        room = self.shared_room("alice", "bob")
+        since = self.sync("alice")["next_batch"]
+        self.typing("bob", room, True, timeout=1500)
+        body = self.sync("alice", since=since)
+        self.assertEqual(self.ephemeral(body, room, "m.typing"), [{"user_ids": [self.uid("bob")]}])
+        since = body["next_batch"]
+        # Nothing changed: the room is not listed again.
+        self.assertNotIn(room, self.sync("alice", since=since)["rooms"]["join"])
+        # The timeout ends it; a long-poll wakes for it.
+        start = time.monotonic()
+        body = self.sync("alice", since=since, timeout=10000)
+        self.assertLess(time.monotonic() - start, 5)
+        self.assertEqual(self.ephemeral(body, room, "m.typing"), [{"user_ids": []}])
+
+    def test_receipts_and_unread_counts(self):
+        room = self.shared_room("carol", "dave")
+        since = self.sync("dave")["next_batch"]
+        self.send("carol", room, "one")
+        last = self.send("carol", room, content={"msgtype": "m.text", "body": "two, for dave",
+                                                  "m.mentions": {"user_ids": [self.uid("dave")]}})
+        body = self.sync("dave", since=since)
+        unread = body["rooms"]["join"][room]["unread_notifications"]
+        self.assertEqual(unread["notification_count"], 2, body["rooms"]["join"][room])
+        self.assertEqual(unread["highlight_count"], 1)  # the intentional mention
+        since = body["next_batch"]
+        carol_since = self.sync("carol")["next_batch"]
+        r = self.server.post(f"{V3}/rooms/{q(room)}/receipt/m.read/{q(last)}", {}, token=self.tok("dave"))
+        self.assertEqual(r.status, 200, r)
+        body = self.sync("dave", since=since)
+        self.assertEqual(body["rooms"]["join"][room]["unread_notifications"]["notification_count"], 0)
+        seen = self.sync("carol", since=carol_since)
+        receipts = self.ephemeral(seen, room, "m.receipt")
+        self.assertIn(self.uid("dave"), receipts[0][last]["m.read"])
+        # A private receipt is shown to its sender only.
+        carol_since = seen["next_batch"]
+        first = self.send("carol", room, "three")
+        carol_since = self.sync("carol", since=carol_since)["next_batch"]
+        dave_since = self.sync("dave")["next_batch"]
+        r = self.server.post(f"{V3}/rooms/{q(room)}/receipt/m.read.private/{q(first)}", {}, token=self.tok("dave"))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.ephemeral(self.sync("carol", since=carol_since), room, "m.receipt"), [])
+        mine = self.ephemeral(self.sync("dave", since=dave_since), room, "m.receipt")
+        self.assertIn(self.uid("dave"), mine[0][first]["m.read.private"])
+
+    def test_to_device_delivered_once(self):
+        bob = self.server.register("tdbob", device_id="BOBDEV")
+        since = self.server.get(sync_path(), token=bob["access_token"]).json["next_batch"]
+        msg = {"messages": {bob["user_id"]: {"BOBDEV": {"secret": 42}}}}
+        for _ in range(2):  # the same transaction twice: delivered once
+            r = self.server.put(f"{V3}/sendToDevice/org.example.ping/txn1", msg, token=self.tok("alice"))
+            self.assertEqual(r.status, 200, r)
+        body = self.server.get(sync_path(since=since), token=bob["access_token"]).json
+        self.assertEqual(body["to_device"]["events"],
+                         [{"sender": self.uid("alice"), "type": "org.example.ping", "content": {"secret": 42}}])
+        again = self.server.get(sync_path(since=body["next_batch"]), token=bob["access_token"]).json
+        self.assertEqual(again["to_device"]["events"], [])
+        # Syncing past them deleted them: even the old token gets nothing now.
+        time.sleep(0.3)
+        old = self.server.get(sync_path(since=since), token=bob["access_token"]).json
+        self.assertEqual(old["to_device"]["events"], [])
+
+    def test_to_device_wakes_long_poll(self):
+        bob = self.server.register("tdbob2", device_id="DEV2")
+        since = self.server.get(sync_path(), token=bob["access_token"]).json["next_batch"]
+        out = {}
+
+        def poll():
+            # Loops like a client: the user's own presence change may end the first long-poll.
+            token = since
+            while True:
+                body = self.server.get(sync_path(since=token, timeout=10000), token=bob["access_token"]).json
+                token = body["next_batch"]
+                if body["to_device"]["events"] or "sent" in out and time.monotonic() - out["sent"] > 10:
+                    out["body"] = body
+                    out["elapsed"] = time.monotonic() - out["sent"]
+                    return
+
+        t = threading.Thread(target=poll)
+        t.start()
+        time.sleep(0.4)
+        out["sent"] = time.monotonic()
+        self.server.put(f"{V3}/sendToDevice/org.example.ping/txn2", {"messages": {bob["user_id"]: {"*": {"n": 1}}}},
+                        token=self.tok("alice"))
+        t.join(15)
+        self.assertEqual(out["body"]["to_device"]["events"][0]["content"], {"n": 1})
+        self.assertLess(out["elapsed"], 2)
+
+    def test_presence(self):
+        room = self.shared_room("erin", "frank")
+        since = self.sync("erin")["next_batch"]
+        r = self.server.put(f"{V3}/presence/{q(self.uid('frank'))}/status",
+                            {"presence": "online", "status_msg": "at lunch"}, token=self.tok("frank"))
+        self.assertEqual(r.status, 200, r)
+        body = self.sync("erin", since=since)
+        events = [e for e in body["presence"]["events"] if e["sender"] == self.uid("frank")]
+        self.assertEqual(events[-1]["type"], "m.presence")
+        self.assertEqual(events[-1]["content"]["presence"], "online")
+        self.assertEqual(events[-1]["content"]["status_msg"], "at lunch")
+        # Someone sharing no room sees nothing of frank.
+        stranger = self.sync("stranger2")
+        self.assertFalse([e for e in stranger["presence"]["events"] if e["sender"] == self.uid("frank")])
+        self.assertIsNotNone(room)
 
 
 class Legacy(SyncClient, ServerTestCase):
