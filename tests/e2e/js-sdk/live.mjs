@@ -103,11 +103,12 @@ await step("bob's read receipt on alice's message reaches alice", async () => {
   const last = room.getLiveTimeline().getEvents().filter((e) => e.getSender() === alice.getUserId()).pop();
   assert.ok(last, "bob has alice's messages in his timeline");
   const receipt = waitFor(alice, RoomEvent.Receipt,
-                          (event) => JSON.stringify(event.getContent()).includes(bob.getUserId()), "bob's receipt");
+                          (event) => event.getContent()[last.getId()]?.["m.read"]?.[bob.getUserId()] !== undefined,
+                          "bob's m.read receipt on that event");
   await bob.sendReadReceipt(last);
-  await receipt;
-  const aliceRoom = alice.getRoom(roomId);
-  assert.equal(aliceRoom.getEventReadUpTo(bob.getUserId()), last.getId());
+  const [event] = await receipt;
+  // (The SDK's "read up to" would point at bob's own later messages, so the event itself is checked.)
+  assert.ok(event.getContent()[last.getId()]["m.read"][bob.getUserId()].ts > 0, "the receipt has a timestamp");
 });
 
 alice.stopClient();
