@@ -10,6 +10,7 @@
 #include "protocol/errors.hpp"
 #include "protocol/event_filter.hpp"
 #include "protocol/json.hpp"
+#include "storage/tables/account_data.hpp"
 #include "storage/tables/timeline.hpp"
 
 namespace myelin::endpoints {
@@ -53,6 +54,7 @@ page_result paginate(storage::connection& c, const std::string& room_id, const s
                      std::optional<timeline::point> from, std::optional<timeline::point> to, bool backwards,
                      size_t limit, const protocol::room_event_filter& filter) {
   page_result out;
+  auto ignored = storage::account_data::ignored_users(c, {user_id})[user_id];
   auto cursor = from;
   auto past_to = [&](const event_row& e) {
     if (!to) return false;
@@ -76,6 +78,8 @@ page_result paginate(storage::connection& c, const std::string& room_id, const s
     }
     // Take candidates one by one so `next` points right after the last event we return.
     auto visible = rooms::filter_visible(c, room_id, user_id, candidates);
+    // Messages of users the reader ignores are left out (their state events stay: they shape the room).
+    std::erase_if(visible, [&](const event_row& e) { return !e.state_key && ignored.count(e.sender) > 0; });
     std::set<std::string> visible_ids;
     for (const auto& e : visible) visible_ids.insert(e.event_id);
     for (auto& e : candidates) {

@@ -12,6 +12,7 @@
 #include "protocol/errors.hpp"
 #include "common/clock.hpp"
 #include "protocol/json.hpp"
+#include "storage/tables/account_data.hpp"
 #include "storage/tables/presence.hpp"
 #include "storage/tables/to_device.hpp"
 
@@ -94,18 +95,6 @@ protocol::filter load_filter(storage::connection& c, const std::string& user_id,
       if (auto* u = tl->as_object().if_contains("unread_thread_notifications"); u && u->is_bool())
         unread_thread_notifications = u->as_bool();
   return f;
-}
-
-std::set<std::string> ignored_users(storage::connection& c, const std::string& user_id) {
-  std::set<std::string> out;
-  auto r = c.exec("SELECT content FROM account_data WHERE user_id = $1 AND room_id = '' AND type = 'm.ignored_user_list'",
-                  {user_id});
-  if (r.empty()) return out;
-  auto content = protocol::parse_value(r[0].as_text(0));
-  if (auto* o = content.if_object())
-    if (auto* users = o->if_contains("ignored_users"); users && users->is_object())
-      for (const auto& [u, _] : users->as_object()) out.emplace(u);
-  return out;
 }
 
 storage::room_sync::window events_window(const protocol::sync_token* since, const protocol::sync_token& upto) {
@@ -223,7 +212,7 @@ sync_outcome compute_sync(runtime::handler_context& ctx, const api_request& req,
   s.filter = load_filter(*conn, req.user_id, params.filter, s.unread_thread_notifications);
   s.window = events_window(since, upto);
   s.everything = events_window(nullptr, upto);
-  s.ignored = ignored_users(*conn, req.user_id);
+  s.ignored = storage::account_data::ignored_users(*conn, {req.user_id})[req.user_id];
 
   sync_outcome out;
   out.upto = upto;
