@@ -110,13 +110,15 @@ void computed(instance_type self, uint64_t id, api_response& resp) {
   auto& st = self->state;
   auto& p = st.polls.at(id);
   p.computing = false;
-  if (--st.computing == 0) st.recent.clear();
   // /events without `from` waits for what comes after its first computation.
   if (p.params.from_now && !p.params.since && resp.status == 200) p.params.since = p.outcome->upto;
   bool wait = resp.status == 200 && p.outcome->empty && p.params.since && p.params.timeout_ms > 0 && !p.expired &&
               st.polls.size() <= max_parked;
+  // Checked before the kept updates may be dropped below: they are what this check reads.
+  bool missed = wait && missed_update(st, p);
+  if (--st.computing == 0) st.recent.clear();
   if (!wait) return finish(self, id, std::move(resp));
-  if (missed_update(st, p)) return compute(self, id);
+  if (missed) return compute(self, id);
   p.last = std::move(resp);
   p.parked = true;
   st.index.watch(id, p.outcome->interest.user_id, p.outcome->interest.room_ids);
