@@ -4,9 +4,11 @@
 // event notifies — in the same transaction, so the counts change together with the timeline.
 //
 // Per event the cost is: the room's local members from the persister's room cache (loaded once,
-// kept up to date from the member events it appends itself), the members' rule sets and ignore
-// lists from a per-batch cache (one query each for the members not seen yet in the batch), the
-// thread lookup for events with relations, and one INSERT for all notified users.
+// kept up to date from the member events it appends itself); the members' rule sets, cached
+// between batches and checked once per batch against push_rules_positions (one query for the
+// members not checked yet); the notified users' ignore lists (one query per batch for those not
+// seen yet); the thread lookup for events with relations; the rows' INSERTs
+// (storage/tables/notifications).
 #pragma once
 #include <functional>
 #include <map>

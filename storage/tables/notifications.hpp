@@ -35,7 +35,7 @@ struct push_action {
 };
 
 // ---- writes (events persister only) ----
-// Stores the push actions of one event, one statement for all its notified users.
+// Stores push actions (one event's: SQLite a statement per row, PostgreSQL a few multi-row ones).
 void insert(connection& c, const std::vector<push_action>& rows);
 
 // ---- reads ----
