@@ -88,7 +88,7 @@ private:
 };
 
 // Everything one persister instance keeps: its signing identity, its room cache and its push
-// evaluator (with the per-batch caches).
+// evaluator (with its rule set and ignore list caches).
 struct persister_state {
   explicit persister_state(event_signer s) : signer(std::move(s)), push(signer.server_name) {}
   event_signer signer;
