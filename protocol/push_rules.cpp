@@ -1,6 +1,7 @@
 // Push rules: defaults, rule sets, client rule bodies and evaluation (see push_rules.hpp).
 #include "protocol/push_rules.hpp"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <limits>
 
@@ -270,29 +271,54 @@ std::vector<uint32_t> glob_tokens(std::string_view pattern, bool literal) {
   return out;
 }
 
-// An NFA run over the text: state s = "the first s tokens have matched". O(text × pattern),
-// never exponential, whatever the pattern.
+namespace {
+
+bool is_wildcard(uint32_t t) { return t == any_run || t == any_one; }
+
+// A pattern without wildcards against a whole value: a comparison, no state machine.
+bool literal_equal(const std::vector<uint32_t>& tokens, std::string_view text) {
+  size_t i = 0;
+  for (uint32_t t : tokens)
+    if (i >= text.size() || fold(next_code_point(text, i)) != t) return false;
+  return i == text.size();
+}
+
+} // namespace
+
+// An NFA run over the text, decoded as it goes: state s = "the first s tokens have matched".
+// O(text × pattern) whatever the pattern, and no allocation for patterns under 64 tokens (the
+// evaluator runs this for every member of a room on every event).
 bool glob_matches(const std::vector<uint32_t>& tokens, std::string_view text, bool word_boundary) {
-  std::vector<uint32_t> cps;
-  cps.reserve(text.size());
-  for (size_t i = 0; i < text.size();) cps.push_back(fold(next_code_point(text, i)));
-  const size_t n = cps.size(), m = tokens.size();
-  // Boundaries: before the first / after the last character, or next to a non-word character.
-  auto start_ok = [&](size_t i) { return i == 0 || i == n || !is_word(cps[i - 1]) || !is_word(cps[i]); };
-  auto end_ok = [&](size_t j) { return j == 0 || j == n || !is_word(cps[j - 1]) || !is_word(cps[j]); };
-  std::vector<char> cur(m + 1, 0), next(m + 1, 0);
+  const size_t m = tokens.size();
+  if (!word_boundary && std::none_of(tokens.begin(), tokens.end(), is_wildcard)) return literal_equal(tokens, text);
+  std::array<char, 64> small_a{}, small_b{};
+  std::vector<char> big_a, big_b;
+  char* cur = small_a.data();
+  char* next = small_b.data();
+  if (m + 1 > small_a.size()) {
+    big_a.assign(m + 1, 0);
+    big_b.assign(m + 1, 0);
+    cur = big_a.data();
+    next = big_b.data();
+  }
+  size_t pos = 0;
+  bool has_prev = false, has_cur = !text.empty();
+  uint32_t prev = 0, c = has_cur ? fold(next_code_point(text, pos)) : 0;
   bool any_active = false;
-  for (size_t i = 0;; ++i) {
-    if (word_boundary ? start_ok(i) : i == 0) {
+  for (bool first = true;; first = false) {
+    // Between prev and c: a word boundary at the value's ends or next to a non-word character.
+    // Matches start and end only there (word_boundary) or at the value's ends.
+    bool boundary = !has_prev || !has_cur || !is_word(prev) || !is_word(c);
+    if (word_boundary ? boundary : first) {
       cur[0] = 1;
       any_active = true;
     }
     if (!any_active && !word_boundary) return false;  // anchored at 0: nothing can match any more
     for (size_t s = 0; s < m; ++s)  // '*' may match nothing
       if (cur[s] && tokens[s] == any_run) cur[s + 1] = 1;
-    if (cur[m] && (word_boundary ? end_ok(i) : i == n)) return true;
-    if (i == n) return false;
-    std::fill(next.begin(), next.end(), 0);
+    if (cur[m] && (word_boundary ? boundary : !has_cur)) return true;
+    if (!has_cur) return false;
+    std::fill(next, next + m + 1, 0);
     any_active = false;
     for (size_t s = 0; s < m; ++s) {
       if (!cur[s]) continue;
@@ -300,12 +326,16 @@ bool glob_matches(const std::vector<uint32_t>& tokens, std::string_view text, bo
       if (t == any_run) {
         next[s] = 1;
         any_active = true;
-      } else if (t == any_one || t == cps[i]) {
+      } else if (t == any_one || t == c) {
         next[s + 1] = 1;
         any_active = true;
       }
     }
-    cur.swap(next);
+    std::swap(cur, next);
+    prev = c;
+    has_prev = true;
+    has_cur = pos < text.size();
+    if (has_cur) c = fold(next_code_point(text, pos));
   }
 }
 
@@ -419,6 +449,7 @@ rule_set::rule_set(const std::string& user_id, const std::vector<rule>& user_rul
     for (size_t i = first_default; i < defaults.size(); ++i)
       if (defaults[i].kind == kind) rules_.push_back(std::move(defaults[i]));
   }
+  for (auto& r : rules_) r.actions_text = json::serialize(r.actions);
 }
 
 const rule* rule_set::find(rule_kind kind, std::string_view rule_id) const {
@@ -457,10 +488,11 @@ bool matches(const condition& c, const event_context& ctx) {
       return false;
     }
     case t::contains_display_name: {
-      if (!ctx.display_name || ctx.display_name->empty()) return false;
-      auto* body = lookup(ctx.event, {"content", "body"});
+      if (ctx.display_name.empty()) return false;
+      static const std::vector<std::string> body_path{"content", "body"};
+      auto* body = lookup(ctx.event, body_path);
       return body && body->is_string() &&
-             glob_matches(glob_tokens(*ctx.display_name, /*literal=*/true), view(body->get_string()), true);
+             glob_matches(glob_tokens(ctx.display_name, /*literal=*/true), view(body->get_string()), true);
     }
     case t::room_member_count: {
       int64_t n = ctx.member_count;
@@ -483,7 +515,7 @@ bool matches(const condition& c, const event_context& ctx) {
   return false;
 }
 
-const json::array* evaluate(const rule_set& rules, const event_context& ctx) {
+const rule* matching_rule(const rule_set& rules, const event_context& ctx) {
   for (const auto& r : rules.rules()) {
     if (!r.enabled) continue;
     bool all = true;
@@ -492,9 +524,14 @@ const json::array* evaluate(const rule_set& rules, const event_context& ctx) {
         all = false;
         break;
       }
-    if (all) return &r.actions;
+    if (all) return &r;
   }
   return nullptr;
+}
+
+const json::array* evaluate(const rule_set& rules, const event_context& ctx) {
+  const rule* r = matching_rule(rules, ctx);
+  return r ? &r->actions : nullptr;
 }
 
 namespace {

@@ -64,6 +64,7 @@ struct rule {
   std::optional<std::string> pattern; // content rules
   boost::json::array actions;
   std::vector<condition> compiled;    // conditions, or what content/room/sender rules imply
+  std::string actions_text;           // `actions` serialized (filled by rule_set, for storing)
 
   // The rule as GET /pushrules shows it (PushRule): rule_id, default, enabled, actions, plus
   // conditions (override/underride) or pattern (content).
@@ -104,13 +105,15 @@ private:
 struct event_context {
   const boost::json::object& event;           // the event (PDU JSON: type, content, sender, …)
   int64_t member_count = 0;                   // joined members of the room
-  std::optional<std::string> display_name;    // the rules' owner's display name in the room
+  std::string_view display_name;              // the rules' owner's display name in the room ("" = none)
   const power_levels* levels = nullptr;       // current power levels (null: the defaults)
   int64_t sender_power_level = 0;
 };
 
 bool matches(const condition& c, const event_context& ctx);
-// The actions of the first enabled rule whose conditions all hold; nullptr when none does.
+// The first enabled rule whose conditions all hold; nullptr when none does.
+const rule* matching_rule(const rule_set& rules, const event_context& ctx);
+// That rule's actions; nullptr when no rule matches.
 const boost::json::array* evaluate(const rule_set& rules, const event_context& ctx);
 
 // Reading actions ("dont_notify" and "coalesce" are historical and mean nothing).

@@ -22,13 +22,37 @@ std::optional<std::string> display_name_of(const json::object& content) {
 // The spec advises following relations at most this many hops to find an event's thread.
 constexpr int max_thread_hops = 3;
 
+// Rule sets kept between batches (about 10 KiB each).
+constexpr size_t max_cached_rule_sets = 10000;
+
 } // namespace
 
 event_push::event_push(std::string server_name) : suffix_(":" + std::move(server_name)) {}
 
 void event_push::begin_batch() {
-  rules_.clear();
+  checked_.clear();
   ignored_.clear();
+}
+
+void event_push::load_rules(connection& c, const std::vector<std::string>& users) {
+  if (rules_.size() + users.size() > max_cached_rule_sets) {  // bounded memory: start over
+    rules_.clear();
+    checked_.clear();
+  }
+  std::vector<std::string> unchecked;
+  for (const auto& u : users)
+    if (!checked_.count(u)) unchecked.push_back(u);
+  if (unchecked.empty()) return;
+  auto versions = push_rules::last_changes(c, unchecked);
+  std::vector<std::string> stale;
+  for (const auto& u : unchecked) {
+    auto it = rules_.find(u);
+    if (it == rules_.end() || it->second.version != versions[u]) stale.push_back(u);
+  }
+  if (!stale.empty())
+    for (auto& [u, set] : push_rules::rule_sets(c, stale))
+      rules_.insert_or_assign(u, cached_rules{versions[u], std::move(set)});
+  checked_.insert(unchecked.begin(), unchecked.end());
 }
 
 bool event_push::is_local(const std::string& user_id) const {
@@ -101,26 +125,22 @@ void event_push::on_event(connection& c, const events::event_row& row, const pro
     recipients.push_back(*row.state_key);
   if (recipients.empty()) return;
 
-  std::vector<std::string> missing;
-  for (const auto& u : recipients)
-    if (!rules_.count(u)) missing.push_back(u);
-  if (!missing.empty())
-    for (auto& [u, set] : push_rules::rule_sets(c, missing)) rules_.insert_or_assign(u, std::move(set));
+  load_rules(c, recipients);
 
   auto pl = levels();
-  protocol::push::event_context ctx{ev.json, members.joined_count, std::nullopt, &pl, pl.user_level(row.sender)};
-  std::vector<std::pair<const std::string*, const json::array*>> notified;
+  protocol::push::event_context ctx{ev.json, members.joined_count, {}, &pl, pl.user_level(row.sender)};
+  std::vector<std::pair<const std::string*, const protocol::push::rule*>> notified;
   for (const auto& u : recipients) {
     auto it = members.local.find(u);
-    ctx.display_name = it != members.local.end() ? it->second : std::nullopt;
-    auto* actions = protocol::push::evaluate(rules_.at(u), ctx);
-    if (actions && protocol::push::notify(*actions)) notified.emplace_back(&u, actions);
+    ctx.display_name = it != members.local.end() && it->second ? std::string_view(*it->second) : std::string_view();
+    auto* rule = protocol::push::matching_rule(rules_.at(u).rules, ctx);
+    if (rule && protocol::push::notify(rule->actions)) notified.emplace_back(&u, rule);
   }
   if (notified.empty()) return;
 
   // Ignore lists only for the users the event would notify.
-  missing.clear();
-  for (const auto& [u, actions] : notified)
+  std::vector<std::string> missing;
+  for (const auto& [u, rule] : notified)
     if (!ignored_.count(*u)) missing.push_back(*u);
   if (!missing.empty()) {
     auto lists = account_data::ignored_users(c, missing);
@@ -129,10 +149,10 @@ void event_push::on_event(connection& c, const events::event_row& row, const pro
 
   std::string thread_id = thread_of(c, ev);
   std::vector<notifications::push_action> rows;
-  for (const auto& [u, actions] : notified) {
+  for (const auto& [u, rule] : notified) {
     if (ignored_[*u].count(row.sender)) continue;
     rows.push_back({row.room_id, row.event_id, *u, row.persister, row.stream_ordering, row.topological_ordering,
-                    thread_id, protocol::push::highlight(*actions), json::serialize(*actions), row.origin_server_ts});
+                    thread_id, protocol::push::highlight(rule->actions), rule->actions_text, row.origin_server_ts});
   }
   if (!rows.empty()) notifications::insert(c, rows);
 }

@@ -4,9 +4,11 @@
 // event notifies — in the same transaction, so the counts change together with the timeline.
 //
 // Per event the cost is: the room's local members from the persister's room cache (loaded once,
-// kept up to date from the member events it appends itself), the members' rule sets and ignore
-// lists from a per-batch cache (one query each for the members not seen yet in the batch), the
-// thread lookup for events with relations, and one INSERT for all notified users.
+// kept up to date from the member events it appends itself); the members' rule sets, cached
+// between batches and checked once per batch against push_rules_positions (one query for the
+// members not checked yet); the notified users' ignore lists (one query per batch for those not
+// seen yet); the thread lookup for events with relations; the rows' INSERTs
+// (storage/tables/notifications).
 #pragma once
 #include <functional>
 #include <map>
@@ -36,6 +38,8 @@ public:
   explicit event_push(std::string server_name);
 
   // A new batch transaction: rule sets and ignore lists may have changed since the last one.
+  // Rule sets stay cached, but each is checked once per batch against the user's last push
+  // rules change (push_rules_positions) before it is used.
   void begin_batch();
 
   // The room's joined members from its current state.
@@ -52,10 +56,17 @@ public:
 private:
   bool is_local(const std::string& user_id) const;
   std::string thread_of(connection& c, const protocol::pdu& ev) const;
+  // Makes rules_ hold a current rule set for each of `users`.
+  void load_rules(connection& c, const std::vector<std::string>& users);
 
   std::string suffix_;  // ":" + server name
-  // Per batch (cleared by begin_batch): loaded on first need, one query for all missing users.
-  std::unordered_map<std::string, protocol::push::rule_set> rules_;
+  struct cached_rules {
+    int64_t version = 0;  // the user's push_rules_positions position when loaded (0 = never changed)
+    protocol::push::rule_set rules;
+  };
+  std::unordered_map<std::string, cached_rules> rules_;
+  // Per batch (cleared by begin_batch): users whose cached rules were checked, ignore lists.
+  std::set<std::string> checked_;
   std::unordered_map<std::string, std::set<std::string>> ignored_;
 };
 

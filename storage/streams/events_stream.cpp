@@ -15,7 +15,6 @@
 #include "protocol/room_versions.hpp"
 #include "storage/streams/event_push.hpp"
 #include "storage/tables/events.hpp"
-#include "storage/tables/notifications.hpp"
 
 namespace myelin::storage {
 namespace {
@@ -89,7 +88,7 @@ private:
 };
 
 // Everything one persister instance keeps: its signing identity, its room cache and its push
-// evaluator (with the per-batch caches).
+// evaluator (with its rule set and ignore list caches).
 struct persister_state {
   explicit persister_state(event_signer s) : signer(std::move(s)), push(signer.server_name) {}
   event_signer signer;
@@ -256,7 +255,6 @@ json::object append_event(op_context& ctx, persister_state& ps, room_append& ra,
   index_relations_and_search(c, row, ev);
   if (t.type == "m.room.redaction") {
     events::insert_redaction(c, ev.event_id, *t.redacts, ra.room.room_id);
-    notifications::remove_for_event(c, *t.redacts);
     // Redacting a current state event changes what later auth checks see.
     for (auto& [key, cached] : ra.state)
       if (cached && cached->event_id == *t.redacts)

@@ -16,40 +16,53 @@ constexpr const char* read_condition =
     " AND (re.topological_ordering > ep.topological_ordering"
     "  OR (re.topological_ordering = ep.topological_ordering AND re.stream_ordering >= ep.stream_ordering)))";
 
+// The push actions that notify, without those of redacted events (a redaction takes the
+// notification back, as in Synapse).
+constexpr const char* notifying =
+    "event_push_actions ep JOIN events pe ON pe.event_id = ep.event_id AND pe.redacted_by IS NULL AND ep.notif = 1 ";
+
 constexpr size_t insert_columns = 10;
-constexpr size_t max_rows_per_insert = 128;
+constexpr size_t max_rows_per_insert = 64;
+
+// One INSERT of `count` rows starting at rows[start].
+void insert_rows(connection& c, const std::vector<push_action>& rows, size_t start, size_t count) {
+  std::string sql = "INSERT INTO event_push_actions (room_id, event_id, user_id, persister, stream_ordering, "
+                    "topological_ordering, thread_id, notif, highlight, actions, ts) VALUES ";
+  sql_params params;
+  params.reserve(count * insert_columns);
+  for (size_t i = 0; i < count; ++i) {
+    const auto& a = rows[start + i];
+    size_t p = i * insert_columns;
+    sql += i ? ", (" : "(";
+    for (size_t k = 1; k <= insert_columns; ++k) {
+      sql += "$" + std::to_string(p + k) + (k == insert_columns ? ")" : ", ");
+      if (k == 7) sql += "1, ";  // notif: only notifying actions are stored
+    }
+    params.insert(params.end(), {a.room_id, a.event_id, a.user_id, a.persister, a.stream_ordering,
+                                 a.topological_ordering, a.thread_id, int64_t(a.highlight), a.actions, a.ts});
+  }
+  c.exec(sql, params);
+}
 
 } // namespace
 
 void insert(connection& c, const std::vector<push_action>& rows) {
-  for (size_t start = 0; start < rows.size(); start += max_rows_per_insert) {
-    size_t count = std::min(rows.size() - start, max_rows_per_insert);
-    // Padded to a power of two by repeating the last row (ON CONFLICT skips the copies), so a
-    // few statement texts serve every room size from the prepared-statement cache.
-    size_t padded = 1;
-    while (padded < count) padded *= 2;
-    std::string sql = "INSERT INTO event_push_actions (room_id, event_id, user_id, persister, stream_ordering, "
-                      "topological_ordering, thread_id, notif, highlight, actions, ts) VALUES ";
-    sql_params params;
-    params.reserve(padded * insert_columns);
-    for (size_t i = 0; i < padded; ++i) {
-      const auto& a = rows[start + std::min(i, count - 1)];
-      size_t p = i * insert_columns;
-      sql += i ? ", (" : "(";
-      for (size_t k = 1; k <= insert_columns; ++k) {
-        sql += "$" + std::to_string(p + k) + (k == insert_columns ? ")" : ", ");
-        if (k == 7) sql += "1, ";  // notif: only notifying actions are stored
-      }
-      params.insert(params.end(), {a.room_id, a.event_id, a.user_id, a.persister, a.stream_ordering,
-                                   a.topological_ordering, a.thread_id, int64_t(a.highlight), a.actions, a.ts});
-    }
-    sql += " ON CONFLICT (event_id, user_id) DO NOTHING";
-    c.exec(sql, params);
+  // SQLite: one row per statement. A statement that writes several rows and may fail half way
+  // makes SQLite keep a statement journal (the old content of every page it changes, written to a
+  // temporary file), which cost more than the statements saved. A single-row INSERT needs none,
+  // and SQLite statements are cheap calls, not round trips.
+  if (c.kind() == dialect::sqlite) {
+    for (size_t i = 0; i < rows.size(); ++i) insert_rows(c, rows, i, 1);
+    return;
   }
-}
-
-void remove_for_event(connection& c, const std::string& event_id) {
-  c.exec("DELETE FROM event_push_actions WHERE event_id = $1", {event_id});
+  // PostgreSQL: each statement is a round trip. Statements of 64, 32, …, 1 rows (50 rows: 32 +
+  // 16 + 2): a handful of statement texts serve every room size from the prepared-statement cache.
+  size_t start = 0;
+  for (size_t chunk = max_rows_per_insert; chunk > 0; chunk /= 2)
+    while (rows.size() - start >= chunk) {
+      insert_rows(c, rows, start, chunk);
+      start += chunk;
+    }
 }
 
 std::pair<int64_t, int64_t> unread_counts::totals() const {
@@ -70,9 +83,9 @@ std::map<std::string, unread_counts> unread_for_rooms(connection& c, const std::
   std::map<std::string, unread_counts> out;
   for (const auto& id : room_ids) out[id];
   for_each_chunk(room_ids, [&](std::vector<std::string>& chunk) {
-    std::string sql = "SELECT ep.room_id, ep.thread_id, COUNT(*), SUM(ep.highlight) FROM event_push_actions ep "
-                      "WHERE ep.user_id = $1 AND ep.room_id IN (" + in_list(2, chunk) +
-                      ") AND ep.notif = 1 AND NOT " + read_condition + " GROUP BY ep.room_id, ep.thread_id";
+    std::string sql = std::string("SELECT ep.room_id, ep.thread_id, COUNT(*), SUM(ep.highlight) FROM ") +
+                      notifying + "WHERE ep.user_id = $1 AND ep.room_id IN (" + in_list(2, chunk) + ") AND NOT " +
+                      read_condition + " GROUP BY ep.room_id, ep.thread_id";
     sql_params params{user_id};
     params.insert(params.end(), chunk.begin(), chunk.end());
     auto r = c.exec(sql, params);
@@ -118,8 +131,8 @@ std::vector<notification> page(connection& c, const std::string& user_id, const 
                                bool only_highlight, size_t limit) {
   std::string sql = std::string("SELECT ep.room_id, ep.event_id, ep.persister, ep.stream_ordering, "
                                 "ep.topological_ordering, ep.thread_id, ep.highlight, ep.actions, ep.ts, "
-                                "CASE WHEN ") + read_condition + " THEN 1 ELSE 0 END "
-                    "FROM event_push_actions ep WHERE ep.user_id = $1 AND ep.notif = 1";
+                                "CASE WHEN ") + read_condition + " THEN 1 ELSE 0 END FROM " + notifying +
+                    "WHERE ep.user_id = $1";
   sql_params params{user_id, int64_t(limit)};
   if (only_highlight) sql += " AND ep.highlight = 1";
   if (from) {

@@ -7,7 +7,7 @@
 // thread points at an event at or after it in the room's order (topological_ordering,
 // stream_ordering). An unthreaded receipt (thread_id '') covers every thread; a "main" receipt
 // covers the main timeline (push actions with thread_id ''); a receipt with a thread root's id
-// covers that thread.
+// covers that thread. Redacted events count and show no more (their rows stay; reads skip them).
 #pragma once
 #include <cstdint>
 #include <map>
@@ -35,10 +35,8 @@ struct push_action {
 };
 
 // ---- writes (events persister only) ----
-// Stores the push actions of one event, one statement for all its notified users.
+// Stores push actions (one event's: SQLite a statement per row, PostgreSQL a few multi-row ones).
 void insert(connection& c, const std::vector<push_action>& rows);
-// A redacted event notifies no one any more (as in Synapse): its push actions go.
-void remove_for_event(connection& c, const std::string& event_id);
 
 // ---- reads ----
 

@@ -81,6 +81,17 @@ int64_t last_change(connection& c, const std::string& user_id) {
   return r.empty() ? 0 : r[0].as_int(0);
 }
 
+std::map<std::string, int64_t> last_changes(connection& c, const std::vector<std::string>& user_ids) {
+  std::map<std::string, int64_t> out;
+  for (const auto& id : user_ids) out[id] = 0;
+  for_each_chunk(user_ids, [&](std::vector<std::string>& chunk) {
+    auto r = c.exec("SELECT user_id, position FROM push_rules_positions WHERE user_id IN (" + in_list(1, chunk) + ")",
+                    sql_params(chunk.begin(), chunk.end()));
+    for (size_t i = 0; i < r.size(); ++i) out[r[i].as_text(0)] = r[i].as_int(1);
+  });
+  return out;
+}
+
 std::vector<std::string> user_rule_ids(connection& c, const std::string& user_id, rule_kind kind) {
   auto r = c.exec("SELECT rule_id FROM push_rules WHERE user_id = $1 AND kind = $2 ORDER BY priority DESC",
                   {user_id, kind_text(kind)});

@@ -23,6 +23,8 @@ protocol::push::rule_set rule_set_for(connection& c, const std::string& user_id)
 // The push_rules stream position of the user's last change; 0 when they never changed anything.
 // /sync sends m.push_rules account data when this is past its token.
 int64_t last_change(connection& c, const std::string& user_id);
+// The same for many users (0 for those who never changed anything).
+std::map<std::string, int64_t> last_changes(connection& c, const std::vector<std::string>& user_ids);
 
 // ---- writes (push_rules stream writer only) ----
 

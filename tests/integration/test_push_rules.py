@@ -8,7 +8,7 @@ errors (unknown rule, bad kind, reserved ids, malformed bodies, unknown before/a
 Notifications: GET /notifications after a DM message (notify) and a mention (highlight),
 only=highlight, paging with next_token, the read flag after a read receipt, invites, and what stops
 notifications: a muted room (room rule without actions), an ignored sender, the master rule.
-Runs on SQLite and PostgreSQL."""
+Everything runs again on the split placement. Runs on SQLite and PostgreSQL."""
 import os
 import sqlite3
 import subprocess
@@ -17,6 +17,9 @@ import urllib.parse
 from harness import ServerTestCase, main
 from room_helpers import V3, RoomClient, q
 
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+with open(os.path.join(ROOT, "configs", "placement-split.yaml")) as f:
+    SPLIT = f.read()
 R0 = "/_matrix/client/r0"
 KINDS = ["override", "content", "room", "sender", "underride"]
 
@@ -328,6 +331,17 @@ class Notifications(RoomClient, ServerTestCase):
         self.send("gina", room, content={"msgtype": "m.text", "body": "hank!",
                                          "m.mentions": {"user_ids": [self.uid("hank")]}})
         self.assertEqual(self.event_ids("hank"), before)
+
+
+class PushRulesSplit(PushRules):
+    """The same on the split placement: reads on any of three client readers, writes through the
+    push_rules writer."""
+    placement = SPLIT
+
+
+class NotificationsSplit(Notifications):
+    """The same with two event persisters: rooms on both, one user's notifications from both."""
+    placement = SPLIT
 
 
 if __name__ == "__main__":

@@ -20,7 +20,8 @@ json::object obj(std::string_view text) { return json::parse(text).as_object(); 
 bool cond(std::string_view condition, const json::object& event, int64_t members = 3,
           std::optional<std::string> display_name = std::nullopt, const power_levels* levels = nullptr,
           int64_t sender_level = 0) {
-  event_context ctx{event, members, std::move(display_name), levels, sender_level};
+  event_context ctx{event, members, display_name ? std::string_view(*display_name) : std::string_view(), levels,
+                    sender_level};
   return matches(compile_condition(obj(condition)), ctx);
 }
 
@@ -44,14 +45,8 @@ std::vector<std::string> ids(const rule_set& rs, rule_kind kind) {
 
 // The id of the first enabled rule whose conditions all hold; "" when none.
 std::string first_match(const rule_set& rs, const json::object& event, int64_t members = 3) {
-  event_context ctx{event, members, std::nullopt, nullptr, 0};
-  for (const auto& r : rs.rules()) {
-    if (!r.enabled) continue;
-    bool all = true;
-    for (const auto& c : r.compiled) all = all && matches(c, ctx);
-    if (all) return r.rule_id;
-  }
-  return "";
+  const rule* r = matching_rule(rs, {event, members, {}, nullptr, 0});
+  return r ? r->rule_id : "";
 }
 
 rule user_rule(rule_kind kind, const std::string& id, std::string_view body) {
@@ -281,7 +276,7 @@ BOOST_AUTO_TEST_CASE(default_rules_decide_what_notifies) {
   // @room needs the sender's notification power (50 by default).
   auto room_mention = ev(R"({"type": "m.room.message", "content": {"body": "x", "m.mentions": {"room": true}}})");
   auto actions_for = [&](int64_t level) {
-    event_context ctx{room_mention, 3, std::nullopt, nullptr, level};
+    event_context ctx{room_mention, 3, {}, nullptr, level};
     return evaluate(rs, ctx);
   };
   BOOST_TEST(highlight(*actions_for(50)));
@@ -335,7 +330,7 @@ BOOST_AUTO_TEST_CASE(master_rule_and_default_overrides) {
   std::map<override_key, default_override> overrides;
   overrides[{rule_kind::override_rule, ".m.rule.master"}].enabled = true;
   rule_set muted("@me:hs", {}, overrides);
-  auto* a = evaluate(muted, {message, 3, std::nullopt, nullptr, 0});
+  auto* a = evaluate(muted, {message, 3, {}, nullptr, 0});
   BOOST_REQUIRE(a);
   BOOST_TEST(a->empty());
   BOOST_TEST(!notify(*a));
@@ -344,11 +339,11 @@ BOOST_AUTO_TEST_CASE(master_rule_and_default_overrides) {
   loud[{rule_kind::underride, ".m.rule.message"}].actions = json::array{"notify", json::object{{"set_tweak", "highlight"}}};
   loud[{rule_kind::override_rule, ".m.rule.suppress_notices"}].enabled = false;
   rule_set rs("@me:hs", {}, loud);
-  auto* b = evaluate(rs, {message, 3, std::nullopt, nullptr, 0});
+  auto* b = evaluate(rs, {message, 3, {}, nullptr, 0});
   BOOST_TEST(highlight(*b));
   BOOST_TEST(rs.find(rule_kind::underride, ".m.rule.message")->is_default);
   auto notice = obj(R"({"type": "m.room.message", "content": {"msgtype": "m.notice", "body": "x"}})");
-  BOOST_TEST(notify(*evaluate(rs, {notice, 3, std::nullopt, nullptr, 0})));  // suppress_notices is off
+  BOOST_TEST(notify(*evaluate(rs, {notice, 3, {}, nullptr, 0})));  // suppress_notices is off
 }
 
 BOOST_AUTO_TEST_CASE(actions_helpers) {
