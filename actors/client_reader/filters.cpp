@@ -7,6 +7,7 @@
 #include "protocol/errors.hpp"
 #include "protocol/event_filter.hpp"
 #include "protocol/json.hpp"
+#include "storage/tables/filters.hpp"
 #include "storage/database.hpp"
 
 namespace myelin::endpoints {
@@ -52,16 +53,10 @@ void register_filters(runtime::endpoint_registry& r) {
          .path = "/_matrix/client/{:r0|v3}/user/{userId}/filter/{filterId}", .allow_guest = true},
         [](runtime::handler_context& ctx, const api_request& req) {
           require_owner(req);
-          const auto& id_text = req.path_params.at(1);
-          int64_t id = -1;
-          if (id_text.empty() || id_text.size() > 18 || id_text.find_first_not_of("0123456789") != std::string::npos)
-            throw protocol::errors::not_found("No such filter");
-          id = std::stoll(id_text);
           auto c = ctx.db.acquire();
-          auto r = c->exec("SELECT filter_json FROM user_filters WHERE user_id = $1 AND filter_id = $2",
-                           {req.user_id, id});
-          if (r.empty()) throw protocol::errors::not_found("No such filter");
-          return runtime::json_response(protocol::parse_value(r[0].as_text(0)));
+          auto text = storage::filters::get(*c, req.user_id, req.path_params.at(1));
+          if (!text) throw protocol::errors::not_found("No such filter");
+          return runtime::json_response(protocol::parse_value(*text));
         });
 }
 

@@ -36,12 +36,7 @@ json::array member_state(storage::connection& c, const std::vector<event_row>& e
   if (!anchor || !anchor->state_group || events.empty()) return out;
   std::set<std::string> senders;
   for (const auto& e : events) senders.insert(e.sender);
-  std::vector<storage::events::state_key_pair> keys;
-  for (const auto& s : senders) keys.push_back({"m.room.member", s});
-  auto ids = storage::events::state_at_group_filtered(c, *anchor->state_group, keys);
-  std::vector<std::string> event_ids;
-  for (const auto& [k, id] : ids) event_ids.push_back(id);
-  return rooms::client_events(c, storage::events::get_events(c, event_ids), v);
+  return rooms::client_events(c, storage::events::member_events_at(c, *anchor->state_group, senders), v);
 }
 
 // Pages until `limit` visible, wanted events are found or the room (or `to`) is exhausted.

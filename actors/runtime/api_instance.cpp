@@ -25,12 +25,25 @@ api_response run_handler(handler_context& ctx, const endpoint_entry* entry, cons
   return resp;
 }
 
+namespace {
+
+// run_handler with the instance's dependencies (and its X-Myelin-Instance header).
 api_response answer_request(const api_instance_deps& deps, const std::string& label, const logger& log,
                             const endpoint_entry* entry, const api_request& req) {
   handler_context ctx{*deps.config, *deps.db, *deps.writers, label, log, deps.limiter, deps.views};
   api_response resp = run_handler(ctx, entry, req);
   if (deps.expose_instance_header) resp.headers.emplace_back("X-Myelin-Instance", label);
   return resp;
+}
+
+} // namespace
+
+void post_answer(const api_instance_deps& deps, const std::string& label, const endpoint_entry* entry,
+                 api_request req, const caf::actor& reply_to, uint64_t job_id) {
+  deps.pool->post([reply_to, job_id, entry, deps, req = std::move(req), label]() {
+    logger job_log("group", label);
+    caf::anon_send(reply_to, atoms::done_atom_v, job_id, answer_request(deps, label, job_log, entry, req));
+  });
 }
 
 namespace {
@@ -60,12 +73,7 @@ api_instance_actor::behavior_type instance_impl(instance_type self, std::string 
         auto id = ++s.next_job;
         auto promise = self->make_response_promise<api_response>();
         s.in_flight.emplace(id, promise);
-        auto me = caf::actor_cast<api_instance_actor>(self);
-        // The job may outlive this instance (if it crashes); it then only sends to a dead address.
-        s.deps.pool->post([me, id, entry, deps = s.deps, req = std::move(req), label = s.label]() {
-          logger job_log("group", label);
-          caf::anon_send(me, atoms::done_atom_v, id, answer_request(deps, label, job_log, entry, req));
-        });
+        post_answer(s.deps, s.label, entry, std::move(req), caf::actor_cast<caf::actor>(self), id);
         return promise;
       },
       [=](atoms::done_atom, uint64_t id, api_response& resp) {

@@ -9,9 +9,6 @@
 #include "actors/runtime/endpoint_registry.hpp"
 #include "actors/runtime/interfaces.hpp"
 
-namespace myelin {
-class logger;
-}
 namespace myelin::runtime {
 
 class blocking_pool;
@@ -35,9 +32,9 @@ api_instance_actor spawn_api_instance(caf::actor_system& sys, std::string label,
 // (Exposed for tests; instances call it on the pool.)
 api_response run_handler(handler_context& ctx, const endpoint_entry* entry, const api_request& req);
 
-// run_handler with the instance's dependencies (and its X-Myelin-Instance header), for instances
-// that post their own pool jobs (the sync instance).
-api_response answer_request(const api_instance_deps& deps, const std::string& label, const logger& log,
-                            const endpoint_entry* entry, const api_request& req);
+// Runs the request on the blocking pool and sends (done_atom, job_id, response) to `reply_to`.
+// The job may outlive the instance (if it crashes); it then only sends to a dead address.
+void post_answer(const api_instance_deps& deps, const std::string& label, const endpoint_entry* entry,
+                 api_request req, const caf::actor& reply_to, uint64_t job_id);
 
 } // namespace myelin::runtime

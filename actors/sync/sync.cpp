@@ -13,6 +13,7 @@
 #include "common/clock.hpp"
 #include "protocol/json.hpp"
 #include "storage/tables/account_data.hpp"
+#include "storage/tables/filters.hpp"
 #include "storage/tables/presence.hpp"
 #include "storage/tables/to_device.hpp"
 
@@ -82,12 +83,9 @@ protocol::filter load_filter(storage::connection& c, const std::string& user_id,
   if ((*text)[0] == '{') {
     o = protocol::parse_object(*text);
   } else {
-    if (text->size() > 18 || text->find_first_not_of("0123456789") != std::string::npos)
-      throw protocol::errors::invalid_param("No such filter");
-    auto r = c.exec("SELECT filter_json FROM user_filters WHERE user_id = $1 AND filter_id = $2",
-                    {user_id, static_cast<int64_t>(std::stoll(*text))});
-    if (r.empty()) throw protocol::errors::invalid_param("No such filter");
-    o = protocol::parse_object(r[0].as_text(0));
+    auto stored = storage::filters::get(c, user_id, *text);
+    if (!stored) throw protocol::errors::invalid_param("No such filter");
+    o = protocol::parse_object(*stored);
   }
   auto f = protocol::parse_filter(o);
   if (auto* room = o.if_contains("room"); room && room->is_object())
@@ -101,7 +99,8 @@ storage::room_sync::window events_window(const protocol::sync_token* since, cons
   storage::room_sync::window w;
   if (auto it = upto.positions.find("events"); it != upto.positions.end())
     for (const auto& [index, position] : it->second)
-      w.by_persister["writer.events/" + std::to_string(index)] = {since ? since->get("events", index) : 0, position};
+      w.by_persister[runtime::instance_label("writer.events", index)] = {since ? since->get("events", index) : 0,
+                                                                         position};
   return w;
 }
 

@@ -67,18 +67,13 @@ void compute(instance_type self, uint64_t id) {
                       out = p.outcome]() {
     logger log("group", label);
     runtime::handler_context ctx{*deps.config, *deps.db, *deps.writers, label, log, deps.limiter, deps.views};
-    api_response resp;
-    try {
-      *out = endpoint->compute(ctx, req, params, current_token(ctx, params.since));
-      resp = std::move(out->response);
-    } catch (const protocol::matrix_error& e) {
-      resp = runtime::error_response(e);
-      out->empty = false;
-    } catch (const std::exception& e) {
-      log.error("sync failed", {{"request_id", req.request_id}, {"error", e.what()}});
-      resp = runtime::error_response(protocol::errors::unknown("Internal server error"));
-      out->empty = false;
-    }
+    // Through run_handler like every endpoint: a matrix_error becomes its response, anything else a
+    // logged 500 (neither waits: only a 200 can be parked).
+    runtime::endpoint_entry job{{.name = req.endpoint}, [&](runtime::handler_context& c, const api_request& r) {
+                                  *out = endpoint->compute(c, r, params, current_token(c, params.since));
+                                  return std::move(out->response);
+                                }};
+    api_response resp = runtime::run_handler(ctx, &job, req);
     if (deps.expose_instance_header) resp.headers.emplace_back("X-Myelin-Instance", label);
     caf::anon_send(me, atoms::done_atom_v, id, std::move(resp));
   });
@@ -144,11 +139,7 @@ sync_instance_actor::behavior_type sync_impl(instance_type self, std::string lab
           auto id = ++s.next_id;
           auto promise = self->make_response_promise<api_response>();
           s.jobs.emplace(id, promise);
-          auto me = caf::actor_cast<sync_instance_actor>(self);
-          s.deps.pool->post([me, id, entry, deps = s.deps, req = std::move(req), label = s.label]() {
-            logger job_log("group", label);
-            caf::anon_send(me, atoms::done_atom_v, id, runtime::answer_request(deps, label, job_log, entry, req));
-          });
+          runtime::post_answer(s.deps, s.label, entry, std::move(req), caf::actor_cast<caf::actor>(self), id);
           return promise;
         }
         sync_params params;

@@ -218,13 +218,7 @@ json::object joined_or_left_room(sync_context& s, const room_build& b, bool join
       std::set<std::string> senders;
       for (const auto& e : tl.events)
         if (e.type != "m.room.member" || e.state_key != e.sender) senders.insert(e.sender);
-      std::vector<events::state_key_pair> keys;
-      for (const auto& u : senders) keys.push_back({"m.room.member", u});
-      if (at && !keys.empty()) {
-        std::vector<std::string> ids;
-        for (const auto& [k, id] : events::state_at_group_filtered(s.c, *at, keys)) ids.push_back(id);
-        state = events::get_events(s.c, ids);
-      }
+      if (at) state = events::member_events_at(s.c, *at, senders);
     }
   }
 

@@ -47,6 +47,27 @@ event_row event_from(const row& r) {
   return e;
 }
 
+std::vector<event_row> event_rows(const result& r) {
+  std::vector<event_row> out;
+  out.reserve(r.size());
+  for (size_t i = 0; i < r.size(); ++i) out.push_back(event_from(r[i]));
+  return out;
+}
+
+// The same columns as event_columns, qualified with the alias `e` for joins.
+std::string qualified_event_columns() {
+  std::string out;
+  std::string_view cols = event_columns;
+  size_t start = 0;
+  while (start < cols.size()) {
+    size_t end = cols.find(", ", start);
+    if (end == std::string_view::npos) end = cols.size();
+    out += (out.empty() ? "e." : ", e.") + std::string(cols.substr(start, end - start));
+    start = end + 2;
+  }
+  return out;
+}
+
 std::optional<room_row> get_room(connection& c, const std::string& room_id) {
   auto r = c.exec("SELECT room_id, room_version, creator, is_public, created_ts FROM rooms WHERE room_id = $1",
                   {room_id});
@@ -124,6 +145,15 @@ std::optional<std::string> current_state_event_id(connection& c, const std::stri
                   {room_id, type, state_key});
   if (r.empty()) return std::nullopt;
   return r[0].as_text(0);
+}
+
+std::vector<event_row> member_events_at(connection& c, int64_t state_group, const std::set<std::string>& users) {
+  if (users.empty()) return {};
+  std::vector<state_key_pair> keys;
+  for (const auto& u : users) keys.push_back({"m.room.member", u});
+  std::vector<std::string> ids;
+  for (const auto& [key, id] : state_at_group_filtered(c, state_group, keys)) ids.push_back(id);
+  return get_events(c, ids);
 }
 
 state_ids current_state(connection& c, const std::string& room_id) {
@@ -275,27 +305,6 @@ void insert_search_entry(connection& c, const event_row& e, const std::string& k
 // ---- reads for directory/search/relations ----
 
 namespace {
-
-std::vector<event_row> event_rows(const result& r) {
-  std::vector<event_row> out;
-  out.reserve(r.size());
-  for (size_t i = 0; i < r.size(); ++i) out.push_back(event_from(r[i]));
-  return out;
-}
-
-// The same columns as event_columns, qualified with the alias `e` for joins.
-std::string qualified_event_columns() {
-  std::string out;
-  std::string_view cols = event_columns;
-  size_t start = 0;
-  while (start < cols.size()) {
-    size_t end = cols.find(", ", start);
-    if (end == std::string_view::npos) end = cols.size();
-    out += (out.empty() ? "e." : ", e.") + std::string(cols.substr(start, end - start));
-    start = end + 2;
-  }
-  return out;
-}
 
 // A list parameter as one JSON array, unpacked by the database: one statement text whatever the
 // list's length (search can span thousands of rooms).

@@ -4,6 +4,7 @@
 #pragma once
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,9 @@ struct event_row {
 // The columns event_from() reads, in order, for any query that selects whole events.
 extern const char* const event_columns;
 event_row event_from(const row& r);
+std::vector<event_row> event_rows(const result& r);
+// The same columns as event_columns, qualified with the alias `e` for joins.
+std::string qualified_event_columns();
 
 // ---- reads ----
 std::optional<room_row> get_room(connection& c, const std::string& room_id);
@@ -65,6 +69,8 @@ std::vector<event_row> get_events(connection& c, const std::vector<std::string>&
 state_ids state_at_group(connection& c, int64_t state_group);
 state_ids state_at_group_filtered(connection& c, int64_t state_group, const std::vector<state_key_pair>& keys,
                                   const std::vector<std::string>& whole_types = {});
+// The m.room.member events of `users` in the state at a group (lazy-loaded members).
+std::vector<event_row> member_events_at(connection& c, int64_t state_group, const std::set<std::string>& users);
 
 std::optional<std::string> current_state_event_id(connection& c, const std::string& room_id, const std::string& type,
                                                   const std::string& state_key);

@@ -23,19 +23,6 @@ std::string window_sql(const window& w, sql_params& params, const char* alias) {
   return sql + ")";
 }
 
-std::string qualified_columns() {
-  std::string out;
-  std::string_view cols = events::event_columns;
-  size_t start = 0;
-  while (start < cols.size()) {
-    size_t end = cols.find(", ", start);
-    if (end == std::string_view::npos) end = cols.size();
-    out += (out.empty() ? "e." : ", e.") + std::string(cols.substr(start, end - start));
-    start = end + 2;
-  }
-  return out;
-}
-
 } // namespace
 
 bool window::contains(const std::string& persister, int64_t stream_ordering) const {
@@ -45,7 +32,7 @@ bool window::contains(const std::string& persister, int64_t stream_ordering) con
 
 std::vector<membership> memberships_of(connection& c, const std::string& user_id) {
   // The event columns first (event_from's layout), the current membership last.
-  static const std::string sql = "SELECT " + qualified_columns() +
+  static const std::string sql = "SELECT " + events::qualified_event_columns() +
                                  ", c.membership FROM current_state_events c JOIN events e ON e.event_id = c.event_id "
                                  "WHERE c.type = 'm.room.member' AND c.state_key = $1 ORDER BY c.room_id";
   auto r = c.exec(sql, {user_id});
@@ -70,10 +57,7 @@ std::vector<events::event_row> newest_in_window(connection& c, const std::string
                       " ORDER BY topological_ordering DESC, stream_ordering DESC LIMIT $" +
                       std::to_string(params.size()),
                   params);
-  std::vector<events::event_row> out;
-  out.reserve(r.size());
-  for (size_t i = 0; i < r.size(); ++i) out.push_back(events::event_from(r[i]));
-  return out;
+  return events::event_rows(r);
 }
 
 std::vector<std::string> rooms_with_events(connection& c, const std::string& user_id, const window& w) {
