@@ -42,7 +42,8 @@ class Conn:
         self.port = port
         self.reader = self.writer = None
 
-    async def request(self, method, path, body=None, token=None):
+    async def request(self, method, path, body=None, token=None, raw=False):
+        """The answer's JSON, or its bytes if `raw`; raises on any status but 200."""
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
         data = json.dumps(body).encode() if body is not None else b""
@@ -68,6 +69,8 @@ class Conn:
         payload = await self.reader.readexactly(length)
         if status != 200:
             raise RuntimeError(f"{method} {path}: {status} {payload[:200]!r}")
+        if raw:
+            return payload
         return json.loads(payload) if payload else None
 
     def close(self):

@@ -3,7 +3,9 @@ tests/e2e/js-sdk/package-lock.json) runs tests/e2e/js-sdk/rooms.mjs — registra
 login, createRoom, invite/join, sends, display name, redaction, a refused non-member, and /messages
 paged back to m.room.create — using the SDK's request-level calls; and tests/e2e/js-sdk/live.mjs — two
 clients running their own sync loops (startClient) see each other's invite, join, messages, typing and
-read receipts live.
+read receipts live; and tests/e2e/js-sdk/crypto.mjs — the SDK's Rust crypto (matrix-sdk-crypto-wasm)
+exchanging megolm-encrypted messages both ways, and a device that logs in later becoming known to the
+other user (device_lists in /sync) and able to decrypt what follows.
 
 Needs node and the npm dependencies: `scripts/run-tests.sh` (make test) runs `npm ci` in
 tests/e2e/js-sdk when they are missing; without them this suite fails rather than skips."""
@@ -19,16 +21,11 @@ JS_DIR = os.path.join(ROOT, "tests", "e2e", "js-sdk")
 TIMEOUT = 120
 
 
-class JsSdkRooms(ServerTestCase):
-    # The script sends a few dozen events and registers five accounts as fast as it can.
+class JsSdkScript(ServerTestCase):
+    """Runs a script of tests/e2e/js-sdk against this class's server (no tests of its own)."""
+    # The scripts send a few dozen events and register accounts as fast as they can.
     extra_config = ("rc_message:\n  per_second: 10000\n  burst_count: 10000\n"
                     "rc_registration:\n  per_second: 10000\n  burst_count: 10000\n")
-
-    def test_rooms_with_matrix_js_sdk(self):
-        self.run_script("rooms.mjs")
-
-    def test_live_sync_with_matrix_js_sdk(self):
-        self.run_script("live.mjs")
 
     def run_script(self, name):
         script = os.path.join(JS_DIR, name)
@@ -53,6 +50,21 @@ class JsSdkRooms(ServerTestCase):
             self.fail(f"{name} exited with {proc.returncode} after {took:.1f} s\n--- stdout ---\n{proc.stdout}"
                       f"\n--- stderr ---\n{proc.stderr}\n--- server log (tail) ---\n{self.server.read_log()[-3000:]}")
         print(f"\n{proc.stdout}{proc.stderr}{name} took {took:.1f} s", flush=True)
+
+
+
+class JsSdkRooms(JsSdkScript):
+    def test_rooms_with_matrix_js_sdk(self):
+        self.run_script("rooms.mjs")
+
+    def test_live_sync_with_matrix_js_sdk(self):
+        self.run_script("live.mjs")
+
+
+# A server of its own: the accounts (ann, ben) are live.mjs's names too.
+class JsSdkCrypto(JsSdkScript):
+    def test_end_to_end_encryption_with_rust_crypto(self):
+        self.run_script("crypto.mjs")
 
 
 if __name__ == "__main__":

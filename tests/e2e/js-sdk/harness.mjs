@@ -1,9 +1,10 @@
 // Shared by the matrix-js-sdk end-to-end scripts: the base URL argument, step bookkeeping (named
-// checks, a summary, exit status), SDK loggers, registration through user-interactive auth.
+// checks, a summary, exit status), SDK loggers, registration through user-interactive auth, password
+// login, and bounded waits on SDK events.
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { performance } from "node:perf_hooks";
-import { createClient, MatrixError } from "matrix-js-sdk";
+import { ClientEvent, createClient, MatrixError } from "matrix-js-sdk";
 // The SDK's global (loglevel) logger, used by parts that do not take the per-client one (the send
 // scheduler). Not re-exported by the package index; the package has no exports map.
 import { logger as sdkGlobalLogger } from "matrix-js-sdk/lib/logger.js";
@@ -127,4 +128,60 @@ export function clientFor(username, creds, quiet = false) {
     deviceId: creds.device_id,
     logger: makeLogger(username, quiet),
   });
+}
+
+// Logs `username` in on a new device (m.login.password) and returns a client for that device.
+export async function login(username, deviceName) {
+  const anon = createClient({ baseUrl, logger: makeLogger(username) });
+  const res = await anon.loginRequest({
+    type: "m.login.password",
+    identifier: { type: "m.id.user", user: username },
+    password: PASSWORD,
+    initial_device_display_name: deviceName,
+  });
+  assert.match(res.user_id, new RegExp(`^@${username}:`));
+  assert.ok(res.access_token && res.device_id, `login response: ${JSON.stringify(res)}`);
+  return clientFor(username, res);
+}
+
+// ---- bounded waits ----
+export const WAIT_MS = 10000;
+
+// Resolves with the arguments of the first `event` from `emitter` for which `predicate(...args)`
+// holds, or rejects after `ms`. `what` may be a function, called at the timeout for the message.
+export function waitFor(emitter, event, predicate, what, ms = WAIT_MS) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      emitter.off(event, handler);
+      reject(new Error(`timed out after ${ms} ms waiting for ${typeof what === "function" ? what() : what}`));
+    }, ms);
+    function handler(...args) {
+      if (!predicate(...args)) return;
+      clearTimeout(timer);
+      emitter.off(event, handler);
+      resolve(args);
+    }
+    emitter.on(event, handler);
+  });
+}
+
+// Polls `probe` (sync or async) every `every` ms until it returns a truthy value, which it resolves
+// with; rejects after `ms` with what the last probe returned.
+export async function poll(probe, what, ms = WAIT_MS, every = 100) {
+  const deadline = performance.now() + ms;
+  let last;
+  for (;;) {
+    last = await probe();
+    if (last) return last;
+    if (performance.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, every));
+  }
+}
+
+// startClient, resolved once the client's first sync has been processed.
+export async function startSyncing(client) {
+  const prepared = waitFor(client, ClientEvent.Sync, (state) => state === "PREPARED" || state === "SYNCING",
+                           `${client.getUserId()} to finish its first sync`);
+  await client.startClient({ initialSyncLimit: 10, lazyLoadMembers: true });
+  await prepared;
 }

@@ -9,34 +9,8 @@
 // typing notification reaches alice and stops, and bob's read receipt on alice's message reaches
 // alice. Delivery times (send → the other client's event) are printed. Exits 1 on any failure.
 import assert from "node:assert/strict";
-import { ClientEvent, EventType, MsgType, Preset, RoomEvent, RoomMemberEvent } from "matrix-js-sdk";
-import { finish, register, step } from "./harness.mjs";
-
-const WAIT_MS = 10000;
-
-// Resolves when `predicate(...args)` holds for an `event` emitted by `emitter`, or rejects after WAIT_MS.
-function waitFor(emitter, event, predicate, what) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      emitter.off(event, handler);
-      reject(new Error(`timed out after ${WAIT_MS} ms waiting for ${what}`));
-    }, WAIT_MS);
-    function handler(...args) {
-      if (!predicate(...args)) return;
-      clearTimeout(timer);
-      emitter.off(event, handler);
-      resolve(args);
-    }
-    emitter.on(event, handler);
-  });
-}
-
-async function startSyncing(client) {
-  const prepared = waitFor(client, ClientEvent.Sync, (state) => state === "PREPARED" || state === "SYNCING",
-                           `${client.getUserId()} to finish its first sync`);
-  await client.startClient({ initialSyncLimit: 10, lazyLoadMembers: true });
-  await prepared;
-}
+import { MsgType, Preset, RoomEvent, RoomMemberEvent } from "matrix-js-sdk";
+import { finish, register, startSyncing, step, waitFor } from "./harness.mjs";
 
 const alice = await step("register ann (alice)", () => register("ann"), { required: true });
 const bob = await step("register ben (bob)", () => register("ben"), { required: true });

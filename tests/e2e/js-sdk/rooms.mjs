@@ -11,8 +11,8 @@
 // exactly once, newest first. Exits 1 if any check failed; independent checks keep running after a
 // failure so one server bug does not hide the others.
 import assert from "node:assert/strict";
-import { Direction, EventType, MsgType, Preset, createClient } from "matrix-js-sdk";
-import { PASSWORD, baseUrl, clientFor, expectMatrixError, finish, makeLogger, register, sdkVersion, step } from "./harness.mjs";
+import { Direction, EventType, MsgType, Preset } from "matrix-js-sdk";
+import { clientFor, expectMatrixError, finish, login, register, sdkVersion, step } from "./harness.mjs";
 
 const users = {};
 for (const name of ["alice", "bob", "carol", "dave"]) {
@@ -20,18 +20,11 @@ for (const name of ["alice", "bob", "carol", "dave"]) {
 }
 // Carol works from a second device, logged in with her password.
 users.carol = await step("carol logs in (loginRequest, m.login.password)", async () => {
-  const anon = createClient({ baseUrl, logger: makeLogger("carol") });
-  const res = await anon.loginRequest({
-    type: "m.login.password",
-    identifier: { type: "m.id.user", user: "carol" },
-    password: PASSWORD,
-    initial_device_display_name: "js-sdk carol second device",
-  });
-  assert.equal(res.user_id, users.carol.getUserId());
-  assert.notEqual(res.device_id, users.carol.getDeviceId());
-  const client = clientFor("carol", res);
+  const client = await login("carol", "js-sdk carol second device");
+  assert.equal(client.getUserId(), users.carol.getUserId());
+  assert.notEqual(client.getDeviceId(), users.carol.getDeviceId());
   const who = await client.whoami();
-  assert.equal(who.user_id, res.user_id);
+  assert.equal(who.user_id, client.getUserId());
   return client;
 }, { required: true });
 users.dave = clientFor("dave", { user_id: users.dave.getUserId(), access_token: users.dave.getAccessToken(),
