@@ -187,8 +187,8 @@ class RoomKeys(ServerTestCase):
         self.assertEqual(self.version_info(tok)["count"], 4)
         # Ids that need encoding (a '/' in a session id) stay whole.
         self.assertUpdate(self.put_session(tok, v, ROOM, "a/b+c=", key(tag="slash")), 5)
-        self.assertEqual(self.server.get(self.keys_path(v, ROOM, "a/b+c="), token=tok).json["session_data"]["ciphertext"],
-                         "slash")
+        r = self.server.get(self.keys_path(v, ROOM, "a/b+c="), token=tok)
+        self.assertEqual(r.json["session_data"]["ciphertext"], "slash", r)
         # A room version 12 room id has no server part.
         self.assertUpdate(self.put_session(tok, v, "!31hneApxJ_1o-63DmFrpeqnkFfWppnzWso1JvH3ogLM", "s", key()), 6)
 

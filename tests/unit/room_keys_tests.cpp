@@ -146,8 +146,9 @@ BOOST_AUTO_TEST_CASE(bodies_are_checked) {
   BOOST_TEST(refusal([] { kb::parse_version_body({{"algorithm", "a"}, {"auth_data", "x"}}); }) == "400 M_BAD_JSON");
   BOOST_TEST(refusal([] { kb::parse_version_body({{"algorithm", ""}, {"auth_data", json::object{}}}); }) ==
              "400 M_INVALID_PARAM");
-  BOOST_TEST(refusal([] { kb::parse_version_body({{"algorithm", "a"}, {"auth_data", json::object{}}, {"version", 2}}); }) ==
-             "400 M_BAD_JSON");
+  BOOST_TEST(refusal([] {
+               kb::parse_version_body({{"algorithm", "a"}, {"auth_data", json::object{}}, {"version", 2}});
+             }) == "400 M_BAD_JSON");
 }
 
 BOOST_AUTO_TEST_CASE(versions_count_up_and_are_never_reused) {
