@@ -43,6 +43,7 @@ void register_typing(runtime::endpoint_registry&);
 void register_receipts(runtime::endpoint_registry&);
 void register_to_device(runtime::endpoint_registry&);
 void register_presence(runtime::endpoint_registry&);
+void register_room_keys(runtime::endpoint_registry&);
 } // namespace myelin::endpoints
 
 namespace myelin::runtime {
@@ -89,6 +90,7 @@ void register_all_endpoints(endpoint_registry& r) {
   endpoints::register_receipts(r);
   endpoints::register_to_device(r);
   endpoints::register_presence(r);
+  endpoints::register_room_keys(r);
 }
 
 } // namespace myelin::runtime

@@ -48,7 +48,8 @@ const std::vector<migration>& all_migrations() {
                                                  schema::presence_migration(),
                                                  schema::push_rules_migration(),
                                                  schema::notifications_migration(),
-                                                 schema::e2e_keys_migration()};
+                                                 schema::e2e_keys_migration(),
+                                                 schema::room_keys_migration()};
   return list;
 }
 
