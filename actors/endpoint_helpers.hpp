@@ -5,6 +5,7 @@
 #include <string>
 
 #include "actors/runtime/endpoint_registry.hpp"
+#include "storage/database.hpp"
 
 namespace myelin::endpoints {
 
@@ -31,5 +32,19 @@ boost::json::object session_response(const runtime::handler_context& ctx, const 
 
 // An api_response that also waits for `pos` on the answering node (read-after-write).
 api_response json_response_after(const boost::json::value& body, const stream_position& pos, uint16_t status = 200);
+
+// db.transact(fn), run again (five attempts in all) when it fails on a unique constraint: for ids
+// that count up per user, where two requests may read the same "next" id and the primary key
+// decides — the loser takes the one after.
+template <class Fn>
+auto transact_retrying_unique(storage::database& db, Fn&& fn) {
+  for (int attempt = 0;; ++attempt) {
+    try {
+      return db.transact(fn);
+    } catch (const storage::database_error& e) {
+      if (!e.unique_violation() || attempt >= 4) throw;
+    }
+  }
+}
 
 } // namespace myelin::endpoints

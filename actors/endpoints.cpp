@@ -10,6 +10,12 @@ void register_logout(runtime::endpoint_registry&);
 void register_password(runtime::endpoint_registry&);
 void register_openid(runtime::endpoint_registry&);
 void register_devices(runtime::endpoint_registry&);
+void register_keys_upload(runtime::endpoint_registry&);
+void register_keys_query(runtime::endpoint_registry&);
+void register_keys_claim(runtime::endpoint_registry&);
+void register_keys_changes(runtime::endpoint_registry&);
+void register_keys_device_signing(runtime::endpoint_registry&);
+void register_keys_signatures(runtime::endpoint_registry&);
 void register_debug(runtime::endpoint_registry&);
 void register_create_room(runtime::endpoint_registry&);
 void register_membership(runtime::endpoint_registry&);
@@ -37,6 +43,7 @@ void register_typing(runtime::endpoint_registry&);
 void register_receipts(runtime::endpoint_registry&);
 void register_to_device(runtime::endpoint_registry&);
 void register_presence(runtime::endpoint_registry&);
+void register_room_keys(runtime::endpoint_registry&);
 } // namespace myelin::endpoints
 
 namespace myelin::runtime {
@@ -50,6 +57,12 @@ void register_all_endpoints(endpoint_registry& r) {
   endpoints::register_password(r);
   endpoints::register_openid(r);
   endpoints::register_devices(r);
+  endpoints::register_keys_upload(r);
+  endpoints::register_keys_query(r);
+  endpoints::register_keys_claim(r);
+  endpoints::register_keys_changes(r);
+  endpoints::register_keys_device_signing(r);
+  endpoints::register_keys_signatures(r);
   endpoints::register_debug(r);
   endpoints::register_create_room(r);
   endpoints::register_membership(r);
@@ -77,6 +90,7 @@ void register_all_endpoints(endpoint_registry& r) {
   endpoints::register_receipts(r);
   endpoints::register_to_device(r);
   endpoints::register_presence(r);
+  endpoints::register_room_keys(r);
 }
 
 } // namespace myelin::runtime

@@ -41,6 +41,7 @@ matrix_error unavailable(std::string msg) { return {503, "M_UNKNOWN", std::move(
 matrix_error user_deactivated() { return {403, "M_USER_DEACTIVATED", "This account has been deactivated"}; }
 matrix_error weak_password(std::string msg) { return {400, "M_WEAK_PASSWORD", std::move(msg)}; }
 matrix_error guest_access_forbidden() { return {403, "M_GUEST_ACCESS_FORBIDDEN", "Guest access is not allowed"}; }
+matrix_error invalid_signature(std::string msg) { return {400, "M_INVALID_SIGNATURE", std::move(msg)}; }
 } // namespace errors
 
 } // namespace myelin::protocol

@@ -47,6 +47,7 @@ matrix_error unavailable(std::string msg);                                      
 matrix_error user_deactivated();                                                 // 403 M_USER_DEACTIVATED
 matrix_error weak_password(std::string msg);                                     // 400 M_WEAK_PASSWORD
 matrix_error guest_access_forbidden();                                           // 403 M_GUEST_ACCESS_FORBIDDEN
+matrix_error invalid_signature(std::string msg);                                 // 400 M_INVALID_SIGNATURE
 } // namespace errors
 
 } // namespace myelin::protocol

@@ -47,7 +47,9 @@ const std::vector<migration>& all_migrations() {
                                                  schema::to_device_migration(),
                                                  schema::presence_migration(),
                                                  schema::push_rules_migration(),
-                                                 schema::notifications_migration()};
+                                                 schema::notifications_migration(),
+                                                 schema::e2e_keys_migration(),
+                                                 schema::room_keys_migration()};
   return list;
 }
 

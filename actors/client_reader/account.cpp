@@ -1,6 +1,7 @@
 // GET /account/whoami and POST /account/deactivate (spec: Client-Server API, "Account management").
 #include <boost/json.hpp>
 
+#include "actors/keys/device_changes.hpp"
 #include "actors/auth/uia.hpp"
 #include "actors/endpoint_helpers.hpp"
 #include "actors/runtime/writer_client.hpp"
@@ -30,6 +31,7 @@ void register_account(runtime::endpoint_registry& r) {
           auto body = body_object(ctx, req, true);
           auth::require_uia(ctx, req, body, {{"m.login.password"}}, req.user_id);
           auto w = ctx.writers.write("accounts", req.user_id, "deactivate", {{"user_id", req.user_id}});
+          keys::after_devices_removed(ctx, req.user_id, w);
           // No identity server bindings are ever made here, so none can be removed.
           return json_response_after(json::object{{"id_server_unbind_result", "no-support"}}, w.position);
         });

@@ -31,23 +31,15 @@ void register_filters(runtime::endpoint_registry& r) {
           auto body = body_object(ctx, req);
           protocol::parse_filter(body);  // validates: 400 M_BAD_JSON for a malformed filter
           auto text = json::serialize(body);
-          // Two requests of one user may race for the next id; the primary key decides and the
-          // loser takes the one after.
-          for (int attempt = 0;; ++attempt) {
-            try {
-              int64_t id = ctx.db.transact([&](storage::connection& c) {
-                auto r = c.exec("SELECT COALESCE(MAX(filter_id), -1) + 1 FROM user_filters WHERE user_id = $1",
-                                {req.user_id});
-                int64_t next = r[0].as_int(0);
-                c.exec("INSERT INTO user_filters (user_id, filter_id, filter_json) VALUES ($1, $2, $3)",
-                       {req.user_id, next, text});
-                return next;
-              });
-              return runtime::json_response(json::object{{"filter_id", std::to_string(id)}});
-            } catch (const storage::database_error& e) {
-              if (!e.unique_violation() || attempt >= 4) throw;
-            }
-          }
+          int64_t id = transact_retrying_unique(ctx.db, [&](storage::connection& c) {
+            auto r = c.exec("SELECT COALESCE(MAX(filter_id), -1) + 1 FROM user_filters WHERE user_id = $1",
+                            {req.user_id});
+            int64_t next = r[0].as_int(0);
+            c.exec("INSERT INTO user_filters (user_id, filter_id, filter_json) VALUES ($1, $2, $3)",
+                   {req.user_id, next, text});
+            return next;
+          });
+          return runtime::json_response(json::object{{"filter_id", std::to_string(id)}});
         });
   r.add({.name = "filter.get", .method = "GET",
          .path = "/_matrix/client/{:r0|v3}/user/{userId}/filter/{filterId}", .allow_guest = true},

@@ -2,6 +2,7 @@
 // "Login"). A login creates (or takes over) a device and issues a new access token.
 #include <boost/json.hpp>
 
+#include "actors/keys/device_changes.hpp"
 #include "actors/auth/uia.hpp"
 #include "actors/endpoint_helpers.hpp"
 #include "actors/runtime/writer_client.hpp"
@@ -40,6 +41,7 @@ api_response login(runtime::handler_context& ctx, const api_request& req) {
   json::object args = session.fields;
   args["user_id"] = user_id;
   auto w = ctx.writers.write("accounts", user_id, "login", args);
+  keys::after_device_changed(ctx, user_id, session.device_id);
   return json_response_after(session_response(ctx, user_id, session), w.position);
 }
 

@@ -2,6 +2,7 @@
 // GET /register/available (spec: Client-Server API, "Account registration").
 #include <boost/json.hpp>
 
+#include "actors/keys/device_changes.hpp"
 #include "actors/auth/uia.hpp"
 #include "actors/endpoint_helpers.hpp"
 #include "actors/runtime/writer_client.hpp"
@@ -60,6 +61,7 @@ api_response create_account(runtime::handler_context& ctx, const api_request& re
     args["session"] = session->fields;
   }
   auto w = ctx.writers.write("accounts", user_id, "register", args);
+  if (session) keys::after_device_changed(ctx, user_id, session->device_id);
   json::object out = session ? session_response(ctx, user_id, *session)
                              : json::object{{"user_id", user_id}, {"home_server", ctx.config.server_name}};
   return json_response_after(out, w.position);

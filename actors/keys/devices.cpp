@@ -1,7 +1,9 @@
 // The device endpoints (spec: Client-Server API, "Device management"): list, get, rename, and
-// delete (one, or many via /delete_devices) behind UIA. Deleting a device revokes its tokens.
+// delete (one, or many via /delete_devices) behind UIA. Deleting a device revokes its tokens and
+// removes its keys and queued to-device messages; renaming or deleting one is a device list change.
 #include <boost/json.hpp>
 
+#include "actors/keys/device_changes.hpp"
 #include "actors/auth/uia.hpp"
 #include "actors/endpoint_helpers.hpp"
 #include "actors/runtime/writer_client.hpp"
@@ -29,6 +31,7 @@ api_response delete_devices(runtime::handler_context& ctx, const api_request& re
   auth::require_uia(ctx, req, body, {{"m.login.password"}}, req.user_id);
   auto w = ctx.writers.write("accounts", req.user_id, "delete_devices",
                              {{"user_id", req.user_id}, {"device_ids", std::move(ids)}});
+  keys::after_devices_removed(ctx, req.user_id, w);
   return json_response_after(json::object{}, w.position);
 }
 
@@ -60,6 +63,7 @@ void register_devices(runtime::endpoint_registry& r) {
             args["display_name"] = *name;
           }
           auto w = ctx.writers.write("accounts", req.user_id, "update_device", args);
+          keys::after_device_changed(ctx, req.user_id, req.path_params.at(0));
           return json_response_after(json::object{}, w.position);
         });
 

@@ -2,6 +2,7 @@
 // m.login.password). Other devices are logged out unless logout_devices is false.
 #include <boost/json.hpp>
 
+#include "actors/keys/device_changes.hpp"
 #include "actors/auth/uia.hpp"
 #include "actors/endpoint_helpers.hpp"
 #include "actors/runtime/writer_client.hpp"
@@ -29,6 +30,7 @@ void register_password(runtime::endpoint_registry& r) {
                             {"logout_devices", protocol::opt_bool(body, "logout_devices").value_or(true)}};
           if (!req.device_id.empty()) args["keep_device_id"] = req.device_id;
           auto w = ctx.writers.write("accounts", req.user_id, "set_password", args);
+          keys::after_devices_removed(ctx, req.user_id, w);
           return json_response_after(json::object{}, w.position);
         });
 }

@@ -31,6 +31,7 @@ const std::vector<group_info>& known_groups() {
       {"writer.receipts", gk::writer, bp::singleton, true, "read receipts"},
       {"writer.to_device", gk::writer, bp::singleton, true, "send-to-device messages"},
       {"writer.presence", gk::writer, bp::singleton, true, "presence of local users"},
+      {"writer.device_lists", gk::writer, bp::singleton, true, "end-to-end encryption keys and device list changes"},
   };
   return groups;
 }

@@ -143,6 +143,7 @@ void node_runtime::start() {
       {"typing", [] { return storage::typing_stream(); }},
       {"receipts", [] { return storage::receipts_stream(); }},
       {"to_device", [] { return storage::to_device_stream(); }},
+      {"device_lists", [] { return storage::device_lists_stream(); }},
       {"presence", [presence = m.cfg.presence.enabled] { return storage::presence_stream(presence); }},
   };
   for (const auto& [name, make] : streams) {

@@ -1,5 +1,5 @@
 // GET /sync: parameters, the token window, and the top-level sections (account data, presence,
-// to-device, device lists); the rooms are in sync_rooms.cpp. The long-poll around this lives in
+// to-device, device lists and key counts); the rooms are in sync_rooms.cpp. The long-poll around this lives in
 // the sync instance actor (sync_instance.cpp): the handler registered here computes once.
 #include "actors/sync/sync.hpp"
 
@@ -13,6 +13,8 @@
 #include "common/clock.hpp"
 #include "protocol/json.hpp"
 #include "storage/tables/account_data.hpp"
+#include "storage/tables/device_lists.hpp"
+#include "storage/tables/e2e_keys.hpp"
 #include "storage/tables/filters.hpp"
 #include "storage/tables/presence.hpp"
 #include "storage/tables/to_device.hpp"
@@ -95,15 +97,6 @@ protocol::filter load_filter(storage::connection& c, const std::string& user_id,
   return f;
 }
 
-storage::room_sync::window events_window(const protocol::sync_token* since, const protocol::sync_token& upto) {
-  storage::room_sync::window w;
-  if (auto it = upto.positions.find("events"); it != upto.positions.end())
-    for (const auto& [index, position] : it->second)
-      w.by_persister[runtime::instance_label("writer.events", index)] = {since ? since->get("events", index) : 0,
-                                                                         position};
-  return w;
-}
-
 json::object global_account_data(sync_context& s, bool& any) {
   auto r = s.c.exec(
       "SELECT type, content FROM account_data WHERE user_id = $1 AND room_id = '' AND position <= $2 AND position > $3",
@@ -151,7 +144,48 @@ json::object presence_section(sync_context& s, bool& any) {
   return json::object{{"events", std::move(events)}};
 }
 
+json::array user_list(const std::set<std::string>& users) {
+  json::array out;
+  for (const auto& u : users) out.emplace_back(u);
+  return out;
+}
+
+// Whose keys the client should fetch again, and whom it no longer shares a room with (incremental
+// syncs only: after an initial sync the client queries every member it tracks).
+json::object device_lists_section(sync_context& s, bool& any) {
+  storage::device_lists::changes found;
+  if (!s.initial())
+    found = storage::device_lists::changes_for_viewer(s.c, s.viewer.user_id, s.since_of("device_lists"),
+                                                      s.upto_of("device_lists"), s.window);
+  any |= !found.changed.empty() || !found.left.empty();
+  return json::object{{"changed", user_list(found.changed)}, {"left", user_list(found.left)}};
+}
+
+// The syncing device's unclaimed one-time keys (signed_curve25519 always present, as clients
+// expect) and the algorithms of its fallback keys not used yet.
+void add_key_counts(sync_context& s, json::object& body) {
+  json::object counts{{"signed_curve25519", 0}};
+  json::array unused;
+  if (const auto& device = s.viewer.device_id; !device.empty()) {
+    for (const auto& [algorithm, n] : storage::e2e_keys::one_time_key_counts(s.c, s.viewer.user_id, device))
+      counts[algorithm] = n;
+    for (auto& algorithm : storage::e2e_keys::unused_fallback_key_types(s.c, s.viewer.user_id, device))
+      unused.emplace_back(algorithm);
+  }
+  body["device_one_time_keys_count"] = std::move(counts);
+  body["device_unused_fallback_key_types"] = std::move(unused);
+}
+
 } // namespace
+
+storage::room_sync::window events_window(const protocol::sync_token* since, const protocol::sync_token& upto) {
+  storage::room_sync::window w;
+  if (auto it = upto.positions.find("events"); it != upto.positions.end())
+    for (const auto& [index, position] : it->second)
+      w.by_persister[runtime::instance_label("writer.events", index)] = {since ? since->get("events", index) : 0,
+                                                                         position};
+  return w;
+}
 
 void sync_context::apply_event_fields(json::object& event) const {
   if (!filter.event_fields) return;
@@ -222,9 +256,8 @@ sync_outcome compute_sync(runtime::handler_context& ctx, const api_request& req,
   body["account_data"] = global_account_data(s, any);
   body["presence"] = presence_section(s, any);
   body["to_device"] = to_device_section(s, out.upto, any);
-  body["device_lists"] = json::object{{"changed", json::array{}}, {"left", json::array{}}};
-  body["device_one_time_keys_count"] = json::object{};
-  body["device_unused_fallback_key_types"] = json::array{};
+  body["device_lists"] = device_lists_section(s, any);
+  add_key_counts(s, body);
   body["next_batch"] = protocol::format_sync_token(out.upto);
   out.empty = !any;
   out.response = runtime::json_response(body);

@@ -12,4 +12,6 @@ migration to_device_migration();       // 0006
 migration presence_migration();        // 0007
 migration push_rules_migration();      // 0008
 migration notifications_migration();   // 0009
+migration e2e_keys_migration();        // 0010
+migration room_keys_migration();       // 0011
 }

@@ -83,13 +83,18 @@ op_output login(connection& c, const json::object& args) {
   return out;
 }
 
-// Removes devices with their tokens (logout, device deletion).
+// Removes devices with their tokens (logout, device deletion). The result lists them under
+// "removed_devices": their keys and to-device messages belong to other writers, which the handler
+// tells next (actors/keys/device_changes.hpp).
 void remove_devices(connection& c, const std::string& user_id, const std::vector<std::string>& device_ids,
                     op_output& out) {
   auto hashes = accounts::delete_tokens_for_devices(c, user_id, device_ids);
   auto deleted = accounts::delete_devices(c, user_id, device_ids);
   if (!hashes.empty()) out.rows.push_back(tokens_revoked(user_id, hashes));
   if (!deleted.empty()) out.rows.push_back(devices_changed(user_id, deleted, "devices_deleted"));
+  auto& removed = out.result.as_object()["removed_devices"];
+  if (!removed.is_array()) removed.emplace_array();
+  for (auto& d : deleted) removed.as_array().emplace_back(d);
 }
 
 std::vector<std::string> all_device_ids(connection& c, const std::string& user_id) {

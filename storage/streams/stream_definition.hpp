@@ -78,5 +78,6 @@ stream_definition typing_stream();                    // storage/streams/typing_
 stream_definition receipts_stream();                  // storage/streams/receipts_stream.cpp
 stream_definition to_device_stream();                 // storage/streams/to_device_stream.cpp
 stream_definition presence_stream(bool enabled);      // storage/streams/presence_stream.cpp
+stream_definition device_lists_stream();              // storage/streams/device_lists_stream.cpp
 
 } // namespace myelin::storage

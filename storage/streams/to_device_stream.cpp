@@ -11,6 +11,8 @@
 //   ack {user_id, device_id, upto}
 //     Deletes the device's messages up to `upto` (/sync, once the device has seen them). Never a
 //     row or a position: nobody needs to hear about it.
+//   drop_devices {user_id, device_ids}
+//     Deletes what waits for devices that were just deleted. No row.
 //   cleanup {}
 //     Periodic: forgets transactions older than a day and drops messages of deleted devices.
 #include <boost/json.hpp>
@@ -82,6 +84,15 @@ op_output ack(connection& c, const json::object& args) {
   return {json::object{}, {}};
 }
 
+op_output drop_devices(connection& c, const json::object& args) {
+  std::vector<std::string> ids;
+  if (auto* a = protocol::opt_array(args, "device_ids"))
+    for (const auto& v : *a)
+      if (v.is_string()) ids.emplace_back(v.as_string());
+  to_device::drop_devices(c, req_string(args, "user_id"), ids);
+  return {json::object{}, {}};
+}
+
 op_output cleanup(connection& c, const json::object&) {
   to_device::purge(c, now_ms() - txn_retention_ms);
   return {json::object{}, {}};
@@ -90,7 +101,9 @@ op_output cleanup(connection& c, const json::object&) {
 } // namespace
 
 stream_definition to_device_stream() {
-  stream_definition def{"to_device", {{"send", send}, {"ack", on_connection(ack)}, {"cleanup", on_connection(cleanup)}}};
+  stream_definition def{"to_device", {{"send", send}, {"ack", on_connection(ack)},
+                                          {"drop_devices", on_connection(drop_devices)},
+                                          {"cleanup", on_connection(cleanup)}}};
   def.periodic = stream_definition::periodic_op{cleanup_interval, "cleanup"};
   return def;
 }

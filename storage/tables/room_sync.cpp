@@ -71,6 +71,19 @@ std::vector<std::string> rooms_with_events(connection& c, const std::string& use
   return out;
 }
 
+std::vector<member_change> member_changes(connection& c, const std::string& user_id, const window& w) {
+  sql_params params{user_id};
+  auto cond = window_sql(w, params, "e.");
+  auto r = c.exec("SELECT e.room_id, e.state_key, e.membership FROM events e JOIN current_state_events m "
+                  "ON m.room_id = e.room_id AND m.type = 'm.room.member' AND m.state_key = $1 "
+                  "WHERE e.type = 'm.room.member' AND " + cond + " ORDER BY e.persister, e.stream_ordering",
+                  params);
+  std::vector<member_change> out;
+  out.reserve(r.size());
+  for (size_t i = 0; i < r.size(); ++i) out.push_back({r[i].as_text(0), r[i].as_text(1), r[i].as_text(2)});
+  return out;
+}
+
 std::optional<events::event_row> last_in_window(connection& c, const std::string& room_id, const window& w) {
   auto rows = newest_in_window(c, room_id, w, 1);
   if (rows.empty()) return std::nullopt;

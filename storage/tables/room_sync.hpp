@@ -33,6 +33,15 @@ std::vector<events::event_row> newest_in_window(connection& c, const std::string
 // Rooms (among the user's) that have events inside `w`.
 std::vector<std::string> rooms_with_events(connection& c, const std::string& user_id, const window& w);
 
+// Membership changes inside `w` in the rooms where the user has a membership now: (room, whose
+// membership, the new membership), in stream order per persister.
+struct member_change {
+  std::string room_id;
+  std::string user_id;
+  std::string membership;
+};
+std::vector<member_change> member_changes(connection& c, const std::string& user_id, const window& w);
+
 // The newest event of the room inside `w` (for "state as of a token"); nullopt if none.
 std::optional<events::event_row> last_in_window(connection& c, const std::string& room_id, const window& w);
 

@@ -1,5 +1,7 @@
 #include "storage/tables/to_device.hpp"
 
+#include "storage/tables/in_list.hpp"
+
 namespace myelin::storage::to_device {
 
 std::vector<to_device_message> pending(connection& c, const std::string& user_id, const std::string& device_id,
@@ -40,6 +42,15 @@ void purge(connection& c, int64_t txns_before) {
   c.exec("DELETE FROM device_inbox_txns WHERE created_ts < $1", {txns_before});
   c.exec("DELETE FROM device_inbox WHERE NOT EXISTS (SELECT 1 FROM devices d WHERE d.user_id = device_inbox.user_id "
          "AND d.device_id = device_inbox.device_id AND d.created_ts <= device_inbox.sent_ts)");
+}
+
+void drop_devices(connection& c, const std::string& user_id, const std::vector<std::string>& device_ids) {
+  for_each_chunk(device_ids, [&](std::vector<std::string> chunk) {
+    sql_params params{user_id};
+    auto sql = "DELETE FROM device_inbox WHERE user_id = $1 AND device_id IN (" + in_list(2, chunk) + ")";
+    params.insert(params.end(), chunk.begin(), chunk.end());
+    c.exec(sql, params);
+  });
 }
 
 } // namespace myelin::storage::to_device

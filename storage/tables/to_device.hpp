@@ -36,5 +36,7 @@ void insert(connection& c, const std::string& user_id, const std::string& device
 int64_t ack(connection& c, const std::string& user_id, const std::string& device_id, int64_t upto);
 // Deletes transactions older than `txns_before` and messages of deleted devices.
 void purge(connection& c, int64_t txns_before);
+// Deletes every message queued for these devices (they were deleted).
+void drop_devices(connection& c, const std::string& user_id, const std::vector<std::string>& device_ids);
 
 } // namespace myelin::storage::to_device

@@ -37,39 +37,7 @@ void put_receipt(connection& c, const std::string& room_id, const std::string& t
          {room_id, type, user_id, thread_id, event_id});
 }
 
-// Runs a stream's operations as its writer would: one transaction each, with the stream's hooks.
-struct writer {
-  database& db;
-  stream_definition def;
-  int64_t position = 0;
-
-  json::object run(const std::string& op, const json::object& args) {
-    json::object result;
-    int64_t pos = position;
-    db.transact([&](connection& c) {
-      pos = position;
-      if (def.hooks.on_begin) def.hooks.on_begin();
-      op_context ctx{c, def.stream == "events" ? "writer.events/0" : "writer." + def.stream + "/0", pos};
-      auto out = def.ops.at(op)(ctx, args);
-      if (!out.rows.empty() && pos == position) ++pos;
-      if (def.hooks.on_flush) def.hooks.on_flush(c);
-      if (out.result.is_object()) result = out.result.as_object();
-    });
-    position = pos;
-    if (def.hooks.on_commit) def.hooks.on_commit();
-    return result;
-  }
-  // The error a refused operation raises, as "status errcode".
-  std::string refusal(const std::string& op, const json::object& args) {
-    try {
-      run(op, args);
-    } catch (const matrix_error& e) {
-      if (def.hooks.on_abort) def.hooks.on_abort();
-      return std::to_string(e.status()) + " " + e.errcode();
-    }
-    return "accepted";
-  }
-};
+using writer = stream_runner;
 
 json::object state(const std::string& type, const std::string& key, json::object content, const std::string& sender) {
   return {{"type", type}, {"state_key", key}, {"content", std::move(content)}, {"sender", sender}};

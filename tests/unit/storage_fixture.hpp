@@ -6,7 +6,11 @@
 #include <memory>
 #include <string>
 
+#include <boost/json/object.hpp>
+
+#include "protocol/errors.hpp"
 #include "storage/database.hpp"
+#include "storage/streams/stream_definition.hpp"
 
 namespace myelin::test {
 
@@ -29,5 +33,39 @@ void for_each_backend(const body_fn& body, bool migrate = true);
 
 // The first column of the first row as an integer.
 int64_t count(storage::connection& c, const std::string& sql);
+
+// Runs a stream's operations as its writer would: one transaction each, with the stream's hooks.
+struct stream_runner {
+  storage::database& db;
+  storage::stream_definition def;
+  int64_t position = 0;
+
+  boost::json::object run(const std::string& op, const boost::json::object& args) {
+    boost::json::object result;
+    int64_t pos = position;
+    db.transact([&](storage::connection& c) {
+      pos = position;
+      if (def.hooks.on_begin) def.hooks.on_begin();
+      storage::op_context ctx{c, def.stream == "events" ? "writer.events/0" : "writer." + def.stream + "/0", pos};
+      auto out = def.ops.at(op)(ctx, args);
+      if (!out.rows.empty() && pos == position) ++pos;
+      if (def.hooks.on_flush) def.hooks.on_flush(c);
+      if (out.result.is_object()) result = out.result.as_object();
+    });
+    position = pos;
+    if (def.hooks.on_commit) def.hooks.on_commit();
+    return result;
+  }
+  // The error a refused operation raises, as "status errcode".
+  std::string refusal(const std::string& op, const boost::json::object& args) {
+    try {
+      run(op, args);
+    } catch (const protocol::matrix_error& e) {
+      if (def.hooks.on_abort) def.hooks.on_abort();
+      return std::to_string(e.status()) + " " + e.errcode();
+    }
+    return "accepted";
+  }
+};
 
 } // namespace myelin::test

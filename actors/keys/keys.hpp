@@ -1,0 +1,28 @@
+// What the end-to-end key endpoints (actors/keys/keys_*.cpp) share: which users are served here
+// and which servers count as unreachable, and the request maps they all parse.
+#pragma once
+#include <boost/json/object.hpp>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "actors/runtime/endpoint_registry.hpp"
+
+namespace myelin::keys {
+
+// The users a /keys/query or /keys/claim request names, split by server. Remote users need
+// federation (issue 9); until then their servers are reported in `failures` as unreachable.
+// Throws 400 for a malformed user id or a value that is not an object/array as `what` needs.
+struct users_by_server {
+  std::vector<std::string> local;               // in request order
+  std::map<std::string, std::vector<std::string>> remote;
+};
+users_by_server split_users(const runtime::handler_context& ctx, const boost::json::object& by_user, std::string_view what);
+
+// {"server": {"status": 503, "message": …}} for every remote server named.
+boost::json::object unreachable_failures(const users_by_server& users);
+
+// The device keys / cross-signing keys as stored, parsed (they were canonical JSON when written).
+boost::json::object stored_object(const std::string& json_text);
+
+} // namespace myelin::keys

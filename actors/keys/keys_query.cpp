@@ -1,0 +1,86 @@
+// POST /keys/query (spec: "Key management API"): the device keys and cross-signing keys of the
+// users named, with the signatures the requester may see — the owners' own, and the requester's
+// user-signing signatures on other users' master keys. A user-signing key is shown only to its
+// owner. Remote users' servers are reported in `failures` until federation exists.
+#include <boost/json.hpp>
+#include <set>
+
+#include "actors/endpoint_helpers.hpp"
+#include "actors/keys/keys.hpp"
+#include "protocol/e2e_keys.hpp"
+#include "protocol/errors.hpp"
+#include "protocol/json.hpp"
+#include "storage/tables/e2e_keys.hpp"
+
+namespace myelin::endpoints {
+
+namespace json = boost::json;
+namespace e2e_keys = storage::e2e_keys;
+
+namespace {
+
+// Signatures by target (user, key id), each (signer user, signer key id, signature).
+using signature_index = std::map<std::pair<std::string, std::string>, std::vector<const e2e_keys::signature_row*>>;
+
+void add_signatures(json::object& key, const signature_index& index, const std::string& user_id,
+                    const std::string& key_id) {
+  auto it = index.find({user_id, key_id});
+  if (it == index.end()) return;
+  for (const auto* s : it->second) protocol::e2e::add_signature(key, s->signer_user_id, s->signer_key_id, s->signature);
+}
+
+api_response query(runtime::handler_context& ctx, const api_request& req) {
+  auto body = body_object(ctx, req);
+  const auto* wanted = protocol::opt_object(body, "device_keys");
+  if (!wanted) throw protocol::errors::missing_param("Missing 'device_keys'");
+  auto users = keys::split_users(ctx, *wanted, "device_keys");
+  // Per user: the devices asked for (empty = all).
+  std::map<std::string, std::set<std::string>> devices_wanted;
+  for (const auto& user_id : users.local) {
+    const auto& v = wanted->at(user_id);
+    if (!v.is_array()) throw protocol::errors::bad_json("device_keys: the value for " + user_id + " must be a list");
+    auto& set = devices_wanted[user_id];
+    for (const auto& d : v.as_array()) {
+      if (!d.is_string()) throw protocol::errors::bad_json("device_keys: device ids must be strings");
+      set.emplace(d.as_string());
+    }
+  }
+
+  auto c = ctx.db.acquire();
+  auto signatures = e2e_keys::signatures_for(*c, users.local, req.user_id);
+  signature_index index;
+  for (const auto& s : signatures) index[{s.target_user_id, s.target_key_id}].push_back(&s);
+
+  json::object device_keys, master_keys, self_signing_keys, user_signing_keys;
+  for (const auto& user_id : users.local) device_keys[user_id] = json::object{};
+  for (const auto& row : e2e_keys::device_keys_of_users(*c, users.local)) {
+    const auto& only = devices_wanted[row.user_id];
+    if (!only.empty() && !only.count(row.device_id)) continue;
+    auto key = keys::stored_object(row.key_json);
+    add_signatures(key, index, row.user_id, row.device_id);
+    json::object unsigned_data;
+    if (row.display_name) unsigned_data["device_display_name"] = *row.display_name;
+    key["unsigned"] = std::move(unsigned_data);
+    device_keys[row.user_id].as_object()[row.device_id] = std::move(key);
+  }
+  for (const auto& row : e2e_keys::cross_signing_keys_of_users(*c, users.local)) {
+    auto key = keys::stored_object(row.key_json);
+    add_signatures(key, index, row.user_id, row.public_key);
+    if (row.key_type == "master") master_keys[row.user_id] = std::move(key);
+    else if (row.key_type == "self_signing") self_signing_keys[row.user_id] = std::move(key);
+    else if (row.key_type == "user_signing" && row.user_id == req.user_id) user_signing_keys[row.user_id] = std::move(key);
+  }
+  return runtime::json_response(json::object{{"device_keys", std::move(device_keys)},
+                                             {"master_keys", std::move(master_keys)},
+                                             {"self_signing_keys", std::move(self_signing_keys)},
+                                             {"user_signing_keys", std::move(user_signing_keys)},
+                                             {"failures", keys::unreachable_failures(users)}});
+}
+
+} // namespace
+
+void register_keys_query(runtime::endpoint_registry& r) {
+  r.add({.name = "keys.query", .method = "POST", .path = "/_matrix/client/{:r0|v3|unstable}/keys/query"}, query);
+}
+
+} // namespace myelin::endpoints

@@ -1,0 +1,202 @@
+// The device_lists stream: end-to-end encryption keys and the log of whose device lists changed.
+// The keys group checks shapes and signatures on its pool threads before writing; this writer
+// stores, and is the single place one-time keys are handed out, so a key is never claimed twice.
+//
+// Every change others must re-fetch keys for takes a position, is recorded in
+// device_list_changes, and publishes {"type":"device_list","position","user_id","rooms":[joined
+// rooms]}; the rooms wake the syncs of everyone sharing one with the user. A change only one
+// user sees (their user-signing signature on someone's master key) publishes just that user.
+//
+// Operations:
+//   upload_keys {user_id, device_id, device_keys?: object, one_time_keys?: [key], fallback_keys?: [key]}
+//     key = {algorithm, key_id, key_json}. New or different device keys are a change. A one-time
+//     key id already stored with other content refuses the whole upload (400 M_INVALID_PARAM).
+//     Result: {one_time_key_counts: {algorithm: n}} (signed_curve25519 always present).
+//   claim {claims: [{user_id, device_id, algorithm}]}
+//     Result {keys: [{user_id, device_id, algorithm, key_id, key_json}]}: per device the one-time
+//     key with the lowest id, deleted as it is handed out, else the fallback key (marked used).
+//     No row: claiming is not a device list change.
+//   devices_changed {user_id, device_ids}     a device was added or renamed
+//   devices_deleted {user_id, device_ids}     the devices are gone: their keys and signatures too
+//   upload_cross_signing {user_id, keys: [{key_type, public_key, key_json}]}
+//   upload_signatures {user_id, signatures: [{target_user_id, target_key_id, signer_key_id, signature}]}
+//     Signatures by user_id (already verified). On user_id's own keys: a change of user_id for
+//     everyone; on another user's master key: a change of that user only user_id sees.
+//   cleanup {}
+//     Periodic: keys of devices that no longer exist (removed while the writer was not told, e.g.
+//     a crash between the accounts and device_lists writes) are deleted as if devices_deleted ran.
+#include <boost/json.hpp>
+
+#include "common/clock.hpp"
+#include "protocol/errors.hpp"
+#include "protocol/json.hpp"
+#include "storage/streams/stream_definition.hpp"
+#include "storage/tables/device_lists.hpp"
+#include "storage/tables/e2e_keys.hpp"
+#include "storage/tables/events.hpp"
+
+namespace myelin::storage {
+namespace {
+
+namespace json = boost::json;
+using protocol::req_string;
+
+constexpr std::chrono::milliseconds cleanup_interval{10 * 60 * 1000};
+
+std::vector<std::string> strings(const json::object& args, std::string_view key) {
+  std::vector<std::string> out;
+  if (auto* a = protocol::opt_array(args, key))
+    for (const auto& v : *a)
+      if (v.is_string()) out.emplace_back(v.as_string());
+  return out;
+}
+
+std::vector<e2e_keys::key_entry> key_entries(const json::object& args, std::string_view key) {
+  std::vector<e2e_keys::key_entry> out;
+  if (auto* a = protocol::opt_array(args, key))
+    for (const auto& v : *a) {
+      const auto& k = v.as_object();
+      out.push_back({req_string(k, "algorithm"), req_string(k, "key_id"), req_string(k, "key_json")});
+    }
+  return out;
+}
+
+// Records a change of `user_id` seen by everyone sharing a room with them; one position per
+// operation however many changes it records.
+void everyone_sees_change(op_context& ctx, const std::string& user_id, op_output& out) {
+  if (out.rows.empty()) ctx.next_position();
+  device_lists::record_change(ctx.db, ctx.position, user_id);
+  json::array rooms;
+  for (auto& room_id : events::rooms_for_user(ctx.db, user_id, "join")) rooms.emplace_back(room_id);
+  out.rows.push_back(
+      json::object{{"type", "device_list"}, {"position", ctx.position}, {"user_id", user_id}, {"rooms", std::move(rooms)}});
+}
+
+json::object key_counts(connection& c, const std::string& user_id, const std::string& device_id) {
+  json::object counts{{"signed_curve25519", 0}};
+  for (const auto& [algorithm, n] : e2e_keys::one_time_key_counts(c, user_id, device_id)) counts[algorithm] = n;
+  return counts;
+}
+
+op_output upload_keys(op_context& ctx, const json::object& args) {
+  auto user_id = req_string(args, "user_id");
+  auto device_id = req_string(args, "device_id");
+  int64_t now = now_ms();
+  op_output out{json::object{}, {}};
+  if (auto* keys = protocol::opt_object(args, "device_keys")) {
+    auto text = protocol::canonical_json(*keys);
+    if (e2e_keys::device_keys(ctx.db, user_id, device_id) != text) {
+      e2e_keys::put_device_keys(ctx.db, user_id, device_id, text, now);
+      everyone_sees_change(ctx, user_id, out);
+    }
+  }
+  for (const auto& k : key_entries(args, "one_time_keys"))
+    if (auto existing = e2e_keys::put_one_time_key(ctx.db, user_id, device_id, k, now))
+      throw protocol::errors::invalid_param("One-time key " + k.algorithm + ":" + k.key_id +
+                                            " already exists with other content");
+  for (const auto& k : key_entries(args, "fallback_keys")) e2e_keys::put_fallback_key(ctx.db, user_id, device_id, k);
+  out.result = json::object{{"one_time_key_counts", key_counts(ctx.db, user_id, device_id)}};
+  return out;
+}
+
+op_output claim(connection& c, const json::object& args) {
+  json::array keys;
+  if (auto* claims = protocol::opt_array(args, "claims"))
+    for (const auto& v : *claims) {
+      const auto& cl = v.as_object();
+      auto user_id = req_string(cl, "user_id");
+      auto device_id = req_string(cl, "device_id");
+      auto algorithm = req_string(cl, "algorithm");
+      auto key = e2e_keys::take_one_time_key(c, user_id, device_id, algorithm);
+      if (!key) key = e2e_keys::use_fallback_key(c, user_id, device_id, algorithm);
+      if (!key) continue;
+      keys.push_back(json::object{{"user_id", user_id}, {"device_id", device_id}, {"algorithm", algorithm},
+                                  {"key_id", key->key_id}, {"key_json", key->key_json}});
+    }
+  return {json::object{{"keys", std::move(keys)}}, {}};
+}
+
+op_output devices_changed(op_context& ctx, const json::object& args) {
+  op_output out{json::object{}, {}};
+  if (!strings(args, "device_ids").empty()) everyone_sees_change(ctx, req_string(args, "user_id"), out);
+  return out;
+}
+
+op_output devices_deleted(op_context& ctx, const json::object& args) {
+  auto user_id = req_string(args, "user_id");
+  auto device_ids = strings(args, "device_ids");
+  op_output out{json::object{}, {}};
+  if (device_ids.empty()) return out;
+  e2e_keys::delete_device_keys(ctx.db, user_id, device_ids);
+  everyone_sees_change(ctx, user_id, out);
+  return out;
+}
+
+op_output upload_cross_signing(op_context& ctx, const json::object& args) {
+  auto user_id = req_string(args, "user_id");
+  int64_t now = now_ms();
+  op_output out{json::object{}, {}};
+  bool any = false;
+  if (auto* keys = protocol::opt_array(args, "keys"))
+    for (const auto& v : *keys) {
+      const auto& k = v.as_object();
+      e2e_keys::cross_signing_row row{user_id, req_string(k, "key_type"), req_string(k, "public_key"),
+                                      req_string(k, "key_json")};
+      auto old = e2e_keys::cross_signing_key(ctx.db, user_id, row.key_type);
+      if (old && old->key_json == row.key_json) continue;
+      e2e_keys::put_cross_signing_key(ctx.db, row, now);
+      any = true;
+    }
+  if (any) everyone_sees_change(ctx, user_id, out);
+  return out;
+}
+
+op_output upload_signatures(op_context& ctx, const json::object& args) {
+  auto signer = req_string(args, "user_id");
+  op_output out{json::object{}, {}};
+  bool own = false;
+  std::set<std::string> others;
+  if (auto* sigs = protocol::opt_array(args, "signatures"))
+    for (const auto& v : *sigs) {
+      const auto& s = v.as_object();
+      e2e_keys::signature_row row{req_string(s, "target_user_id"), req_string(s, "target_key_id"), signer,
+                                  req_string(s, "signer_key_id"), req_string(s, "signature")};
+      e2e_keys::put_signature(ctx.db, row);
+      if (row.target_user_id == signer) own = true;
+      else others.insert(row.target_user_id);
+    }
+  if (own) everyone_sees_change(ctx, signer, out);
+  for (const auto& target : others) {
+    if (out.rows.empty()) ctx.next_position();
+    device_lists::record_change(ctx.db, ctx.position, target, signer);
+  }
+  if (!others.empty() && !own)
+    out.rows.push_back(json::object{{"type", "device_list"}, {"position", ctx.position}, {"user_id", signer}});
+  return out;
+}
+
+op_output cleanup(op_context& ctx, const json::object&) {
+  op_output out{json::object{}, {}};
+  for (const auto& [user_id, device_ids] : e2e_keys::orphaned_devices(ctx.db)) {
+    e2e_keys::delete_device_keys(ctx.db, user_id, device_ids);
+    everyone_sees_change(ctx, user_id, out);
+  }
+  return out;
+}
+
+} // namespace
+
+stream_definition device_lists_stream() {
+  stream_definition def{"device_lists",
+                        {{"upload_keys", upload_keys},
+                         {"claim", on_connection(claim)},
+                         {"devices_changed", devices_changed},
+                         {"devices_deleted", devices_deleted},
+                         {"upload_cross_signing", upload_cross_signing},
+                         {"upload_signatures", upload_signatures},
+                         {"cleanup", cleanup}}};
+  def.periodic = stream_definition::periodic_op{cleanup_interval, "cleanup"};
+  return def;
+}
+
+} // namespace myelin::storage

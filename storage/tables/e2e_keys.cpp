@@ -1,0 +1,174 @@
+#include "storage/tables/e2e_keys.hpp"
+
+#include "storage/tables/in_list.hpp"
+
+namespace myelin::storage::e2e_keys {
+
+namespace {
+
+// Runs `sql_prefix IN (…) sql_suffix` over chunks of `values`, the IN list starting at parameter
+// `first_param` after `leading` parameters; calls on_row for each result row.
+template <class OnRow>
+void over_chunks(connection& c, const std::vector<std::string>& values, const std::string& sql_prefix,
+                 const std::string& sql_suffix, const sql_params& leading, OnRow&& on_row) {
+  for_each_chunk(values, [&](std::vector<std::string> chunk) {
+    sql_params params = leading;
+    std::string sql = sql_prefix + "(" + in_list(leading.size() + 1, chunk) + ")" + sql_suffix;
+    params.insert(params.end(), chunk.begin(), chunk.end());
+    auto r = c.exec(sql, params);
+    for (size_t i = 0; i < r.size(); ++i) on_row(r[i]);
+  });
+}
+
+} // namespace
+
+std::optional<std::string> device_keys(connection& c, const std::string& user_id, const std::string& device_id) {
+  auto r = c.exec("SELECT key_json FROM e2e_device_keys WHERE user_id = $1 AND device_id = $2", {user_id, device_id});
+  if (r.empty()) return std::nullopt;
+  return r[0].as_text(0);
+}
+
+std::vector<device_keys_row> device_keys_of_users(connection& c, const std::vector<std::string>& user_ids) {
+  std::vector<device_keys_row> out;
+  over_chunks(c, user_ids,
+              "SELECT k.user_id, k.device_id, k.key_json, d.display_name FROM e2e_device_keys k "
+              "JOIN devices d ON d.user_id = k.user_id AND d.device_id = k.device_id WHERE k.user_id IN ",
+              " ORDER BY k.user_id, k.device_id", {}, [&](const row& r) {
+                out.push_back({r.as_text(0), r.as_text(1), r.as_text(2), r.opt_text(3)});
+              });
+  return out;
+}
+
+void put_device_keys(connection& c, const std::string& user_id, const std::string& device_id,
+                     const std::string& key_json, int64_t now_ms) {
+  c.exec("INSERT INTO e2e_device_keys (user_id, device_id, key_json, added_ts) VALUES ($1, $2, $3, $4) "
+         "ON CONFLICT (user_id, device_id) DO UPDATE SET key_json = excluded.key_json, added_ts = excluded.added_ts",
+         {user_id, device_id, key_json, now_ms});
+}
+
+std::optional<std::string> put_one_time_key(connection& c, const std::string& user_id, const std::string& device_id,
+                                            const key_entry& k, int64_t now_ms) {
+  auto inserted = c.exec("INSERT INTO e2e_one_time_keys (user_id, device_id, algorithm, key_id, key_json, added_ts) "
+                         "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                         {user_id, device_id, k.algorithm, k.key_id, k.key_json, now_ms});
+  if (inserted.affected_rows() > 0) return std::nullopt;
+  auto r = c.exec("SELECT key_json FROM e2e_one_time_keys WHERE user_id = $1 AND device_id = $2 AND algorithm = $3 "
+                  "AND key_id = $4",
+                  {user_id, device_id, k.algorithm, k.key_id});
+  if (r.empty() || r[0].as_text(0) == k.key_json) return std::nullopt;
+  return r[0].as_text(0);
+}
+
+std::map<std::string, int64_t> one_time_key_counts(connection& c, const std::string& user_id,
+                                                   const std::string& device_id) {
+  auto r = c.exec("SELECT algorithm, COUNT(*) FROM e2e_one_time_keys WHERE user_id = $1 AND device_id = $2 "
+                  "GROUP BY algorithm",
+                  {user_id, device_id});
+  std::map<std::string, int64_t> out;
+  for (size_t i = 0; i < r.size(); ++i) out[r[i].as_text(0)] = r[i].as_int(1);
+  return out;
+}
+
+std::optional<key_entry> take_one_time_key(connection& c, const std::string& user_id, const std::string& device_id,
+                                           const std::string& algorithm) {
+  // One statement, so that the key read is the key deleted even if two claims ever ran at once.
+  auto r = c.exec("DELETE FROM e2e_one_time_keys WHERE user_id = $1 AND device_id = $2 AND algorithm = $3 AND key_id = "
+                  "(SELECT MIN(key_id) FROM e2e_one_time_keys WHERE user_id = $1 AND device_id = $2 AND algorithm = $3) "
+                  "RETURNING key_id, key_json",
+                  {user_id, device_id, algorithm});
+  if (r.empty()) return std::nullopt;
+  return key_entry{algorithm, r[0].as_text(0), r[0].as_text(1)};
+}
+
+void put_fallback_key(connection& c, const std::string& user_id, const std::string& device_id, const key_entry& k) {
+  c.exec("INSERT INTO e2e_fallback_keys (user_id, device_id, algorithm, key_id, key_json, used) "
+         "VALUES ($1, $2, $3, $4, $5, 0) ON CONFLICT (user_id, device_id, algorithm) DO UPDATE SET "
+         "key_id = excluded.key_id, key_json = excluded.key_json, used = CASE WHEN "
+         "e2e_fallback_keys.key_id = excluded.key_id AND e2e_fallback_keys.key_json = excluded.key_json "
+         "THEN e2e_fallback_keys.used ELSE 0 END",
+         {user_id, device_id, k.algorithm, k.key_id, k.key_json});
+}
+
+std::optional<key_entry> use_fallback_key(connection& c, const std::string& user_id, const std::string& device_id,
+                                          const std::string& algorithm) {
+  auto r = c.exec("UPDATE e2e_fallback_keys SET used = 1 WHERE user_id = $1 AND device_id = $2 AND algorithm = $3 "
+                  "RETURNING key_id, key_json",
+                  {user_id, device_id, algorithm});
+  if (r.empty()) return std::nullopt;
+  return key_entry{algorithm, r[0].as_text(0), r[0].as_text(1)};
+}
+
+std::vector<std::string> unused_fallback_key_types(connection& c, const std::string& user_id,
+                                                   const std::string& device_id) {
+  auto r = c.exec("SELECT algorithm FROM e2e_fallback_keys WHERE user_id = $1 AND device_id = $2 AND used = 0 "
+                  "ORDER BY algorithm",
+                  {user_id, device_id});
+  std::vector<std::string> out;
+  for (size_t i = 0; i < r.size(); ++i) out.push_back(r[i].as_text(0));
+  return out;
+}
+
+void delete_device_keys(connection& c, const std::string& user_id, const std::vector<std::string>& device_ids) {
+  for (const char* table : {"e2e_device_keys", "e2e_one_time_keys", "e2e_fallback_keys"})
+    over_chunks(c, device_ids, std::string("DELETE FROM ") + table + " WHERE user_id = $1 AND device_id IN ", "",
+                {user_id}, [](const row&) {});
+  over_chunks(c, device_ids, "DELETE FROM e2e_signatures WHERE target_user_id = $1 AND target_key_id IN ", "",
+              {user_id}, [](const row&) {});
+}
+
+std::map<std::string, std::vector<std::string>> orphaned_devices(connection& c) {
+  auto r = c.exec("SELECT user_id, device_id FROM e2e_device_keys k WHERE NOT EXISTS (SELECT 1 FROM devices d "
+                  "WHERE d.user_id = k.user_id AND d.device_id = k.device_id) "
+                  "UNION SELECT user_id, device_id FROM e2e_one_time_keys k WHERE NOT EXISTS (SELECT 1 FROM devices d "
+                  "WHERE d.user_id = k.user_id AND d.device_id = k.device_id) "
+                  "UNION SELECT user_id, device_id FROM e2e_fallback_keys k WHERE NOT EXISTS (SELECT 1 FROM devices d "
+                  "WHERE d.user_id = k.user_id AND d.device_id = k.device_id)");
+  std::map<std::string, std::vector<std::string>> out;
+  for (size_t i = 0; i < r.size(); ++i) out[r[i].as_text(0)].push_back(r[i].as_text(1));
+  return out;
+}
+
+std::optional<cross_signing_row> cross_signing_key(connection& c, const std::string& user_id,
+                                                   const std::string& key_type) {
+  auto r = c.exec("SELECT public_key, key_json FROM e2e_cross_signing_keys WHERE user_id = $1 AND key_type = $2",
+                  {user_id, key_type});
+  if (r.empty()) return std::nullopt;
+  return cross_signing_row{user_id, key_type, r[0].as_text(0), r[0].as_text(1)};
+}
+
+std::vector<cross_signing_row> cross_signing_keys_of_users(connection& c, const std::vector<std::string>& user_ids) {
+  std::vector<cross_signing_row> out;
+  over_chunks(c, user_ids, "SELECT user_id, key_type, public_key, key_json FROM e2e_cross_signing_keys WHERE user_id IN ",
+              " ORDER BY user_id, key_type", {}, [&](const row& r) {
+                out.push_back({r.as_text(0), r.as_text(1), r.as_text(2), r.as_text(3)});
+              });
+  return out;
+}
+
+void put_cross_signing_key(connection& c, const cross_signing_row& k, int64_t now_ms) {
+  c.exec("INSERT INTO e2e_cross_signing_keys (user_id, key_type, public_key, key_json, added_ts) "
+         "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id, key_type) DO UPDATE SET public_key = excluded.public_key, "
+         "key_json = excluded.key_json, added_ts = excluded.added_ts",
+         {k.user_id, k.key_type, k.public_key, k.key_json, now_ms});
+}
+
+void put_signature(connection& c, const signature_row& s) {
+  c.exec("INSERT INTO e2e_signatures (target_user_id, target_key_id, signer_user_id, signer_key_id, signature) "
+         "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (target_user_id, target_key_id, signer_user_id, signer_key_id) "
+         "DO UPDATE SET signature = excluded.signature",
+         {s.target_user_id, s.target_key_id, s.signer_user_id, s.signer_key_id, s.signature});
+}
+
+std::vector<signature_row> signatures_for(connection& c, const std::vector<std::string>& target_user_ids,
+                                          const std::string& viewer) {
+  std::vector<signature_row> out;
+  over_chunks(c, target_user_ids,
+              "SELECT target_user_id, target_key_id, signer_user_id, signer_key_id, signature FROM e2e_signatures "
+              "WHERE (signer_user_id = target_user_id OR signer_user_id = $1) AND target_user_id IN ",
+              "", {viewer}, [&](const row& r) {
+                out.push_back({r.as_text(0), r.as_text(1), r.as_text(2), r.as_text(3), r.as_text(4)});
+              });
+  return out;
+}
+
+} // namespace myelin::storage::e2e_keys
