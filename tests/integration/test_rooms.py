@@ -195,6 +195,30 @@ class Rooms(ServerTestCase):
         r = self.server.get(f"{V3}/joined_rooms", token=self.tok("carol"))
         self.assertIn(room, r.json["joined_rooms"])
 
+    def test_members_at_a_sync_token(self):
+        # matrix-js-sdk asks for the members of an encrypted room "at" its last /sync next_batch; the
+        # spec's prev_batch (a /messages token) must keep working too.
+        room = self.create(preset="public_chat")
+        self.join("bob", room)
+        # Timeline limit 1: prev_batch is just before bob's join.
+        last_event_only = q('{"room":{"timeline":{"limit":1}}}')
+        r = self.server.get(f"{V3}/sync?timeout=0&filter={last_event_only}", token=self.tok("alice"))
+        self.assertEqual(r.status, 200, r)
+        next_batch, prev_batch = r.json["next_batch"], r.json["rooms"]["join"][room]["timeline"]["prev_batch"]
+        self.join("carol", room)
+
+        def joined_at(at):
+            r = self.server.get(f"{V3}/rooms/{q(room)}/members?membership=join&at={q(at)}", token=self.tok("alice"))
+            self.assertEqual(r.status, 200, r)
+            return {e["state_key"] for e in r.json["chunk"]}
+
+        self.assertEqual(joined_at(next_batch), {self.uid("alice"), self.uid("bob")})
+        self.assertEqual(joined_at(""), {self.uid(n) for n in ("alice", "bob", "carol")})
+        self.assertEqual(joined_at(prev_batch), {self.uid("alice")})
+        for bad in ("t1", "garbage", "me0.x", "me0.1_"):
+            r = self.server.get(f"{V3}/rooms/{q(room)}/members?at={q(bad)}", token=self.tok("alice"))
+            self.assertError(r, 400, "M_INVALID_PARAM")
+
     def test_txn_idempotency(self):
         room = self.create()
         a = self.send("alice", room, "once", txn="same-txn")
