@@ -2,15 +2,16 @@
 """End-to-end encryption keys benchmark, through the real HTTP API against a release build on loopback.
 
 Setup: 500 users × 2 devices (register + one password login each), all joined to one room; every
-device uploads device keys signed with a real ed25519 key (the server checks the signature), 50
+device uploads device keys signed with a real ed25519 key (the server checks the signature), 100
 signed one-time keys (signed_curve25519, also signed) and a fallback key. Then, each for a bounded time:
 
   query         POST /keys/query listing every member of the room (as Element does for a room: one
                 request, 500 users, all their devices), from --query-clients connections: requests/s,
                 p50/p90/p99 latency, response size.
   claim_room    POST /keys/claim of one signed_curve25519 key for every device of the room (1,000
-                devices in a request, as a client starting a megolm session does), one request at a
-                time: keys/s and request latency.
+                devices in a request, as a client starting a megolm session does), from
+                --room-claim-clients connections at once (so every device is claimed concurrently):
+                keys/s and request latency.
   claim_single  POST /keys/claim of one key of one device, from --claim-clients concurrent
                 connections spreading over all devices: claims/s and latency.
 
@@ -21,7 +22,8 @@ fallback key before its time is up (if it would, it stops early and says so).
 
 Usage: bench/keys.py [--binary build/release/myelin] [--db sqlite|postgres] [--seconds 10]
                      [--placement all-in-one|split] [--scenarios query,claim_room,claim_single]
-                     [--users 500] [--otks 50] [--query-clients 2] [--claim-clients 16]
+                     [--users 500] [--otks 100] [--query-clients 2] [--room-claim-clients 2]
+                     [--claim-clients 16]
 The client is Python asyncio (stdlib, plus python3-nacl or Debian's python3-cryptography for
 ed25519) sharing the machine's cores with the server: its JSON parsing is part of every figure.
 Results: JSON lines in build/bench-keys.jsonl and a table.
@@ -104,15 +106,20 @@ def latency_fields(lat):
             "max_ms": 1000 * max(lat) if lat else None}
 
 
-async def parallel(n, jobs):
-    """Runs the coroutine factories in `jobs` with at most `n` at a time."""
-    sem = asyncio.Semaphore(n)
+async def on_connections(port, n, items, fn):
+    """Calls `await fn(conn, item)` for every item, from `n` workers with a keep-alive connection each;
+    returns the results in the items' order."""
+    results = [None] * len(items)
+    todo = iter(enumerate(items))
 
-    async def one(job):
-        async with sem:
-            return await job()
+    async def worker():
+        conn = Conn(port)
+        for i, item in todo:
+            results[i] = await fn(conn, item)
+        conn.close()
 
-    return await asyncio.gather(*(one(j) for j in jobs))
+    await asyncio.gather(*(worker() for _ in range(n)))
+    return results
 
 
 async def setup(port, users_n, otks):
@@ -123,14 +130,11 @@ async def setup(port, users_n, otks):
     users = await register_many(port, names)
     devices = []
 
-    async def second_device(name):
-        c = Conn(port)
-        r = await c.request("POST", f"{V3}/login", {"type": "m.login.password", "password": "bench password",
-                                                     "identifier": {"type": "m.id.user", "user": name}})
-        c.close()
-        return r
+    async def second_device(conn, name):
+        return await conn.request("POST", f"{V3}/login", {"type": "m.login.password", "password": "bench password",
+                                                          "identifier": {"type": "m.id.user", "user": name}})
 
-    logins = await parallel(8, [lambda n=n: second_device(n) for n in names])
+    logins = await on_connections(port, 8, names, second_device)
     c = Conn(port)
     for name, login in zip(names, logins):
         token, user_id = users[name]
@@ -148,23 +152,21 @@ async def setup(port, users_n, otks):
 
     bodies = [d.upload_body(otks) for d in devices]  # signing outside the timed part
     upload_lat = []
-    conns = [Conn(port) for _ in range(4)]
+    clients = 4
 
-    async def upload(i):
+    async def upload(conn, i):
         t = time.monotonic()
-        r = await conns[i % len(conns)].request("POST", f"{V3}/keys/upload", bodies[i], devices[i].token)
+        r = await conn.request("POST", f"{V3}/keys/upload", bodies[i], devices[i].token)
         upload_lat.append(time.monotonic() - t)
         got = r.get("one_time_key_counts", {}).get("signed_curve25519")
         if got != otks:
             raise RuntimeError(f"upload of {devices[i].device_id}: one_time_key_counts {r}")
 
     t0 = time.monotonic()
-    await parallel(len(conns), [lambda i=i: upload(i) for i in range(len(devices))])
+    await on_connections(port, clients, range(len(devices)), upload)
     upload_s = time.monotonic() - t0
-    for c in conns:
-        c.close()
     return devices, room, {"scenario": "upload", "devices": len(devices), "otks_per_device": otks,
-                           "clients": len(conns), "requests": len(devices),
+                           "clients": clients, "requests": len(devices),
                            "uploads_per_s": len(devices) / upload_s, **latency_fields(upload_lat),
                            "setup_accounts_s": accounts_s}
 
@@ -253,24 +255,25 @@ class Claims:
                 "fallback_keys": self.fallbacks, "devices_without_key": self.missing}
 
 
-async def claim_room(port, devices, claims, seconds, rounds):
+async def claim_room(port, devices, claims, seconds, clients, rounds):
     body = {"one_time_keys": {}}
     for d in devices:
         body["one_time_keys"].setdefault(d.user_id, {})[d.device_id] = "signed_curve25519"
     asked = [(d.user_id, d.device_id) for d in devices]
-    conn = Conn(port)
+    conns = [Conn(port) for _ in range(clients)]
     done = 0
 
-    async def work(_):
+    async def work(i):
         nonlocal done
         if done >= rounds:
             return False
-        claims.record(await conn.request("POST", f"{V3}/keys/claim", body, devices[0].token), asked)
         done += 1
+        claims.record(await conns[i].request("POST", f"{V3}/keys/claim", body, devices[i].token), asked)
 
-    lat, elapsed = await timed_loop(seconds, 1, work)
-    conn.close()
-    return {"scenario": "claim_room", "devices_per_request": len(devices), "clients": 1,
+    lat, elapsed = await timed_loop(seconds, clients, work)
+    for c in conns:
+        c.close()
+    return {"scenario": "claim_room", "devices_per_request": len(devices), "clients": clients,
             "requests": len(lat), "keys_per_s": len(lat) * len(devices) / elapsed,
             "stopped_at_key_budget": done >= rounds, **latency_fields(lat)}
 
@@ -307,7 +310,7 @@ async def run(server, a):
         if scenario == "query":
             res = await query(server.port, devices, a.seconds, a.query_clients)
         elif scenario == "claim_room":
-            res = await claim_room(server.port, devices, claims, a.seconds, room_rounds)
+            res = await claim_room(server.port, devices, claims, a.seconds, a.room_claim_clients, room_rounds)
         elif scenario == "claim_single":
             res = await claim_single(server.port, devices, claims, a.seconds, a.claim_clients, a.otks - room_rounds)
         else:
@@ -342,8 +345,9 @@ def main():
     ap.add_argument("--placement", default="all-in-one", choices=["all-in-one", "split"])
     ap.add_argument("--scenarios", default="query,claim_room,claim_single")
     ap.add_argument("--users", type=int, default=500)
-    ap.add_argument("--otks", type=int, default=50, help="one-time keys each device uploads")
+    ap.add_argument("--otks", type=int, default=100, help="one-time keys each device uploads")
     ap.add_argument("--query-clients", type=int, default=2)
+    ap.add_argument("--room-claim-clients", type=int, default=2)
     ap.add_argument("--claim-clients", type=int, default=16)
     ap.add_argument("--out", default=f"{ROOT}/build/bench-keys.jsonl")
     a = ap.parse_args()

@@ -37,8 +37,9 @@ async function devicesOf(observer, userId, download = false) {
 // Checks that `observer` knows `owner`'s device with the identity keys `owner`'s crypto generated.
 async function expectDeviceKnown(observer, owner, { download }) {
   const own = await owner.getCrypto().getOwnDeviceKeys();
-  const device = await poll(async () => (await devicesOf(observer, owner.getUserId(), download)).get(owner.getDeviceId()),
-                            `${observer.getUserId()} to know ${owner.getUserId()}'s device ${owner.getDeviceId()}`);
+  const device = await poll(
+    async () => (await devicesOf(observer, owner.getUserId(), download)).get(owner.getDeviceId()),
+    `${observer.getUserId()} to know ${owner.getUserId()}'s device ${owner.getDeviceId()}`);
   assert.equal(device.getFingerprint(), own.ed25519, "ed25519 key as uploaded");
   assert.equal(device.getIdentityKey(), own.curve25519, "curve25519 key as uploaded");
   assert.ok(device.algorithms.includes(MEGOLM), `algorithms: ${device.algorithms}`);
@@ -103,7 +104,7 @@ await step("each sees the other's device keys as uploaded (/keys/upload, /keys/q
   await expectDeviceKnown(ben, ann, { download: true });
 }, { required: true });
 
-const roomId = await step("ann creates an encrypted room (m.room.encryption, megolm) inviting ben; ben joins", async () => {
+const roomId = await step("ann creates an encrypted room (m.room.encryption) inviting ben; ben joins", async () => {
   const invited = waitFor(ben, RoomMemberEvent.Membership,
                           (_e, m) => m.userId === ben.getUserId() && m.membership === "invite", "ben's invite");
   const { room_id } = await ann.createRoom({
@@ -117,7 +118,8 @@ const roomId = await step("ann creates an encrypted room (m.room.encryption, meg
   await ben.joinRoom(room_id);
   await joined;
   for (const c of [ann, ben]) {
-    await poll(() => c.getRoom(room_id)?.hasEncryptionStateEvent(), `${c.getUserId()}'s room to have m.room.encryption`);
+    await poll(() => c.getRoom(room_id)?.hasEncryptionStateEvent(),
+               `${c.getUserId()}'s room to have m.room.encryption`);
     assert.ok(await c.getCrypto().isEncryptionEnabledInRoom(room_id), `${c.getUserId()}: encryption enabled`);
   }
   return room_id;
