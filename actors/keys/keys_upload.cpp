@@ -29,10 +29,12 @@ api_response upload(runtime::handler_context& ctx, const api_request& req) {
 } // namespace
 
 void register_keys_upload(runtime::endpoint_registry& r) {
-  r.add({.name = "keys.upload", .method = "POST", .path = "/_matrix/client/{:r0|v3|unstable}/keys/upload"}, upload);
+  r.add({.name = "keys.upload", .method = "POST", .path = "/_matrix/client/{:r0|v3|unstable}/keys/upload",
+         .allow_guest = true},
+        upload);
   // r0 clients may name the device in the path; it must be the token's.
   r.add({.name = "keys.upload_device", .method = "POST",
-         .path = "/_matrix/client/{:r0|v3|unstable}/keys/upload/{deviceId}"},
+         .path = "/_matrix/client/{:r0|v3|unstable}/keys/upload/{deviceId}", .allow_guest = true},
         upload);
 }
 
