@@ -49,7 +49,8 @@ const std::vector<migration>& all_migrations() {
                                                  schema::push_rules_migration(),
                                                  schema::notifications_migration(),
                                                  schema::e2e_keys_migration(),
-                                                 schema::room_keys_migration()};
+                                                 schema::room_keys_migration(),
+                                                 schema::dehydrated_devices_migration()};
   return list;
 }
 

@@ -1,7 +1,9 @@
 // What the end-to-end key endpoints (actors/keys/keys_*.cpp) share: which users are served here
 // and which servers count as unreachable, and the request maps they all parse.
 #pragma once
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <initializer_list>
 #include <map>
 #include <string>
 #include <vector>
@@ -21,6 +23,15 @@ users_by_server split_users(const runtime::handler_context& ctx, const boost::js
 
 // {"server": {"status": 503, "message": …}} for every remote server named.
 boost::json::object unreachable_failures(const users_by_server& users);
+
+// The one_time_keys / fallback_keys maps of an upload body under `fields`, checked, as the
+// device_lists writer's key list [{algorithm, key_id, key_json}].
+boost::json::array key_list(const boost::json::object& body, std::initializer_list<std::string_view> fields);
+
+// What /keys/upload and a dehydrated device's upload send the device_lists writer's upload_keys:
+// device keys (checked: owner, device, self-signature), one-time and fallback keys.
+boost::json::object upload_keys_args(const boost::json::object& body, const std::string& user_id,
+                                     const std::string& device_id);
 
 // The device keys / cross-signing keys as stored, parsed (they were canonical JSON when written).
 boost::json::object stored_object(const std::string& json_text);

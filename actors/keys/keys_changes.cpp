@@ -39,7 +39,9 @@ api_response changes(runtime::handler_context& ctx, const api_request& req) {
 } // namespace
 
 void register_keys_changes(runtime::endpoint_registry& r) {
-  r.add({.name = "keys.changes", .method = "GET", .path = "/_matrix/client/{:r0|v3|unstable}/keys/changes"}, changes);
+  r.add({.name = "keys.changes", .method = "GET", .path = "/_matrix/client/{:r0|v3|unstable}/keys/changes",
+         .allow_guest = true},
+        changes);
 }
 
 } // namespace myelin::endpoints

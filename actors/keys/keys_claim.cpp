@@ -54,7 +54,9 @@ api_response claim(runtime::handler_context& ctx, const api_request& req) {
 } // namespace
 
 void register_keys_claim(runtime::endpoint_registry& r) {
-  r.add({.name = "keys.claim", .method = "POST", .path = "/_matrix/client/{:r0|v3|unstable}/keys/claim"}, claim);
+  r.add({.name = "keys.claim", .method = "POST", .path = "/_matrix/client/{:r0|v3|unstable}/keys/claim",
+         .allow_guest = true},
+        claim);
 }
 
 } // namespace myelin::endpoints

@@ -80,7 +80,9 @@ api_response query(runtime::handler_context& ctx, const api_request& req) {
 } // namespace
 
 void register_keys_query(runtime::endpoint_registry& r) {
-  r.add({.name = "keys.query", .method = "POST", .path = "/_matrix/client/{:r0|v3|unstable}/keys/query"}, query);
+  r.add({.name = "keys.query", .method = "POST", .path = "/_matrix/client/{:r0|v3|unstable}/keys/query",
+         .allow_guest = true},
+        query);
 }
 
 } // namespace myelin::endpoints

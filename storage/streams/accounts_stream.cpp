@@ -163,6 +163,37 @@ op_output delete_devices(connection& c, const json::object& args) {
   return out;
 }
 
+// Replaces the user's dehydrated device (MSC3814): the old one is removed like any device, the new
+// one is a device without a token. A device id some other device of the user has is refused.
+op_output set_dehydrated_device(connection& c, const json::object& args) {
+  op_output out{json::object{}, {}};
+  auto user_id = req_string(args, "user_id");
+  accounts::dehydrated_device_row d{req_string(args, "device_id"), req_string(args, "device_data")};
+  auto old = accounts::get_dehydrated_device(c, user_id);
+  bool same_device = old && old->device_id == d.device_id;
+  if (!same_device && accounts::get_device(c, user_id, d.device_id))
+    throw protocol::errors::invalid_param("Device id " + d.device_id + " is already in use");
+  if (old && !same_device) remove_devices(c, user_id, {old->device_id}, out);
+  accounts::device_row device;
+  device.user_id = user_id;
+  device.device_id = d.device_id;
+  device.display_name = opt_string(args, "display_name");
+  accounts::upsert_device(c, device);
+  accounts::put_dehydrated_device(c, user_id, d);
+  out.rows.push_back(devices_changed(user_id, {d.device_id}, "devices_added"));
+  return out;
+}
+
+op_output delete_dehydrated_device(connection& c, const json::object& args) {
+  op_output out{json::object{}, {}};
+  auto user_id = req_string(args, "user_id");
+  auto old = accounts::get_dehydrated_device(c, user_id);
+  if (!old) throw protocol::errors::not_found("No dehydrated device");
+  remove_devices(c, user_id, {old->device_id}, out);
+  out.result.as_object()["device_id"] = old->device_id;
+  return out;
+}
+
 // Sets displayname and/or avatar_url (a key present with null clears it; an absent key is kept).
 op_output set_profile(connection& c, const json::object& args) {
   auto user_id = req_string(args, "user_id");
@@ -193,6 +224,8 @@ stream_definition accounts_stream() {
                                {"update_device", on_connection(update_device)},
                                {"delete_devices", on_connection(delete_devices)},
                                {"set_profile", on_connection(set_profile)},
+                               {"set_dehydrated_device", on_connection(set_dehydrated_device)},
+                               {"delete_dehydrated_device", on_connection(delete_dehydrated_device)},
                            }};
 }
 

@@ -89,8 +89,21 @@ std::vector<std::string> delete_devices(connection& c, const std::string& user_i
   for (const auto& d : device_ids) {
     auto r = c.exec("DELETE FROM devices WHERE user_id = $1 AND device_id = $2", {user_id, d});
     if (r.affected_rows() > 0) deleted.push_back(d);
+    c.exec("DELETE FROM dehydrated_devices WHERE user_id = $1 AND device_id = $2", {user_id, d});
   }
   return deleted;
+}
+
+std::optional<dehydrated_device_row> get_dehydrated_device(connection& c, const std::string& user_id) {
+  auto r = c.exec("SELECT device_id, device_data FROM dehydrated_devices WHERE user_id = $1", {user_id});
+  if (r.empty()) return std::nullopt;
+  return dehydrated_device_row{r[0].as_text(0), r[0].as_text(1)};
+}
+
+void put_dehydrated_device(connection& c, const std::string& user_id, const dehydrated_device_row& d) {
+  c.exec("INSERT INTO dehydrated_devices (user_id, device_id, device_data) VALUES ($1, $2, $3) "
+         "ON CONFLICT (user_id) DO UPDATE SET device_id = excluded.device_id, device_data = excluded.device_data",
+         {user_id, d.device_id, d.device_data});
 }
 
 int64_t insert_access_token(connection& c, const std::string& token_hash, const std::string& user_id,

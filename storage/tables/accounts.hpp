@@ -48,9 +48,17 @@ std::optional<device_row> get_device(connection& c, const std::string& user_id, 
 void upsert_device(connection& c, const device_row& d);
 bool set_device_display_name(connection& c, const std::string& user_id, const std::string& device_id,
                              const std::optional<std::string>& name);
-// Deletes the devices; returns those that existed.
+// Deletes the devices (and their dehydrated-device record); returns those that existed.
 std::vector<std::string> delete_devices(connection& c, const std::string& user_id,
                                         const std::vector<std::string>& device_ids);
+
+// The user's dehydrated device (MSC3814), if any.
+struct dehydrated_device_row {
+  std::string device_id;
+  std::string device_data;  // JSON text
+};
+std::optional<dehydrated_device_row> get_dehydrated_device(connection& c, const std::string& user_id);
+void put_dehydrated_device(connection& c, const std::string& user_id, const dehydrated_device_row& d);
 
 int64_t insert_access_token(connection& c, const std::string& token_hash, const std::string& user_id,
                             const std::string& device_id, std::optional<int64_t> valid_until_ms, bool is_guest);

@@ -414,6 +414,75 @@ class Keys(KeysClient, ServerTestCase):
         self.assertIn(ann.user_id, self.sync(ben.token, since_ben)["device_lists"]["changed"])
         self.assertIn(ben.user_id, self.sync(ann.token, since_ann)["device_lists"]["changed"])
 
+    # ---- dehydrated devices (MSC3814) ----
+    def test_dehydrated_device(self):
+        base = "/_matrix/client/unstable/org.matrix.msc3814.v1/dehydrated_device"
+        owner = self.new_device("uma")
+        sender = self.new_device("vic")
+        self.assertError(self.server.get(base, token=owner.token), 404, "M_NOT_FOUND")
+        self.assertError(self.server.delete(base, token=owner.token), 404, "M_NOT_FOUND")
+
+        def dehydrate():
+            dev = Device(owner.user_id, None, None)
+            dev.device_id = dev.account.identity_keys["curve25519"]  # as the MSC says
+            body = {"device_id": dev.device_id, "device_data": {"algorithm": "org.matrix.msc3814.v1.olm",
+                                                                 "device_pickle": "opaque"},
+                    "initial_device_display_name": "Dehydrated", "device_keys": dev.device_keys(),
+                    "one_time_keys": dev.one_time_keys(2), "fallback_keys": dev.fallback_key()}
+            return dev, body
+
+        dev, body = dehydrate()
+        bad = dict(body, device_keys=dict(body["device_keys"], algorithms=["x"]))
+        self.assertError(self.server.put(base, bad, token=owner.token), 400, "M_INVALID_SIGNATURE")
+        self.assertError(self.server.put(base, dict(body, device_data="x"), token=owner.token), 400, "M_BAD_JSON")
+        self.assertError(self.server.put(base, {k: v for k, v in body.items() if k != "device_keys"},
+                                         token=owner.token), 400, "M_MISSING_PARAM")
+        self.assertError(self.server.get(base, token=owner.token), 404, "M_NOT_FOUND")  # nothing half-made
+        # Another device's id is not taken over.
+        self.assertError(self.server.put(base, dict(body, device_id=owner.device_id), token=owner.token),
+                         400, "M_INVALID_PARAM")
+        r = self.server.put(base, body, token=owner.token)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json, {"device_id": dev.device_id})
+        r = self.server.get(base, token=owner.token)
+        self.assertEqual(r.json, {"device_id": dev.device_id, "device_data": body["device_data"]})
+
+        # Others see it as a device with keys, and can claim its keys and send it messages.
+        got = self.query(sender.token, {owner.user_id: []})["device_keys"][owner.user_id]
+        self.assertEqual(got[dev.device_id]["unsigned"], {"device_display_name": "Dehydrated"})
+        claimed = self.claim(sender.token, {owner.user_id: {dev.device_id: "signed_curve25519"}})
+        self.assertIn(dev.device_id, claimed["one_time_keys"][owner.user_id])
+        for i in range(3):
+            r = self.server.put(f"{V3}/sendToDevice/m.room_key/dh{i}",
+                                {"messages": {owner.user_id: {dev.device_id: {"n": i}}}}, token=sender.token)
+            self.assertEqual(r.status, 200, r)
+
+        events = f"{base}/{q(dev.device_id)}/events"
+        self.assertError(self.server.post(f"{base}/{q(owner.device_id)}/events", {}, token=owner.token),
+                         403, "M_FORBIDDEN")
+        self.assertError(self.server.post(events, {"next_batch": "x"}, token=owner.token), 400, "M_INVALID_PARAM")
+        r = self.server.post(events, {}, token=owner.token)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual([e["content"]["n"] for e in r.json["events"]], [0, 1, 2])
+        self.assertEqual(r.json["events"][0]["sender"], sender.user_id)
+        last = self.server.post(events, {"next_batch": r.json["next_batch"]}, token=owner.token).json
+        self.assertEqual(last["events"], [])
+        # Fetching does not delete: an aborted rehydration can start again.
+        self.assertEqual(len(self.server.post(events, {}, token=owner.token).json["events"]), 3)
+
+        # A new dehydrated device replaces the old one, with its keys and messages.
+        dev2, body2 = dehydrate()
+        self.assertEqual(self.server.put(base, body2, token=owner.token).status, 200)
+        got = self.query(sender.token, {owner.user_id: []})["device_keys"][owner.user_id]
+        self.assertNotIn(dev.device_id, got)
+        self.assertIn(dev2.device_id, got)
+        rows = self.server.sql(f"SELECT COUNT(*) FROM device_inbox WHERE device_id = '{dev.device_id}'")
+        self.assertEqual(rows[0][0], "0")
+        r = self.server.delete(base, token=owner.token)
+        self.assertEqual(r.json, {"device_id": dev2.device_id})
+        self.assertError(self.server.get(base, token=owner.token), 404, "M_NOT_FOUND")
+        self.assertNotIn(dev2.device_id, self.query(sender.token, {owner.user_id: []})["device_keys"][owner.user_id])
+
 
 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "configs", "placement-split.yaml")) as f:
     SPLIT = f.read()
