@@ -93,8 +93,6 @@ page_result paginate(storage::connection& c, const std::string& room_id, const s
 api_response messages(runtime::handler_context& ctx, const api_request& req) {
   const auto& room_id = req.path_params.at(0);
   bool backwards = backwards_param(req);
-  auto from = token_param(req, "from");
-  auto to = token_param(req, "to");
   size_t limit = limit_param(req, 10, max_limit);
   auto filter = filter_param(req);
   if (filter.limit) limit = std::min<size_t>(limit, static_cast<size_t>(*filter.limit));
@@ -103,6 +101,8 @@ api_response messages(runtime::handler_context& ctx, const api_request& req) {
   auto room = rooms::require_room(*c, room_id);
   // Someone who was never in the room (and it is not world readable) learns nothing.
   rooms::readable_state_group(*c, room_id, req.user_id);
+  auto from = room_token_param(req, "from", *c, room_id);
+  auto to = room_token_param(req, "to", *c, room_id);
   rooms::viewer v{req.user_id, req.device_id};
 
   auto page = paginate(*c, room_id, req.user_id, from, to, backwards, limit, filter);

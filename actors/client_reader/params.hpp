@@ -7,6 +7,7 @@
 #include <string>
 
 #include "actors/endpoint_helpers.hpp"
+#include "actors/rooms/rooms.hpp"
 #include "protocol/errors.hpp"
 #include "storage/tables/timeline.hpp"
 
@@ -52,6 +53,17 @@ inline std::optional<storage::timeline::point> token_param(const api_request& re
   auto v = query_param(req, name);
   if (!v || v->empty()) return std::nullopt;
   auto p = storage::timeline::parse_token(*v);
+  if (!p) throw protocol::errors::invalid_param(std::string("Invalid ") + name + " token");
+  return p;
+}
+
+// A position in a room's timeline: a room token, or a /sync next_batch (the spec lets /messages
+// start there; clients do). nullopt when absent or empty.
+inline std::optional<storage::timeline::point> room_token_param(const api_request& req, const char* name,
+                                                                storage::connection& c, const std::string& room_id) {
+  auto v = query_param(req, name);
+  if (!v || v->empty()) return std::nullopt;
+  auto p = rooms::timeline_point(c, room_id, *v);
   if (!p) throw protocol::errors::invalid_param(std::string("Invalid ") + name + " token");
   return p;
 }

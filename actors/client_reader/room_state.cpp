@@ -5,11 +5,8 @@
 
 #include "actors/endpoint_helpers.hpp"
 #include "actors/rooms/rooms.hpp"
-#include "actors/runtime/groups.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/json.hpp"
-#include "protocol/sync_token.hpp"
-#include "storage/tables/room_sync.hpp"
 #include "storage/tables/timeline.hpp"
 
 namespace myelin::endpoints {
@@ -38,19 +35,6 @@ std::vector<event_row> load(storage::connection& c, const storage::events::state
   return out;
 }
 
-// The room's last event at `at`: a /messages token (what /sync gives as prev_batch), or a /sync
-// next_batch, whose events positions bound each persister — matrix-js-sdk sends that one.
-std::optional<event_row> last_event_at(storage::connection& c, const std::string& room_id, const std::string& at) {
-  if (auto p = storage::timeline::parse_token(at)) return storage::timeline::last_event_at(c, room_id, *p);
-  auto t = protocol::parse_sync_token(at);
-  if (!t) throw protocol::errors::invalid_param("Invalid 'at' token");
-  storage::room_sync::window w;
-  if (auto it = t->positions.find("events"); it != t->positions.end())
-    for (const auto& [writer, position] : it->second)
-      w.by_persister[runtime::instance_label("writer.events", writer)] = {0, position};
-  return storage::room_sync::last_in_window(c, room_id, w);
-}
-
 api_response get_event(runtime::handler_context& ctx, const api_request& req) {
   const auto& room_id = req.path_params.at(0);
   auto c = ctx.db.acquire();
@@ -76,7 +60,10 @@ api_response members(runtime::handler_context& ctx, const api_request& req) {
   auto c = ctx.db.acquire();
   auto group = rooms::readable_state_group(*c, room_id, req.user_id);
   if (auto at = query_param(req, "at"); at && !at->empty()) {
-    auto e = last_event_at(*c, room_id, *at);
+    // matrix-js-sdk sends its last /sync next_batch here; the spec's prev_batch works too.
+    auto point = rooms::timeline_point(*c, room_id, *at);
+    if (!point) throw protocol::errors::invalid_param("Invalid 'at' token");
+    auto e = storage::timeline::last_event_at(*c, room_id, *point);
     // Never later than what the caller may see (a former member: their leave).
     if (e && e->state_group && (!group || *e->state_group < *group)) group = e->state_group;
   }

@@ -3,7 +3,8 @@
 #include <boost/json.hpp>
 
 #include "actors/endpoint_helpers.hpp"
-#include "actors/sync/sync.hpp"
+#include "actors/rooms/rooms.hpp"
+#include "protocol/sync_token.hpp"
 #include "protocol/errors.hpp"
 #include "storage/tables/device_lists.hpp"
 
@@ -32,7 +33,7 @@ api_response changes(runtime::handler_context& ctx, const api_request& req) {
   auto to = token_param(req, "to");
   auto c = ctx.db.acquire();
   auto found = storage::device_lists::changes_for_viewer(*c, req.user_id, from.get("device_lists", 0),
-                                                         to.get("device_lists", 0), sync::events_window(&from, to));
+                                                         to.get("device_lists", 0), rooms::events_window(&from, to));
   return runtime::json_response(json::object{{"changed", as_array(found.changed)}, {"left", as_array(found.left)}});
 }
 

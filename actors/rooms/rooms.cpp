@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "actors/runtime/groups.hpp"
 #include "common/clock.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/identifiers.hpp"
@@ -210,6 +211,25 @@ std::optional<int64_t> readable_state_group(storage::connection& c, const std::s
       member->state_group)
     return member->state_group;
   throw protocol::errors::forbidden("You are not a member of this room");
+}
+
+storage::room_sync::window events_window(const protocol::sync_token* since, const protocol::sync_token& upto) {
+  storage::room_sync::window w;
+  if (auto it = upto.positions.find("events"); it != upto.positions.end())
+    for (const auto& [index, position] : it->second)
+      w.by_persister[runtime::instance_label("writer.events", index)] = {since ? since->get("events", index) : 0,
+                                                                         position};
+  return w;
+}
+
+std::optional<storage::timeline::point> timeline_point(storage::connection& c, const std::string& room_id,
+                                                       std::string_view token) {
+  if (auto p = storage::timeline::parse_token(token)) return p;
+  auto sync_token = protocol::parse_sync_token(token);
+  if (!sync_token) return std::nullopt;
+  auto last = storage::room_sync::last_in_window(c, room_id, events_window(nullptr, *sync_token));
+  // Before the room's first event: a point before everything.
+  return last ? storage::timeline::after(*last) : storage::timeline::point{0, 0};
 }
 
 } // namespace myelin::rooms

@@ -9,7 +9,10 @@
 
 #include "protocol/event_filter.hpp"
 #include "storage/database.hpp"
+#include "protocol/sync_token.hpp"
 #include "storage/tables/events.hpp"
+#include "storage/tables/room_sync.hpp"
+#include "storage/tables/timeline.hpp"
 
 namespace myelin::rooms {
 
@@ -54,5 +57,15 @@ bool can_see_event(storage::connection& c, const std::string& user_id, const sto
 // history is not world_readable), nothing otherwise (403 M_FORBIDDEN). nullopt = current state.
 std::optional<int64_t> readable_state_group(storage::connection& c, const std::string& room_id,
                                             const std::string& user_id);
+
+// The events stream between two /sync tokens, per persister: (since, upto]; since = null: (0, upto].
+storage::room_sync::window events_window(const protocol::sync_token* since, const protocol::sync_token& upto);
+
+// A point in the room's timeline named by a token: a room token ("t…", what /messages returns and
+// /sync gives as prev_batch) as is, or a /sync next_batch ("m…"), which clients also send to
+// /messages and /members — the point just after the room's last event at that token. nullopt for
+// anything else.
+std::optional<storage::timeline::point> timeline_point(storage::connection& c, const std::string& room_id,
+                                                       std::string_view token);
 
 } // namespace myelin::rooms

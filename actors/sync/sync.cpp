@@ -178,15 +178,6 @@ void add_key_counts(sync_context& s, json::object& body) {
 
 } // namespace
 
-storage::room_sync::window events_window(const protocol::sync_token* since, const protocol::sync_token& upto) {
-  storage::room_sync::window w;
-  if (auto it = upto.positions.find("events"); it != upto.positions.end())
-    for (const auto& [index, position] : it->second)
-      w.by_persister[runtime::instance_label("writer.events", index)] = {since ? since->get("events", index) : 0,
-                                                                         position};
-  return w;
-}
-
 void sync_context::apply_event_fields(json::object& event) const {
   if (!filter.event_fields) return;
   json::object out;
@@ -243,8 +234,8 @@ sync_outcome compute_sync(runtime::handler_context& ctx, const api_request& req,
                  .since = since,
                  .upto = upto};
   s.filter = load_filter(*conn, req.user_id, params.filter, s.unread_thread_notifications);
-  s.window = events_window(since, upto);
-  s.everything = events_window(nullptr, upto);
+  s.window = rooms::events_window(since, upto);
+  s.everything = rooms::events_window(nullptr, upto);
   s.ignored = storage::account_data::ignored_users(*conn, {req.user_id})[req.user_id];
 
   sync_outcome out;

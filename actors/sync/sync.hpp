@@ -12,7 +12,6 @@
 #include "actors/runtime/groups.hpp"
 #include "protocol/event_filter.hpp"
 #include "protocol/sync_token.hpp"
-#include "storage/tables/room_sync.hpp"
 
 namespace myelin::sync {
 
@@ -66,9 +65,6 @@ const long_poll_endpoint* long_poll_for(const std::string& endpoint_name);
 sync_params parse_events_params(const api_request& req);
 sync_outcome compute_events(runtime::handler_context& ctx, const api_request& req, const sync_params& params,
                             const protocol::sync_token& upto);
-
-// The events stream between two tokens, per persister: (since, upto]; since = null: (0, upto].
-storage::room_sync::window events_window(const protocol::sync_token* since, const protocol::sync_token& upto);
 
 // "writer.events/3" → 3 (0 for a label without an index).
 uint32_t writer_index(const std::string& writer_label);

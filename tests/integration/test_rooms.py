@@ -219,6 +219,22 @@ class Rooms(ServerTestCase):
             r = self.server.get(f"{V3}/rooms/{q(room)}/members?at={q(bad)}", token=self.tok("alice"))
             self.assertError(r, 400, "M_INVALID_PARAM")
 
+    def test_messages_from_a_sync_token(self):
+        # The spec lets /messages start at a /sync next_batch (clients page back from there).
+        room = self.create()
+        for body in ("one", "two"):
+            self.send("alice", room, body)
+        r = self.server.get(f"{V3}/sync?timeout=0", token=self.tok("alice"))
+        self.assertEqual(r.status, 200, r)
+        next_batch = r.json["next_batch"]
+        self.send("alice", room, "after the token")
+        r = self.messages("alice", room, dir="b", limit=2, **{"from": next_batch})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.bodies(r), ["two", "one"])
+        r = self.messages("alice", room, dir="f", **{"from": next_batch})
+        self.assertEqual(self.bodies(r), ["after the token"])
+        self.assertError(self.messages("alice", room, **{"from": "me0.x"}), 400, "M_INVALID_PARAM")
+
     def test_txn_idempotency(self):
         room = self.create()
         a = self.send("alice", room, "once", txn="same-txn")
