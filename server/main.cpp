@@ -192,6 +192,7 @@ int run(const options& o) {
     log.info("shutting down", {{"signal", strsignal(sig)}});
     break;
   }
+  runtime.release_long_polls();
   http.stop(std::chrono::seconds(10));
   runtime.stop();
   log.info("bye");

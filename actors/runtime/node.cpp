@@ -292,6 +292,11 @@ instance_registry& node_runtime::registry() { return impl_->registry; }
 storage::database& node_runtime::db() { return *impl_->db; }
 caf::actor_system& node_runtime::system() { return *impl_->sys; }
 
+void node_runtime::release_long_polls() {
+  for (const auto& ref : impl_->registry.all("sync"))
+    if (ref.handle) caf::anon_send(ref.handle, atoms::release_atom_v);
+}
+
 void node_runtime::crash_instance(const std::string& group, size_t index) {
   auto ref = impl_->registry.at(group, index);
   if (ref.handle) caf::anon_send(ref.handle, atoms::crash_atom_v);

@@ -41,6 +41,9 @@ public:
   void start();
   // Stops instances and writers (after in-flight work), the pools and the actor system.
   void stop();
+  // First step of a graceful shutdown: long-polls (/sync, /events) are answered now instead of
+  // holding the gateway's drain until their timeout, and no new one is parked.
+  void release_long_polls();
 
   void dispatch(const std::string& group, const std::string& affinity_key, api_request req,
                 std::function<void(api_response, std::string)> done) override;

@@ -49,6 +49,7 @@ struct sync_state {
   std::deque<std::pair<uint64_t, stream_update>> recent; // kept while computations run
   uint64_t recent_lost_before = 0;                      // updates before this seq were dropped
   size_t computing = 0;
+  bool releasing = false;  // the node is shutting down: nothing is parked any more
 };
 
 using instance_type = sync_instance_actor::stateful_pointer<sync_state>;
@@ -108,7 +109,7 @@ void computed(instance_type self, uint64_t id, api_response& resp) {
   // /events without `from` waits for what comes after its first computation.
   if (p.params.from_now && !p.params.since && resp.status == 200) p.params.since = p.outcome->upto;
   bool wait = resp.status == 200 && p.outcome->empty && p.params.since && p.params.timeout_ms > 0 && !p.expired &&
-              st.polls.size() <= max_parked;
+              !st.releasing && st.polls.size() <= max_parked;
   // Checked before the kept updates may be dropped below: they are what this check reads.
   bool missed = wait && missed_update(st, p);
   if (--st.computing == 0) st.recent.clear();
@@ -156,7 +157,7 @@ sync_instance_actor::behavior_type sync_impl(instance_type self, std::string lab
                                                    {"timeout_ms", params.timeout_ms}});
         auto id = ++s.next_id;
         auto promise = self->make_response_promise<api_response>();
-        int64_t timeout = params.since || params.from_now ? params.timeout_ms : 0;
+        int64_t timeout = (params.since || params.from_now) && !s.releasing ? params.timeout_ms : 0;
         long_poll poll;
         poll.req = std::move(req);
         poll.params = std::move(params);
@@ -196,6 +197,18 @@ sync_instance_actor::behavior_type sync_impl(instance_type self, std::string lab
         if (it == s.polls.end()) return;
         if (it->second.parked) return finish(self, id, std::move(it->second.last));
         it->second.expired = true;  // answered when the running computation ends
+      },
+      // Graceful shutdown: a parked long-poll would hold the gateway's drain until its timeout.
+      // Each gets its latest (empty) answer now, as if its time were up; clients sync again elsewhere.
+      [=](atoms::release_atom) {
+        auto& s = self->state;
+        s.releasing = true;
+        std::vector<uint64_t> parked;
+        for (auto& [id, poll] : s.polls) {
+          if (poll.parked) parked.push_back(id);
+          else poll.expired = true;
+        }
+        for (auto id : parked) finish(self, id, std::move(s.polls.at(id).last));
       },
       [=](atoms::label_atom) { return self->state.label; },
       [=](atoms::crash_atom) {

@@ -16,7 +16,8 @@ namespace myelin::sync {
 
 using sync_instance_actor = runtime::api_instance_actor::extend<
     caf::reacts_to<stream_update>,                  // from the hub
-    caf::reacts_to<atoms::wait_atom, uint64_t>>;    // a long-poll's deadline (self-sent)
+    caf::reacts_to<atoms::wait_atom, uint64_t>,     // a long-poll's deadline (self-sent)
+    caf::reacts_to<atoms::release_atom>>;           // shutting down: answer every long-poll now
 
 sync_instance_actor spawn_sync_instance(caf::actor_system& sys, std::string label, runtime::api_instance_deps deps,
                                         runtime::stream_hub_actor hub);

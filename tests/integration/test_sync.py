@@ -532,6 +532,31 @@ class LongPollSplit(LongPoll):
     placement = SPLIT
 
 
+class ShutdownWithLongPolls(SyncClient, ServerTestCase):
+    """A graceful shutdown answers parked long-polls at once instead of waiting out their timeout
+    (or the gateway's 10 s drain)."""
+    placement = SPLIT
+
+    def test_shutdown_answers_parked_long_polls(self):
+        since = {who: self.sync(who)["next_batch"] for who in ("alice", "bob")}
+        outs = [{} for _ in range(4)]
+        threads = [threading.Thread(target=lambda o=o, w=w: o.update(
+                       r=self.server.get(sync_path(since=since[w], timeout=60000), token=self.tok(w))))
+                   for o, w in zip(outs, ("alice", "bob", "alice", "bob"))]
+        for t in threads:
+            t.start()
+        time.sleep(1.0)  # parked
+        start = time.monotonic()
+        self.assertEqual(self.server.stop(), 0)
+        self.assertLess(time.monotonic() - start, 5)
+        for t in threads:
+            t.join(10)
+        for o in outs:
+            self.assertEqual(o["r"].status, 200, o)
+            self.assertEqual(o["r"].json["rooms"]["join"], {})
+            self.assertTrue(o["r"].json["next_batch"])
+
+
 EphemeralSplit.placement = SPLIT
 
 
