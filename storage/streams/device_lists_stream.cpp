@@ -90,29 +90,28 @@ op_output upload_keys(op_context& ctx, const json::object& args) {
       everyone_sees_change(ctx, user_id, out);
     }
   }
-  for (const auto& k : key_entries(args, "one_time_keys"))
-    if (auto existing = e2e_keys::put_one_time_key(ctx.db, user_id, device_id, k, now))
-      throw protocol::errors::invalid_param("One-time key " + k.algorithm + ":" + k.key_id +
-                                            " already exists with other content");
+  if (auto clash = e2e_keys::put_one_time_keys(ctx.db, user_id, device_id, key_entries(args, "one_time_keys"), now))
+    throw protocol::errors::invalid_param("One-time key " + clash->algorithm + ":" + clash->key_id +
+                                          " already exists with other content");
   for (const auto& k : key_entries(args, "fallback_keys")) e2e_keys::put_fallback_key(ctx.db, user_id, device_id, k);
   out.result = json::object{{"one_time_key_counts", key_counts(ctx.db, user_id, device_id)}};
   return out;
 }
 
 op_output claim(connection& c, const json::object& args) {
-  json::array keys;
-  if (auto* claims = protocol::opt_array(args, "claims"))
-    for (const auto& v : *claims) {
+  std::vector<e2e_keys::device_claim> claims;
+  if (auto* wanted = protocol::opt_array(args, "claims"))
+    for (const auto& v : *wanted) {
       const auto& cl = v.as_object();
-      auto user_id = req_string(cl, "user_id");
-      auto device_id = req_string(cl, "device_id");
-      auto algorithm = req_string(cl, "algorithm");
-      auto key = e2e_keys::take_one_time_key(c, user_id, device_id, algorithm);
-      if (!key) key = e2e_keys::use_fallback_key(c, user_id, device_id, algorithm);
-      if (!key) continue;
-      keys.push_back(json::object{{"user_id", user_id}, {"device_id", device_id}, {"algorithm", algorithm},
-                                  {"key_id", key->key_id}, {"key_json", key->key_json}});
+      claims.push_back({req_string(cl, "user_id"), req_string(cl, "device_id"), req_string(cl, "algorithm"), {}});
     }
+  e2e_keys::take_one_time_keys(c, claims);
+  e2e_keys::use_fallback_keys(c, claims);  // for the devices that had no one-time key left
+  json::array keys;
+  for (const auto& cl : claims)
+    if (cl.key)
+      keys.push_back(json::object{{"user_id", cl.user_id}, {"device_id", cl.device_id}, {"algorithm", cl.algorithm},
+                                  {"key_id", cl.key->key_id}, {"key_json", cl.key->key_json}});
   return {json::object{{"keys", std::move(keys)}}, {}};
 }
 

@@ -1,5 +1,9 @@
 #include "storage/tables/e2e_keys.hpp"
 
+#include <map>
+#include <set>
+#include <tuple>
+
 #include "storage/tables/in_list.hpp"
 
 namespace myelin::storage::e2e_keys {
@@ -18,6 +22,44 @@ void over_chunks(connection& c, const std::vector<std::string>& values, const st
     auto r = c.exec(sql, params);
     for (size_t i = 0; i < r.size(); ++i) on_row(r[i]);
   });
+}
+
+// Rows per multi-row statement: a few hundred parameters, well inside both engines' limits.
+constexpr size_t rows_per_statement = 128;
+
+// Row counts are padded to a power of two (repeating the last row, which changes nothing for an
+// IN list or an INSERT … DO NOTHING), so a handful of statement texts stay prepared.
+size_t padded(size_t n) {
+  size_t p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+// Runs `statement(rows, params)` over the claims that have no key yet, in chunks: rows is
+// "($1, $2, $3), …" (user, device, algorithm per row); the statement returns (user, device,
+// algorithm, key_id, key_json) for the claims it satisfied, which get their key.
+template <class Statement>
+void for_open_claims(std::vector<device_claim>& claims, Statement&& statement) {
+  std::vector<device_claim*> open;
+  for (auto& cl : claims)
+    if (!cl.key) open.push_back(&cl);
+  for (size_t start = 0; start < open.size(); start += rows_per_statement) {
+    size_t n = std::min(rows_per_statement, open.size() - start);
+    std::map<std::tuple<std::string, std::string, std::string>, device_claim*> by_key;
+    sql_params params;
+    std::string rows;
+    for (size_t i = 0; i < padded(n); ++i) {
+      auto* cl = open[start + std::min(i, n - 1)];
+      by_key[{cl->user_id, cl->device_id, cl->algorithm}] = cl;
+      size_t p = params.size() + 1;
+      rows += (i ? ", ($" : "($") + std::to_string(p) + ", $" + std::to_string(p + 1) + ", $" + std::to_string(p + 2) + ")";
+      params.insert(params.end(), {cl->user_id, cl->device_id, cl->algorithm});
+    }
+    auto r = statement(rows, params);
+    for (size_t i = 0; i < r.size(); ++i)
+      if (auto it = by_key.find({r[i].as_text(0), r[i].as_text(1), r[i].as_text(2)}); it != by_key.end())
+        it->second->key = key_entry{r[i].as_text(2), r[i].as_text(3), r[i].as_text(4)};
+  }
 }
 
 } // namespace
@@ -46,17 +88,37 @@ void put_device_keys(connection& c, const std::string& user_id, const std::strin
          {user_id, device_id, key_json, now_ms});
 }
 
-std::optional<std::string> put_one_time_key(connection& c, const std::string& user_id, const std::string& device_id,
-                                            const key_entry& k, int64_t now_ms) {
-  auto inserted = c.exec("INSERT INTO e2e_one_time_keys (user_id, device_id, algorithm, key_id, key_json, added_ts) "
-                         "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-                         {user_id, device_id, k.algorithm, k.key_id, k.key_json, now_ms});
-  if (inserted.affected_rows() > 0) return std::nullopt;
-  auto r = c.exec("SELECT key_json FROM e2e_one_time_keys WHERE user_id = $1 AND device_id = $2 AND algorithm = $3 "
-                  "AND key_id = $4",
-                  {user_id, device_id, k.algorithm, k.key_id});
-  if (r.empty() || r[0].as_text(0) == k.key_json) return std::nullopt;
-  return r[0].as_text(0);
+std::optional<key_entry> put_one_time_keys(connection& c, const std::string& user_id, const std::string& device_id,
+                                           const std::vector<key_entry>& keys, int64_t now_ms) {
+  for (size_t start = 0; start < keys.size(); start += rows_per_statement) {
+    size_t n = std::min(rows_per_statement, keys.size() - start);
+    // $1 user, $2 device, $3 time; then (algorithm, key_id, key_json) per row.
+    sql_params params{user_id, device_id, now_ms};
+    std::string rows;
+    for (size_t i = 0; i < padded(n); ++i) {
+      const auto& k = keys[start + std::min(i, n - 1)];  // padding repeats the last key: a no-op
+      size_t p = params.size() + 1;
+      rows += (i ? ", ($1, $2, $" : "($1, $2, $") + std::to_string(p) + ", $" + std::to_string(p + 1) + ", $" +
+              std::to_string(p + 2) + ", $3)";
+      params.insert(params.end(), {k.algorithm, k.key_id, k.key_json});
+    }
+    auto inserted = c.exec("INSERT INTO e2e_one_time_keys (user_id, device_id, algorithm, key_id, key_json, added_ts) "
+                           "VALUES " + rows + " ON CONFLICT DO NOTHING RETURNING algorithm, key_id",
+                           params);
+    if (static_cast<size_t>(inserted.size()) == n) continue;
+    // Some ids were there already: a retried upload is fine, other content under an id is not.
+    std::set<std::pair<std::string, std::string>> fresh;
+    for (size_t i = 0; i < inserted.size(); ++i) fresh.emplace(inserted[i].as_text(0), inserted[i].as_text(1));
+    for (size_t i = start; i < start + n; ++i) {
+      const auto& k = keys[i];
+      if (fresh.erase({k.algorithm, k.key_id})) continue;  // inserted by this statement (once)
+      auto r = c.exec("SELECT key_json FROM e2e_one_time_keys WHERE user_id = $1 AND device_id = $2 AND algorithm = $3 "
+                      "AND key_id = $4",
+                      {user_id, device_id, k.algorithm, k.key_id});
+      if (!r.empty() && r[0].as_text(0) != k.key_json) return k;
+    }
+  }
+  return std::nullopt;
 }
 
 std::map<std::string, int64_t> one_time_key_counts(connection& c, const std::string& user_id,
@@ -69,15 +131,18 @@ std::map<std::string, int64_t> one_time_key_counts(connection& c, const std::str
   return out;
 }
 
-std::optional<key_entry> take_one_time_key(connection& c, const std::string& user_id, const std::string& device_id,
-                                           const std::string& algorithm) {
-  // One statement, so that the key read is the key deleted even if two claims ever ran at once.
-  auto r = c.exec("DELETE FROM e2e_one_time_keys WHERE user_id = $1 AND device_id = $2 AND algorithm = $3 AND key_id = "
-                  "(SELECT MIN(key_id) FROM e2e_one_time_keys WHERE user_id = $1 AND device_id = $2 AND algorithm = $3) "
-                  "RETURNING key_id, key_json",
-                  {user_id, device_id, algorithm});
-  if (r.empty()) return std::nullopt;
-  return key_entry{algorithm, r[0].as_text(0), r[0].as_text(1)};
+void take_one_time_keys(connection& c, std::vector<device_claim>& claims) {
+  for_open_claims(claims, [&](const std::string& rows, const sql_params& params) {
+    // Per device the first key id in index order, found by a LIMIT 1 index probe (a MIN over a
+    // GROUP BY read every key of every device — and the dead rows of keys claimed before).
+    // VALUES columns are column1… in both engines.
+    return c.exec("DELETE FROM e2e_one_time_keys WHERE (user_id, device_id, algorithm, key_id) IN ("
+                  "SELECT v.column1, v.column2, v.column3, (SELECT k.key_id FROM e2e_one_time_keys k "
+                  "WHERE k.user_id = v.column1 AND k.device_id = v.column2 AND k.algorithm = v.column3 "
+                  "ORDER BY k.key_id LIMIT 1) FROM (VALUES " + rows + ") AS v) "
+                  "RETURNING user_id, device_id, algorithm, key_id, key_json",
+                  params);
+  });
 }
 
 void put_fallback_key(connection& c, const std::string& user_id, const std::string& device_id, const key_entry& k) {
@@ -89,13 +154,12 @@ void put_fallback_key(connection& c, const std::string& user_id, const std::stri
          {user_id, device_id, k.algorithm, k.key_id, k.key_json});
 }
 
-std::optional<key_entry> use_fallback_key(connection& c, const std::string& user_id, const std::string& device_id,
-                                          const std::string& algorithm) {
-  auto r = c.exec("UPDATE e2e_fallback_keys SET used = 1 WHERE user_id = $1 AND device_id = $2 AND algorithm = $3 "
-                  "RETURNING key_id, key_json",
-                  {user_id, device_id, algorithm});
-  if (r.empty()) return std::nullopt;
-  return key_entry{algorithm, r[0].as_text(0), r[0].as_text(1)};
+void use_fallback_keys(connection& c, std::vector<device_claim>& claims) {
+  for_open_claims(claims, [&](const std::string& rows, const sql_params& params) {
+    return c.exec("UPDATE e2e_fallback_keys SET used = 1 WHERE (user_id, device_id, algorithm) IN (VALUES " + rows +
+                      ") RETURNING user_id, device_id, algorithm, key_id, key_json",
+                  params);
+  });
 }
 
 std::vector<std::string> unused_fallback_key_types(connection& c, const std::string& user_id,

@@ -30,22 +30,31 @@ struct key_entry {
   std::string key_id;
   std::string key_json;
 };
-// Stores a one-time key. A key already there with the same id is kept; returns its JSON when it
-// differs from `k` (the caller refuses such an upload), nullopt otherwise.
-std::optional<std::string> put_one_time_key(connection& c, const std::string& user_id, const std::string& device_id,
-                                            const key_entry& k, int64_t now_ms);
+// Stores one-time keys, a few statements for any number. A key already there with the same id is
+// kept; returns the first key whose id was stored with other content (the caller refuses such an
+// upload), nullopt when every key is now stored as given.
+std::optional<key_entry> put_one_time_keys(connection& c, const std::string& user_id, const std::string& device_id,
+                                           const std::vector<key_entry>& keys, int64_t now_ms);
 // Unclaimed one-time keys by algorithm.
 std::map<std::string, int64_t> one_time_key_counts(connection& c, const std::string& user_id,
                                                    const std::string& device_id);
-// Takes (deletes and returns) the device's oldest-id one-time key of `algorithm`.
-std::optional<key_entry> take_one_time_key(connection& c, const std::string& user_id, const std::string& device_id,
-                                           const std::string& algorithm);
+// One key wanted for a device, and what a claim found for it.
+struct device_claim {
+  std::string user_id;
+  std::string device_id;
+  std::string algorithm;
+  std::optional<key_entry> key;
+};
+// For every claim without a key yet: takes (deletes and returns) the device's one-time key of the
+// algorithm with the lowest id. One statement per chunk of claims, so a claim for a whole room
+// costs a handful of round trips, and each key read is the key deleted.
+void take_one_time_keys(connection& c, std::vector<device_claim>& claims);
 
 // Sets the device's fallback key for its algorithm; re-uploading the same key keeps its used flag.
 void put_fallback_key(connection& c, const std::string& user_id, const std::string& device_id, const key_entry& k);
-// The fallback key of `algorithm`, marked used (it stays until replaced).
-std::optional<key_entry> use_fallback_key(connection& c, const std::string& user_id, const std::string& device_id,
-                                          const std::string& algorithm);
+// For every claim still without a key: the device's fallback key of the algorithm, marked used (it
+// stays until replaced).
+void use_fallback_keys(connection& c, std::vector<device_claim>& claims);
 std::vector<std::string> unused_fallback_key_types(connection& c, const std::string& user_id,
                                                    const std::string& device_id);
 

@@ -210,6 +210,45 @@ BOOST_AUTO_TEST_CASE(claims_take_one_time_keys_in_order_then_the_fallback_key) {
   });
 }
 
+BOOST_AUTO_TEST_CASE(many_keys_and_many_devices_in_one_operation) {
+  for_each_backend([](storage::database& db, storage::dialect) {
+    stream_runner w{db, storage::device_lists_stream()};
+    // 300 keys in one upload (several statements), then the same upload again (a retry).
+    json::array keys;
+    for (int i = 0; i < 300; ++i) keys.push_back(key_arg("signed_curve25519", "K" + std::to_string(1000 + i), "\"k\""));
+    json::object upload{{"user_id", "@a:hs"}, {"device_id", "D"}, {"one_time_keys", keys}};
+    BOOST_CHECK_EQUAL(w.run("upload_keys", upload).at("one_time_key_counts").at("signed_curve25519").as_int64(), 300);
+    BOOST_CHECK_EQUAL(w.run("upload_keys", upload).at("one_time_key_counts").at("signed_curve25519").as_int64(), 300);
+    // 200 devices with one key each (and half of them a fallback key), claimed in one operation twice.
+    json::array claims;
+    db.transact([&](storage::connection& c) {
+      for (int d = 0; d < 200; ++d) {
+        auto device = "DEV" + std::to_string(d);
+        add_device(c, "@b:hs", device);
+        claims.push_back(json::object{{"user_id", "@b:hs"}, {"device_id", device}, {"algorithm", "signed_curve25519"}});
+      }
+    });
+    for (int d = 0; d < 200; ++d) {
+      json::object args{{"user_id", "@b:hs"}, {"device_id", "DEV" + std::to_string(d)},
+                        {"one_time_keys", json::array{key_arg("signed_curve25519", "O" + std::to_string(d), "\"o\"")}}};
+      if (d % 2 == 0) args["fallback_keys"] = json::array{key_arg("signed_curve25519", "F" + std::to_string(d), "\"f\"")};
+      w.run("upload_keys", args);
+    }
+    auto first = w.run("claim", {{"claims", claims}}).at("keys").as_array();
+    BOOST_REQUIRE_EQUAL(first.size(), 200u);
+    std::set<std::string> devices;
+    for (const auto& k : first) {
+      auto device = std::string(k.at("device_id").as_string());
+      devices.insert(device);
+      BOOST_CHECK_EQUAL(std::string(k.at("key_id").as_string()), "O" + device.substr(3));
+    }
+    BOOST_CHECK_EQUAL(devices.size(), 200u);
+    auto second = w.run("claim", {{"claims", claims}}).at("keys").as_array();
+    BOOST_REQUIRE_EQUAL(second.size(), 100u);  // only the fallback keys are left
+    for (const auto& k : second) BOOST_CHECK(std::string(k.at("key_id").as_string()).starts_with("F"));
+  });
+}
+
 BOOST_AUTO_TEST_CASE(device_list_changes_by_viewer) {
   for_each_backend([](storage::database& db, storage::dialect) {
     stream_runner w{db, storage::device_lists_stream()};
