@@ -73,6 +73,14 @@ const json::array* opt_array(const json::object& o, std::string_view key) {
   return &it->value().as_array();
 }
 
+std::vector<std::string> string_array(const json::object& o, std::string_view key) {
+  std::vector<std::string> out;
+  if (const auto* a = opt_array(o, key))
+    for (const auto& v : *a)
+      if (v.is_string()) out.emplace_back(v.as_string());
+  return out;
+}
+
 std::string to_string(const json::value& v) { return json::serialize(v); }
 
 namespace {

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace myelin::protocol {
 
@@ -23,6 +24,8 @@ std::optional<bool> opt_bool(const boost::json::object& o, std::string_view key)
 std::optional<int64_t> opt_int(const boost::json::object& o, std::string_view key);
 const boost::json::object* opt_object(const boost::json::object& o, std::string_view key);
 const boost::json::array* opt_array(const boost::json::object& o, std::string_view key);
+// The strings of an array field (other values skipped); empty when absent.
+std::vector<std::string> string_array(const boost::json::object& o, std::string_view key);
 
 // Compact serialization.
 std::string to_string(const boost::json::value& v);

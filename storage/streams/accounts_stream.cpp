@@ -27,14 +27,6 @@ json::object devices_changed(const std::string& user_id, const std::vector<std::
   return {{"type", what}, {"user_id", user_id}, {"device_ids", std::move(a)}};
 }
 
-std::vector<std::string> string_list(const json::object& args, std::string_view key) {
-  std::vector<std::string> out;
-  if (auto* a = protocol::opt_array(args, key))
-    for (const auto& v : *a)
-      if (v.is_string()) out.emplace_back(v.as_string());
-  return out;
-}
-
 // Creates (or refreshes) a device and gives it a new token. Logging in again with a known
 // device_id revokes that device's earlier tokens, as the spec says.
 void add_session(connection& c, const std::string& user_id, const json::object& s, bool is_guest, op_output& out) {
@@ -159,7 +151,7 @@ op_output update_device(connection& c, const json::object& args) {
 
 op_output delete_devices(connection& c, const json::object& args) {
   op_output out{json::object{}, {}};
-  remove_devices(c, req_string(args, "user_id"), string_list(args, "device_ids"), out);
+  remove_devices(c, req_string(args, "user_id"), protocol::string_array(args, "device_ids"), out);
   return out;
 }
 

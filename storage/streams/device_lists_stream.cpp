@@ -43,14 +43,6 @@ using protocol::req_string;
 
 constexpr std::chrono::milliseconds cleanup_interval{10 * 60 * 1000};
 
-std::vector<std::string> strings(const json::object& args, std::string_view key) {
-  std::vector<std::string> out;
-  if (auto* a = protocol::opt_array(args, key))
-    for (const auto& v : *a)
-      if (v.is_string()) out.emplace_back(v.as_string());
-  return out;
-}
-
 std::vector<e2e_keys::key_entry> key_entries(const json::object& args, std::string_view key) {
   std::vector<e2e_keys::key_entry> out;
   if (auto* a = protocol::opt_array(args, key))
@@ -117,13 +109,13 @@ op_output claim(connection& c, const json::object& args) {
 
 op_output devices_changed(op_context& ctx, const json::object& args) {
   op_output out{json::object{}, {}};
-  if (!strings(args, "device_ids").empty()) everyone_sees_change(ctx, req_string(args, "user_id"), out);
+  if (!protocol::string_array(args, "device_ids").empty()) everyone_sees_change(ctx, req_string(args, "user_id"), out);
   return out;
 }
 
 op_output devices_deleted(op_context& ctx, const json::object& args) {
   auto user_id = req_string(args, "user_id");
-  auto device_ids = strings(args, "device_ids");
+  auto device_ids = protocol::string_array(args, "device_ids");
   op_output out{json::object{}, {}};
   if (device_ids.empty()) return out;
   e2e_keys::delete_device_keys(ctx.db, user_id, device_ids);

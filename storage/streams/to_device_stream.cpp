@@ -85,11 +85,7 @@ op_output ack(connection& c, const json::object& args) {
 }
 
 op_output drop_devices(connection& c, const json::object& args) {
-  std::vector<std::string> ids;
-  if (auto* a = protocol::opt_array(args, "device_ids"))
-    for (const auto& v : *a)
-      if (v.is_string()) ids.emplace_back(v.as_string());
-  to_device::drop_devices(c, req_string(args, "user_id"), ids);
+  to_device::drop_devices(c, req_string(args, "user_id"), protocol::string_array(args, "device_ids"));
   return {json::object{}, {}};
 }
 
