@@ -55,6 +55,23 @@ std::string sha256_hex(std::string_view data) {
   return std::string(hex, SHA256_DIGEST_LENGTH * 2);
 }
 
+static_assert(sizeof(crypto_hash_sha256_state) <= 128 && alignof(crypto_hash_sha256_state) <= 16);
+
+sha256_stream::sha256_stream() { crypto_hash_sha256_init(reinterpret_cast<crypto_hash_sha256_state*>(state_)); }
+
+void sha256_stream::update(std::string_view data) {
+  crypto_hash_sha256_update(reinterpret_cast<crypto_hash_sha256_state*>(state_),
+                            reinterpret_cast<const unsigned char*>(data.data()), data.size());
+}
+
+std::string sha256_stream::hex() {
+  unsigned char digest[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256_final(reinterpret_cast<crypto_hash_sha256_state*>(state_), digest);
+  char out[crypto_hash_sha256_BYTES * 2 + 1];
+  sodium_bin2hex(out, sizeof out, digest, sizeof digest);
+  return std::string(out, crypto_hash_sha256_BYTES * 2);
+}
+
 namespace {
 std::string b64(std::string_view data, int variant) {
   std::string out(sodium_base64_encoded_len(data.size(), variant), '\0');

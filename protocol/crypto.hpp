@@ -23,6 +23,17 @@ std::string random_device_id();
 std::string sha256_hex(std::string_view data);
 std::string sha256_raw(std::string_view data);
 
+// SHA-256 of data that arrives in pieces (media files as they are written).
+class sha256_stream {
+public:
+  sha256_stream();
+  void update(std::string_view data);
+  std::string hex();  // the digest of everything so far, lower-case hex; ends the stream
+
+private:
+  alignas(16) unsigned char state_[128];  // libsodium's crypto_hash_sha256_state
+};
+
 std::string base64_encode_unpadded(std::string_view data);
 std::string base64url_encode_unpadded(std::string_view data);
 // Accepts padded or unpadded, standard or URL-safe base64, ignoring unused trailing bits (as
