@@ -2,8 +2,9 @@
 // records it (so everyone sharing a room re-fetches the user's keys) and, for removed devices,
 // deletes their keys; the to_device writer drops their queued messages. Called by every handler
 // that adds or removes devices (login, registration, logout, deletion, password change,
-// deactivation). If the process dies between the writes, the device_lists and to_device writers'
-// periodic cleanups remove what a deleted device left behind.
+// deactivation). These follow-ups never fail the request (the accounts write has happened): one
+// that cannot be made is logged, and the device_lists and to_device writers' periodic cleanups
+// remove what a deleted device left behind — also if the process dies between the writes.
 #pragma once
 #include <string>
 
