@@ -414,6 +414,69 @@ class Keys(KeysClient, ServerTestCase):
         self.assertIn(ann.user_id, self.sync(ben.token, since_ben)["device_lists"]["changed"])
         self.assertIn(ben.user_id, self.sync(ann.token, since_ann)["device_lists"]["changed"])
 
+    # ---- malformed bodies: every field of a valid body replaced by each other JSON type ----
+    def test_wrong_types_anywhere_are_4xx_never_5xx(self):
+        dev = self.new_device("wes")
+        other = self.new_device("xan")
+        master = CrossSigningKey(dev.user_id, "master")
+        ssk = CrossSigningKey(dev.user_id, "self_signing")
+        bodies = [
+            ("POST", f"{V3}/keys/upload", {"device_keys": dev.device_keys(), "one_time_keys": dev.one_time_keys(1),
+                                           "fallback_keys": dev.fallback_key()}),
+            ("POST", f"{V3}/keys/query", {"device_keys": {other.user_id: [other.device_id]}, "timeout": 10}),
+            ("POST", f"{V3}/keys/claim", {"one_time_keys": {other.user_id: {other.device_id: "signed_curve25519"}}}),
+            ("POST", f"{V3}/keys/device_signing/upload", {"master_key": master.key_object(),
+                                                          "self_signing_key": ssk.key_object(signed_by=master)}),
+            ("POST", f"{V3}/keys/signatures/upload", {dev.user_id: {dev.device_id: ssk.sign(dev.device_keys())}}),
+            ("POST", f"{V3}/room_keys/version", {"algorithm": "m.megolm_backup.v1.curve25519-aes-sha2",
+                                                 "auth_data": {"public_key": "abc"}}),
+            ("PUT", lambda: f"{V3}/room_keys/keys?version=" + self.server.get(
+                f"{V3}/room_keys/version", token=dev.token).json["version"],
+             {"rooms": {"!r:test.local": {"sessions": {"s1": {"first_message_index": 1, "forwarded_count": 0,
+                                                               "is_verified": False,
+                                                               "session_data": {"ciphertext": "x"}}}}}}),
+        ]
+        dehydrated = Device(dev.user_id, None, None)
+        dehydrated.device_id = dehydrated.account.identity_keys["curve25519"]
+        bodies.append(("PUT", "/_matrix/client/unstable/org.matrix.msc3814.v1/dehydrated_device",
+                       {"device_id": dehydrated.device_id, "device_data": {"algorithm": "x"},
+                        "device_keys": dehydrated.device_keys(), "one_time_keys": dehydrated.one_time_keys(1)}))
+        variants = [None, 7, 1.5, "text", [], {}, True, [1, {"a": None}], {"nested": {"deeper": [None]}}]
+
+        def mutations(value, path=()):
+            yield path, None  # marks "replace here"
+            if isinstance(value, dict):
+                for k, v in value.items():
+                    yield from mutations(v, path + (k,))
+            elif isinstance(value, list) and value:
+                yield from mutations(value[0], path + (0,))
+
+        def replaced(value, path, new):
+            if not path:
+                return new
+            copy = json.loads(json.dumps(value))
+            at = copy
+            for k in path[:-1]:
+                at = at[k]
+            at[path[-1]] = new
+            return copy
+
+        sent = 0
+        for method, path, body in bodies:
+            path = path() if callable(path) else path  # the backup version made just before
+            for where, _ in mutations(body):
+                for new in variants:
+                    r = self.server.request(method, path, body=replaced(body, where, new), token=dev.token)
+                    sent += 1
+                    self.assertLess(r.status, 500, (path, where, new, r))
+                    if r.status == 401 and "flows" in (r.json or {}):
+                        continue  # a UIA challenge: replacing cross-signing keys needs the password
+                    if r.status >= 400:
+                        self.assertIsInstance((r.json or {}).get("errcode"), str, (path, where, new, r))
+        self.assertGreater(sent, 300)
+        # And the server still works.
+        self.assertEqual(self.query(other.token, {dev.user_id: []})["failures"], {})
+
     # ---- dehydrated devices (MSC3814) ----
     def test_dehydrated_device(self):
         base = "/_matrix/client/unstable/org.matrix.msc3814.v1/dehydrated_device"
