@@ -17,6 +17,7 @@ void register_keys_changes(runtime::endpoint_registry&);
 void register_keys_device_signing(runtime::endpoint_registry&);
 void register_keys_signatures(runtime::endpoint_registry&);
 void register_dehydrated_device(runtime::endpoint_registry&);
+void register_media_config(runtime::endpoint_registry&);
 void register_debug(runtime::endpoint_registry&);
 void register_create_room(runtime::endpoint_registry&);
 void register_membership(runtime::endpoint_registry&);
@@ -65,6 +66,7 @@ void register_all_endpoints(endpoint_registry& r) {
   endpoints::register_keys_device_signing(r);
   endpoints::register_keys_signatures(r);
   endpoints::register_dehydrated_device(r);
+  endpoints::register_media_config(r);
   endpoints::register_debug(r);
   endpoints::register_create_room(r);
   endpoints::register_membership(r);
