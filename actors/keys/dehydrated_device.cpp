@@ -86,7 +86,7 @@ api_response device_events(runtime::handler_context& ctx, const api_request& req
                                           storage::to_device::max_messages_per_sync);
   json::array events;
   for (const auto& m : msgs)
-    events.push_back(json::object{{"sender", m.sender}, {"type", m.type}, {"content", protocol::parse_value(m.content)}});
+    events.push_back(storage::to_device::client_event(m));
   // The last batch is the empty one: its token is the one the client sent.
   int64_t next = msgs.empty() ? after : msgs.back().position;
   return runtime::json_response(json::object{{"events", std::move(events)}, {"next_batch", std::to_string(next)}});

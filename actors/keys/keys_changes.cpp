@@ -22,19 +22,13 @@ protocol::sync_token token_param(const api_request& req, std::string_view name) 
   return *token;
 }
 
-json::array as_array(const std::set<std::string>& users) {
-  json::array out;
-  for (const auto& u : users) out.emplace_back(u);
-  return out;
-}
-
 api_response changes(runtime::handler_context& ctx, const api_request& req) {
   auto from = token_param(req, "from");
   auto to = token_param(req, "to");
   auto c = ctx.db.acquire();
   auto found = storage::device_lists::changes_for_viewer(*c, req.user_id, from.get("device_lists", 0),
                                                          to.get("device_lists", 0), rooms::events_window(&from, to));
-  return runtime::json_response(json::object{{"changed", as_array(found.changed)}, {"left", as_array(found.left)}});
+  return runtime::json_response(storage::device_lists::to_json(found));
 }
 
 } // namespace

@@ -121,7 +121,7 @@ json::object to_device_section(sync_context& s, protocol::sync_token& upto, bool
                             td::max_messages_per_sync);
     if (msgs.size() >= td::max_messages_per_sync) upto.set("to_device", 0, msgs.back().position);
     for (const auto& m : msgs)
-      events.push_back(json::object{{"sender", m.sender}, {"type", m.type}, {"content", protocol::parse_value(m.content)}});
+      events.push_back(td::client_event(m));
     if (int64_t since = s.since_of("to_device"); since > 0 && !td::pending(s.c, s.viewer.user_id, device, 0, since, 1).empty())
       s.ctx.writers.send("to_device", s.viewer.user_id, "ack",
                          json::object{{"user_id", s.viewer.user_id}, {"device_id", device}, {"upto", since}});
@@ -144,12 +144,6 @@ json::object presence_section(sync_context& s, bool& any) {
   return json::object{{"events", std::move(events)}};
 }
 
-json::array user_list(const std::set<std::string>& users) {
-  json::array out;
-  for (const auto& u : users) out.emplace_back(u);
-  return out;
-}
-
 // Whose keys the client should fetch again, and whom it no longer shares a room with (incremental
 // syncs only: after an initial sync the client queries every member it tracks).
 json::object device_lists_section(sync_context& s, bool& any) {
@@ -158,7 +152,7 @@ json::object device_lists_section(sync_context& s, bool& any) {
     found = storage::device_lists::changes_for_viewer(s.c, s.viewer.user_id, s.since_of("device_lists"),
                                                       s.upto_of("device_lists"), s.window);
   any |= !found.changed.empty() || !found.left.empty();
-  return json::object{{"changed", user_list(found.changed)}, {"left", user_list(found.left)}};
+  return storage::device_lists::to_json(found);
 }
 
 // The syncing device's unclaimed one-time keys (signed_curve25519 always present, as clients
@@ -167,8 +161,7 @@ void add_key_counts(sync_context& s, json::object& body) {
   json::object counts{{"signed_curve25519", 0}};
   json::array unused;
   if (const auto& device = s.viewer.device_id; !device.empty()) {
-    for (const auto& [algorithm, n] : storage::e2e_keys::one_time_key_counts(s.c, s.viewer.user_id, device))
-      counts[algorithm] = n;
+    counts = storage::e2e_keys::one_time_key_counts_json(s.c, s.viewer.user_id, device);
     for (auto& algorithm : storage::e2e_keys::unused_fallback_key_types(s.c, s.viewer.user_id, device))
       unused.emplace_back(algorithm);
   }

@@ -64,12 +64,6 @@ void everyone_sees_change(op_context& ctx, const std::string& user_id, op_output
       json::object{{"type", "device_list"}, {"position", ctx.position}, {"user_id", user_id}, {"rooms", std::move(rooms)}});
 }
 
-json::object key_counts(connection& c, const std::string& user_id, const std::string& device_id) {
-  json::object counts{{"signed_curve25519", 0}};
-  for (const auto& [algorithm, n] : e2e_keys::one_time_key_counts(c, user_id, device_id)) counts[algorithm] = n;
-  return counts;
-}
-
 op_output upload_keys(op_context& ctx, const json::object& args) {
   auto user_id = req_string(args, "user_id");
   auto device_id = req_string(args, "device_id");
@@ -86,7 +80,7 @@ op_output upload_keys(op_context& ctx, const json::object& args) {
     throw protocol::errors::invalid_param("One-time key " + clash->algorithm + ":" + clash->key_id +
                                           " already exists with other content");
   for (const auto& k : key_entries(args, "fallback_keys")) e2e_keys::put_fallback_key(ctx.db, user_id, device_id, k);
-  out.result = json::object{{"one_time_key_counts", key_counts(ctx.db, user_id, device_id)}};
+  out.result = json::object{{"one_time_key_counts", e2e_keys::one_time_key_counts_json(ctx.db, user_id, device_id)}};
   return out;
 }
 

@@ -1,14 +1,12 @@
 #include "storage/tables/device_lists.hpp"
 
+#include <boost/json.hpp>
+
+#include "storage/tables/events.hpp"
+
 namespace myelin::storage::device_lists {
 
 namespace {
-
-// Users joined to a room the viewer ($1) is joined to, the viewer included.
-constexpr const char* co_members =
-    "SELECT other.state_key FROM current_state_events mine JOIN current_state_events other "
-    "ON other.room_id = mine.room_id AND other.type = 'm.room.member' AND other.membership = 'join' "
-    "WHERE mine.type = 'm.room.member' AND mine.state_key = $1 AND mine.membership = 'join'";
 
 std::set<std::string> joined_members(connection& c, const std::string& room_id) {
   auto r = c.exec("SELECT state_key FROM current_state_events WHERE room_id = $1 AND type = 'm.room.member' "
@@ -20,6 +18,15 @@ std::set<std::string> joined_members(connection& c, const std::string& room_id) 
 }
 
 } // namespace
+
+boost::json::object to_json(const changes& c) {
+  auto list = [](const std::set<std::string>& users) {
+    boost::json::array out;
+    for (const auto& u : users) out.emplace_back(u);
+    return out;
+  };
+  return {{"changed", list(c.changed)}, {"left", list(c.left)}};
+}
 
 void record_change(connection& c, int64_t position, const std::string& user_id, const std::string& visible_to) {
   c.exec("INSERT INTO device_list_changes (position, user_id, visible_to) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
@@ -33,7 +40,7 @@ changes changes_for_viewer(connection& c, const std::string& viewer, int64_t aft
     auto r = c.exec(std::string("SELECT DISTINCT d.user_id FROM device_list_changes d WHERE d.position > $2 AND "
                                 "d.position <= $3 AND (d.visible_to = $1 OR (d.visible_to = '' AND "
                                 "(d.user_id = $1 OR d.user_id IN (") +
-                        co_members + "))))",
+                        events::co_members_sql + "))))",
                     {viewer, after, upto});
     for (size_t i = 0; i < r.size(); ++i) out.changed.insert(r[i].as_text(0));
   }
@@ -58,7 +65,7 @@ changes changes_for_viewer(connection& c, const std::string& viewer, int64_t aft
     for (auto& u : joined_members(c, room_id)) maybe_left.insert(std::move(u));
 
   if (!maybe_left.empty()) {
-    auto r = c.exec(co_members, {viewer});
+    auto r = c.exec(events::co_members_sql, {viewer});
     std::set<std::string> still_shared;
     for (size_t i = 0; i < r.size(); ++i) still_shared.insert(r[i].as_text(0));
     for (const auto& u : maybe_left)

@@ -2,6 +2,7 @@
 // question /sync and /keys/changes ask of it: whose device lists should this user fetch again,
 // and whom does the user no longer share a room with.
 #pragma once
+#include <boost/json/object.hpp>
 #include <set>
 #include <string>
 #include <vector>
@@ -19,6 +20,8 @@ struct changes {
   std::set<std::string> changed;
   std::set<std::string> left;
 };
+// {"changed": [...], "left": [...]}, as /sync's device_lists and /keys/changes answer it.
+boost::json::object to_json(const changes& c);
 
 // Between two tokens: device_lists positions (after, upto] and the events window `w`.
 //   changed: users sharing a joined room with the viewer (and the viewer) whose device lists

@@ -1,5 +1,6 @@
 #include "storage/tables/e2e_keys.hpp"
 
+#include <boost/json.hpp>
 #include <map>
 #include <set>
 #include <tuple>
@@ -86,6 +87,12 @@ void put_device_keys(connection& c, const std::string& user_id, const std::strin
   c.exec("INSERT INTO e2e_device_keys (user_id, device_id, key_json, added_ts) VALUES ($1, $2, $3, $4) "
          "ON CONFLICT (user_id, device_id) DO UPDATE SET key_json = excluded.key_json, added_ts = excluded.added_ts",
          {user_id, device_id, key_json, now_ms});
+}
+
+boost::json::object one_time_key_counts_json(connection& c, const std::string& user_id, const std::string& device_id) {
+  boost::json::object counts{{"signed_curve25519", 0}};
+  for (const auto& [algorithm, n] : one_time_key_counts(c, user_id, device_id)) counts[algorithm] = n;
+  return counts;
 }
 
 std::optional<key_entry> put_one_time_keys(connection& c, const std::string& user_id, const std::string& device_id,

@@ -2,6 +2,7 @@
 // keys, one-time and fallback keys, cross-signing keys and signatures. Written only by the
 // device_lists stream writer (storage/streams/device_lists_stream.cpp); read by the keys group.
 #pragma once
+#include <boost/json/object.hpp>
 #include <map>
 #include <optional>
 #include <string>
@@ -38,6 +39,8 @@ std::optional<key_entry> put_one_time_keys(connection& c, const std::string& use
 // Unclaimed one-time keys by algorithm.
 std::map<std::string, int64_t> one_time_key_counts(connection& c, const std::string& user_id,
                                                    const std::string& device_id);
+// The same as /keys/upload and /sync answer it: signed_curve25519 always present (clients expect it).
+boost::json::object one_time_key_counts_json(connection& c, const std::string& user_id, const std::string& device_id);
 // One key wanted for a device, and what a claim found for it.
 struct device_claim {
   std::string user_id;

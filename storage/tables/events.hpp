@@ -77,6 +77,12 @@ std::optional<std::string> current_state_event_id(connection& c, const std::stri
 state_ids current_state(connection& c, const std::string& room_id);
 std::optional<std::string> current_membership(connection& c, const std::string& room_id, const std::string& user_id);
 std::vector<std::string> rooms_for_user(connection& c, const std::string& user_id, const std::string& membership);
+// A subquery: the users joined to a room that user $1 is joined to, $1 included (who sees whose
+// presence and device lists).
+inline constexpr const char* co_members_sql =
+    "SELECT other.state_key FROM current_state_events mine JOIN current_state_events other "
+    "ON other.room_id = mine.room_id AND other.type = 'm.room.member' AND other.membership = 'join' "
+    "WHERE mine.type = 'm.room.member' AND mine.state_key = $1 AND mine.membership = 'join'";
 
 // The event a client transaction made in a room: (sender, device, txn_id), for /send (scope
 // "send") or /redact (scope "redact") — the same txn_id may be used once on each endpoint.

@@ -1,5 +1,7 @@
 #include "storage/tables/presence.hpp"
 
+#include "storage/tables/events.hpp"
+
 namespace myelin::storage::presence {
 
 namespace {
@@ -14,12 +16,6 @@ presence_record record_from(const row& r) {
   return out;
 }
 
-// Users joined to a room the viewer is joined to (the viewer included).
-constexpr const char* co_members =
-    "SELECT other.state_key FROM current_state_events mine JOIN current_state_events other "
-    "ON other.room_id = mine.room_id AND other.type = 'm.room.member' AND other.membership = 'join' "
-    "WHERE mine.type = 'm.room.member' AND mine.state_key = $1 AND mine.membership = 'join'";
-
 } // namespace
 
 std::optional<presence_state> get(connection& c, const std::string& user_id) {
@@ -30,7 +26,7 @@ std::optional<presence_state> get(connection& c, const std::string& user_id) {
 
 std::vector<presence_state> changed_for_viewer(connection& c, const std::string& viewer, int64_t after, int64_t upto) {
   auto r = c.exec(std::string("SELECT ") + columns + " FROM presence p WHERE p.position > $2 AND p.position <= $3 " +
-                      "AND (p.user_id = $1 OR p.user_id IN (" + co_members + ")) ORDER BY p.position, p.user_id",
+                      "AND (p.user_id = $1 OR p.user_id IN (" + events::co_members_sql + ")) ORDER BY p.position, p.user_id",
                   {viewer, after, upto});
   std::vector<presence_state> out;
   out.reserve(r.size());

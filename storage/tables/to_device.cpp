@@ -1,8 +1,15 @@
 #include "storage/tables/to_device.hpp"
 
+#include <boost/json.hpp>
+
+#include "protocol/json.hpp"
 #include "storage/tables/in_list.hpp"
 
 namespace myelin::storage::to_device {
+
+boost::json::object client_event(const to_device_message& m) {
+  return {{"sender", m.sender}, {"type", m.type}, {"content", protocol::parse_value(m.content)}};
+}
 
 std::vector<to_device_message> pending(connection& c, const std::string& user_id, const std::string& device_id,
                                        int64_t after, int64_t upto, size_t limit) {

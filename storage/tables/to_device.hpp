@@ -1,6 +1,7 @@
 // Queries over the send-to-device inbox (storage/schema/0006_to_device.cpp). Written only by the
 // to_device stream writer (storage/streams/to_device_stream.cpp); read by /sync.
 #pragma once
+#include <boost/json/object.hpp>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -18,6 +19,8 @@ struct to_device_message {
   std::string type;
   std::string content;    // JSON text
 };
+// {"sender", "type", "content"}: the message as clients receive it (/sync, dehydrated devices).
+boost::json::object client_event(const to_device_message& m);
 
 // Messages waiting for the device with position in (after, upto], oldest first, at most `limit`.
 // Messages of a device that no longer exists, or that were sent before the device of that id was
