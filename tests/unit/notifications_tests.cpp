@@ -22,13 +22,6 @@ namespace push = myelin::protocol::push;
 
 namespace {
 
-// The receipts stream's table (another writer's; created here when this build lacks it).
-void ensure_receipts_table(connection& c) {
-  c.exec_script("CREATE TABLE IF NOT EXISTS receipts (room_id TEXT, receipt_type TEXT, user_id TEXT, "
-                "thread_id TEXT NOT NULL DEFAULT '', event_id TEXT NOT NULL, data TEXT NOT NULL, "
-                "position BIGINT NOT NULL, PRIMARY KEY (room_id, receipt_type, user_id, thread_id))");
-}
-
 void put_receipt(connection& c, const std::string& room_id, const std::string& type, const std::string& user_id,
                  const std::string& thread_id, const std::string& event_id) {
   c.exec("INSERT INTO receipts (room_id, receipt_type, user_id, thread_id, event_id, data, position) "
@@ -225,10 +218,6 @@ BOOST_AUTO_TEST_CASE(persister_records_who_is_notified) {
       auto c = db.acquire();
       return notifications::page(*c, user, std::nullopt, false, 1).at(0).action.event_id;
     };
-    {
-      auto c = db.acquire();
-      ensure_receipts_table(*c);
-    }
     auto bob_unread = unread(bob);
     auto oops = group.say(alice, "oops");
     BOOST_TEST(newest(bob) == oops);
@@ -278,10 +267,6 @@ BOOST_AUTO_TEST_CASE(persister_records_who_is_notified) {
 
 BOOST_AUTO_TEST_CASE(threads_and_unread_counts_follow_receipts) {
   for_each_backend([](database& db, dialect) {
-    {
-      auto c = db.acquire();
-      ensure_receipts_table(*c);
-    }
     auto w = persister(db);
     const std::string alice = "@alice:hs", bob = "@bob:hs";
     room r(w, "!r:hs", alice);
@@ -339,10 +324,6 @@ BOOST_AUTO_TEST_CASE(threads_and_unread_counts_follow_receipts) {
 
 BOOST_AUTO_TEST_CASE(notification_pages) {
   for_each_backend([](database& db, dialect) {
-    {
-      auto c = db.acquire();
-      ensure_receipts_table(*c);
-    }
     auto w = persister(db);
     const std::string alice = "@alice:hs", bob = "@bob:hs";
     room r(w, "!p:hs", alice);
