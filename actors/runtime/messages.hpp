@@ -37,6 +37,12 @@ struct api_request {
   std::string client_ip;
   std::string user_agent;
   std::string request_id;
+  // A streamed upload (endpoint_spec::large_body): the gateway wrote the body to a spool file in
+  // the media store's tmp directory instead of `body`. The name is the gateway's, never the
+  // client's; the handler adopts or discards the file.
+  std::string body_file;
+  int64_t body_size = 0;
+  std::string body_sha256;  // hex
 };
 
 struct api_response {
@@ -46,6 +52,10 @@ struct api_response {
   std::vector<std::pair<std::string, std::string>> headers;
   // Read-after-write: the gateway answers only once its node has seen these positions.
   std::vector<stream_position> wait_for;
+  // A file to send as the body (media downloads), streamed by the gateway in chunks with range
+  // support; `body` is then empty. The path is on the answering node's media store, which every
+  // node whose gateway serves media must share (docs/architecture.md, "Media").
+  std::string file_path;
 };
 
 // A write submitted to a stream writer. `op` names one of the writer's operations; `args` is a
@@ -79,11 +89,12 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, api_request& x) {
   return f(caf::meta::type_name("api_request"), x.endpoint, x.method, x.path_params, x.query, x.body,
            x.content_type, x.user_id, x.device_id, x.token_id, x.is_guest, x.client_ip, x.user_agent,
-           x.request_id);
+           x.request_id, x.body_file, x.body_size, x.body_sha256);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, api_response& x) {
-  return f(caf::meta::type_name("api_response"), x.status, x.body, x.content_type, x.headers, x.wait_for);
+  return f(caf::meta::type_name("api_response"), x.status, x.body, x.content_type, x.headers, x.wait_for,
+           x.file_path);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, write_request& x) {

@@ -53,6 +53,14 @@ public:
     // Flushes to disk and renames into place (replacing any file of that id). Returns the
     // content's SHA-256 (hex). The upload is finished afterwards.
     std::string commit(std::string_view media_id);
+    // Flushes to disk and leaves the file in tmp under its spool name (the gateway spools upload
+    // bodies this way; the media group adopts the file once it has checked the request).
+    struct sealed {
+      std::string spool_name;  // file name inside <root>/tmp
+      uint64_t size = 0;
+      std::string sha256;      // hex
+    };
+    sealed seal();
 
   private:
     friend class media_store;
@@ -67,6 +75,20 @@ public:
     std::unique_ptr<protocol::sha256_stream> hash_;
   };
   upload begin_upload(uint64_t max_size) const;
+
+  // Moves a sealed spool file (a name from upload::seal, never a client's) into place as the media
+  // id's file. Throws std::invalid_argument for a name that is not a spool file name, and
+  // std::runtime_error when the file is missing (swept) or cannot be moved.
+  void adopt(std::string_view spool_name, std::string_view media_id) const;
+  // Deletes a spool file that will not be adopted (the request failed); quiet when already gone.
+  void discard_spool(std::string_view spool_name) const;
+
+  // Where a thumbnail of a local media id lives: <root>/local_thumbnails/<sharded id>/<name>,
+  // e.g. name "320-240-scale.jpg". Throws std::invalid_argument for an invalid id or a name
+  // with anything but [A-Za-z0-9._-].
+  std::filesystem::path thumbnail_path(std::string_view media_id, std::string_view name) const;
+  // Writes a whole small file (a thumbnail) atomically: temp file, fsync, rename.
+  void write_file(const std::filesystem::path& target, std::string_view bytes) const;
 
   // Deletes a local media file; false when there was none.
   bool remove(std::string_view media_id) const;

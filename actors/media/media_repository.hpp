@@ -1,0 +1,56 @@
+// The media group's shared pieces: the node's media store, making media ids, storing content and
+// resolving an (origin, media id) to something servable. Endpoint files in actors/media/ (upload,
+// create, download, thumbnail, preview_url) use these; nothing here touches HTTP.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "actors/runtime/endpoint_registry.hpp"
+#include "storage/media/media_store.hpp"
+#include "storage/tables/media.hpp"
+
+namespace myelin::media {
+
+// The process's store for the configured media_store_path (made on first use).
+const storage::media::media_store& store(const homeserver_config& config);
+
+// A fresh local media id: 24 random characters of [A-Za-z0-9].
+std::string new_media_id();
+std::string mxc_uri(const homeserver_config& config, const std::string& media_id);
+
+// Stores content already in memory (a preview's og:image, a thumbnail source fetched elsewhere) as
+// a new local media id owned by `user_id`; returns the id. Throws storage::media::too_large past
+// max_upload_size.
+std::string store_bytes(runtime::handler_context& ctx, const std::string& user_id, std::string_view bytes,
+                        const std::string& content_type, const std::optional<std::string>& upload_name);
+
+// What a download or thumbnail request resolves to.
+struct resolved_media {
+  std::string content_type;
+  std::optional<std::string> upload_name;
+  int64_t size = 0;
+  std::string file_path;   // absolute path of the content on this node
+  std::string media_id;    // local id, or the remote id
+  bool remote = false;
+};
+
+// The media behind /download/{serverName}/{mediaId}. Errors as protocol::matrix_error:
+// M_NOT_FOUND (unknown, malformed or quarantined id, remote media until federation),
+// M_NOT_YET_UPLOADED (504: a /create id whose content has not arrived within `wait_ms`).
+resolved_media resolve(runtime::handler_context& ctx, const std::string& server_name, const std::string& media_id,
+                       int64_t wait_ms);
+
+// Remote media (issue 9): fetches (origin, media_id) from its server into the remote cache and
+// returns the cached row. Until federation exists there is no source and remote media is 404.
+class remote_media_source {
+public:
+  virtual ~remote_media_source() = default;
+  virtual std::optional<storage::media_table::remote_media> fetch(runtime::handler_context& ctx,
+                                                                  const std::string& origin,
+                                                                  const std::string& media_id) = 0;
+};
+void set_remote_media_source(remote_media_source* source);
+
+} // namespace myelin::media
