@@ -56,6 +56,7 @@ struct rate_limits_config {
   rate_limit login_account{0.17, 3};            // rc_login.account
   rate_limit login_failed_attempts{0.17, 3};    // rc_login.failed_attempts
   rate_limit client_requests{0, 0};             // myelin: every authenticated request, per user
+  rate_limit media_create{10, 50};              // rc_media_create: uploads and /create, per user
 };
 
 struct limits_config {
@@ -91,6 +92,12 @@ struct presence_config {
   bool enabled = true;
 };
 
+// The media repository (Synapse's top-level media keys).
+struct media_config {
+  size_t max_pending_uploads = 5;                  // max_pending_media_uploads (/create ids not yet used)
+  int64_t unused_expiration_ms = 24 * 3600 * 1000; // unused_expiration_time
+};
+
 struct homeserver_config {
   std::string config_path;              // the file this came from
   std::string server_name;
@@ -113,6 +120,7 @@ struct homeserver_config {
   limits_config limits;
   rate_limits_config rate_limits;
   presence_config presence;
+  media_config media;
   logging_config logging;
   runtime_config runtime;
   std::vector<std::string> warnings;    // unknown / ignored keys, for the startup log
