@@ -87,6 +87,14 @@ class MediaUploadDownload(MediaCase):
         media_id = self.upload_ok(b"abc", content_type=None)
         self.assertEqual(self.download(media_id).headers["content-type"], "application/octet-stream")
 
+    def test_unusable_content_types_are_refused(self):
+        before = set(media_files(self.server))
+        for bad in ("image/p\xe9ng", "noslash", "/png", "a/" + "b" * 300):
+            with self.subTest(content_type=bad):
+                self.assertError(self.upload(b"x", content_type=bad), 400, "M_INVALID_PARAM")
+        time.sleep(0.2)
+        self.assertEqual(set(media_files(self.server)), before)  # refused uploads leave no spool file
+
     def test_safe_types_inline_others_attachment_all_sandboxed(self):
         cases = [("image/png", "inline"), ("text/plain", "inline"), ("video/mp4", "inline"),
                  ("text/html", "attachment"), ("image/svg+xml", "attachment"),
