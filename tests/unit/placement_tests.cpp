@@ -54,6 +54,15 @@ groups:
   BOOST_TEST(p.total_instances("sync") == 5u);
   BOOST_TEST(p.instances_on("a", "client_reader") == 0u);
   BOOST_TEST(p.instances_on("a", "main") == 1u);  // default node is the first
+  // Global numbering in file order: a's sync instances are 0-1, b's 2-4, on every node alike.
+  BOOST_TEST((p.indices_on("a", "sync") == std::vector<size_t>{0, 1}));
+  BOOST_TEST((p.indices_on("b", "sync") == std::vector<size_t>{2, 3, 4}));
+  BOOST_TEST(p.node_of("sync", 1) == "a");
+  BOOST_TEST(p.node_of("sync", 4) == "b");
+  BOOST_TEST(p.node_of("sync", 5) == "");
+  BOOST_TEST(p.indices_on("a", "client_reader").empty());
+  BOOST_TEST(p.multi_node());
+  BOOST_TEST(!all_in_one_placement().multi_node());
 }
 
 BOOST_AUTO_TEST_CASE(errors_name_the_line_and_problem) {
