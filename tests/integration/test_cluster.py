@@ -91,7 +91,7 @@ class Cluster(unittest.TestCase):
         room = self.a.post(f"{V3}/createRoom", {"preset": "public_chat"}, token=bob["access_token"]).json["room_id"]
         self.assertEqual(self.b.post(f"{V3}/join/{room}", {}, token=carol["access_token"]).status, 200)
         since = self.b.get(f"{V3}/sync?timeout=0", token=carol["access_token"]).json["next_batch"]
-        seen = []
+        seen, failures = [], []
 
         def poll():
             # Long-polls on b until the message shows up (other updates, e.g. presence, may wake it first).
@@ -100,6 +100,9 @@ class Cluster(unittest.TestCase):
             conn = self.b.connect(timeout=30)
             while time.time() < deadline and "across" not in seen:
                 r = self.b.get(f"{V3}/sync?timeout=15000&since={since}", token=carol["access_token"], conn=conn)
+                if r.status != 200:
+                    failures.append(r)
+                    break
                 since = r.json["next_batch"]
                 events = r.json["rooms"]["join"].get(room, {}).get("timeline", {}).get("events", [])
                 seen.extend(e["content"].get("body") for e in events)
@@ -111,7 +114,8 @@ class Cluster(unittest.TestCase):
                        token=bob["access_token"])
         self.assertEqual(r.status, 200, r)
         t.join(25)
-        self.assertIn("across", seen)
+        self.assertEqual(failures, [])
+        self.assertIn("across", seen, self.a.read_log()[-2000:] + self.b.read_log()[-2000:])
         # Typing: written by writer.typing on b, asked for through a.
         self.assertEqual(self.a.put(f"{V3}/rooms/{room}/typing/{bob['user_id']}", {"typing": True, "timeout": 10000},
                                     token=bob["access_token"]).status, 200)
