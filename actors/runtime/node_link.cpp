@@ -158,6 +158,24 @@ struct connector_state {
 
 using connector_ptr = caf::stateful_actor<connector_state>*;
 
+// After a link (re)forms, this node may have missed what the peer's writers published meanwhile:
+// ask each of them for its position and apply it here with a row that wakes every long-poll, whose
+// next answer reads the database. Late, never lost.
+void catch_up(connector_ptr self, const link_table& t) {
+  for (const auto& e : t.entries) {
+    const group_info* g = find_group(e.group);
+    if (!e.handle || !g || g->kind != group_kind::writer) continue;
+    auto writer = caf::actor_cast<stream_writer_actor>(e.handle);
+    self->request(writer, handshake_timeout, atoms::position_atom_v)
+        .then(
+            [=](stream_position& p) {
+              stream_update u{p.stream, p.writer, p.position, {R"({"type":"catch_up","everyone":true})"}};
+              caf::anon_send(self->state.lc->cfg.hub, atoms::forward_atom_v, std::move(u));
+            },
+            [](caf::error&) {});  // the link dropped again: the next link catches up
+  }
+}
+
 void schedule_retry(connector_ptr self) {
   auto& st = self->state;
   self->delayed_send(self, st.retry, atoms::link_atom_v);
@@ -206,6 +224,7 @@ void try_link(connector_ptr self) {
                       self->monitor(st.directory);
                       caf::anon_send(st.lc->cfg.hub, atoms::link_atom_v, t.hub, true);
                       st.apply(t);
+                      catch_up(self, t);
                       st.log.info("node linked", {{"peer", st.peer->name}, {"instances", std::to_string(t.entries.size())}});
                     },
                     [=](caf::error& e) { link_failed(self, "handshake refused: " + self->system().render(e)); });
