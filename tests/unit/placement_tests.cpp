@@ -95,6 +95,51 @@ BOOST_AUTO_TEST_CASE(errors_name_the_line_and_problem) {
   BOOST_TEST(e.find("singleton") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(what_placement_check_catches) {
+  // yaml-cpp keeps both entries of a duplicated key; the file would silently mean one of them.
+  auto e = error_of("nodes:\n  main: {}\ngroups:\n  sync: 2\n  client_reader: 1\n  sync: 3\n");
+  BOOST_TEST(e.find("p.yaml:6: group 'sync' is listed twice (first on line 4)") != std::string::npos, e);
+  // Several nodes: each must say where the others reach it; the single-node default 127.0.0.1
+  // would point every other machine at itself.
+  e = error_of("nodes:\n  a: {host: 10.0.0.1, port: 9300}\n  b: {port: 9300}\n");
+  BOOST_TEST(e.find("p.yaml:3: node 'b': a multi-node placement needs its 'host'") != std::string::npos, e);
+  e = error_of("nodes:\n  a: {host: 10.0.0.1, port: 9300}\n  b: {host: 0.0.0.0, port: 9300}\n");
+  BOOST_TEST(e.find("node 'b': host 0.0.0.0 is not an address other nodes can reach") != std::string::npos, e);
+  // localhost and 127.0.0.1 are one machine.
+  e = error_of("nodes:\n  a: {host: localhost, port: 9300}\n  b: {host: 127.0.0.1, port: 9300}\n");
+  BOOST_TEST(e.find("p.yaml:3: node 'b': 127.0.0.1:9300 is already used by node 'a'") != std::string::npos, e);
+  e = error_of("nodes:\n  a: {host: h, port: 9300}\n  b: {host: h, port: 9300}\ngroups:\n  sync: {node: c}\n");
+  BOOST_TEST(e.find("already used by node 'a'") != std::string::npos, e);
+  BOOST_TEST(e.find("p.yaml:5: group 'sync': unknown node 'c'") != std::string::npos, e);
+  // One node may leave host out (127.0.0.1), and two nodes on one machine differ by port.
+  BOOST_TEST(error_of("nodes:\n  a: {port: 9300}\n") == "");
+  BOOST_TEST(error_of("nodes:\n  a: {host: 127.0.0.1, port: 9300}\n  b: {host: 127.0.0.1, port: 9301}\n") == "");
+}
+
+BOOST_AUTO_TEST_CASE(link_ports_against_listeners) {
+  auto p = parse_placement("nodes:\n  a: {host: 10.0.0.1, port: 8008, bind_address: 10.0.0.1}\n"
+                           "  b: {host: 10.0.0.2, port: 9300, bind_address: 0.0.0.0}\n", "p.yaml");
+  auto tcp = [](uint16_t port, std::string bind) {
+    listener_config l;
+    l.port = port;
+    l.bind_addresses = {std::move(bind)};
+    return l;
+  };
+  // A wildcard listener clashes with any link on its port; a listener on another address does not.
+  auto c = listener_conflicts(p, {tcp(8008, "0.0.0.0")}, "hs.yaml");
+  BOOST_REQUIRE(c.size() == 1u);
+  BOOST_TEST(c[0] == "p.yaml:2: node 'a': link port 8008 is also the port of a listener in hs.yaml (bound on 0.0.0.0)");
+  BOOST_TEST(listener_conflicts(p, {tcp(8008, "10.0.0.3")}, "hs.yaml").empty());
+  BOOST_TEST(listener_conflicts(p, {tcp(9300, "10.0.0.2")}, "hs.yaml").size() == 1u);  // b binds 0.0.0.0
+  BOOST_TEST(listener_conflicts(p, {tcp(8448, "0.0.0.0")}, "hs.yaml").empty());
+  listener_config unix_socket;
+  unix_socket.path = "/run/myelin.sock";
+  unix_socket.port = 8008;
+  BOOST_TEST(listener_conflicts(p, {unix_socket}, "hs.yaml").empty());
+  // No link, no clash: the all-in-one node has port 0.
+  BOOST_TEST(listener_conflicts(all_in_one_placement(), {tcp(0, "127.0.0.1")}, "hs.yaml").empty());
+}
+
 BOOST_AUTO_TEST_CASE(balancing_policies) {
   BOOST_TEST(pick_instance(balance_policy::singleton, "x", 4, 7) == 0u);
   BOOST_TEST(pick_instance(balance_policy::round_robin, "", 4, 6) == 2u);
