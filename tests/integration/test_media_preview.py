@@ -301,6 +301,22 @@ class Previews(PreviewCase):
                          "M_GUEST_ACCESS_FORBIDDEN")
 
 
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "configs", "placement-split.yaml")) as f:
+    SPLIT = f.read()
+
+
+class PreviewsSplit(PreviewCase):
+    """On the split placement the media group makes previews (and may write media and url_cache)."""
+    placement = SPLIT
+    extra_config = "url_preview_ip_range_whitelist: ['127.0.0.1']\n"
+
+    def test_served_by_the_media_group(self):
+        r = self.preview(self.site.url("/og"))
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(r.headers.get("x-myelin-instance", "").startswith("media/"), r.headers)
+        self.assertTrue(r.json["og:image"].startswith("mxc://test.local/"), r.json)
+
+
 class DefaultAddressPolicy(PreviewCase):
     """No allow list: loopback and private addresses are refused before any connection."""
 
