@@ -34,6 +34,28 @@ size_t placement::total_instances(const std::string& group) const {
   return n;
 }
 
+std::vector<size_t> placement::indices_on(const std::string& node, const std::string& group) const {
+  std::vector<size_t> out;
+  auto it = groups.find(group);
+  if (it == groups.end()) return out;
+  size_t next = 0;
+  for (const auto& a : it->second) {
+    for (size_t i = 0; i < a.instances; ++i, ++next)
+      if (a.node == node) out.push_back(next);
+  }
+  return out;
+}
+
+std::string placement::node_of(const std::string& group, size_t index) const {
+  auto it = groups.find(group);
+  if (it == groups.end()) return {};
+  for (const auto& a : it->second) {
+    if (index < a.instances) return a.node;
+    index -= a.instances;
+  }
+  return {};
+}
+
 placement all_in_one_placement(const std::string& node_name) {
   placement p;
   p.nodes.push_back(node_spec{node_name});

@@ -30,6 +30,13 @@ struct placement {
   const node_spec* find_node(const std::string& name) const;
   size_t instances_on(const std::string& node, const std::string& group) const;
   size_t total_instances(const std::string& group) const;
+  // Instances are numbered across the cluster in file order (the first assignment's instances
+  // first), so "sync/3" names the same instance on every node and the affinity hashes agree.
+  // The global indices of a group's instances on one node:
+  std::vector<size_t> indices_on(const std::string& node, const std::string& group) const;
+  // The node running instance `index` of a group ("" when there is none).
+  std::string node_of(const std::string& group, size_t index) const;
+  bool multi_node() const { return nodes.size() > 1; }
 };
 
 // One node, every group once.

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "actors/runtime/groups.hpp"
+#include "actors/runtime/node_link.hpp"
 #include "actors/runtime/placement.hpp"
 #include "common/config.hpp"
 
@@ -54,6 +55,15 @@ groups:
   BOOST_TEST(p.total_instances("sync") == 5u);
   BOOST_TEST(p.instances_on("a", "client_reader") == 0u);
   BOOST_TEST(p.instances_on("a", "main") == 1u);  // default node is the first
+  // Global numbering in file order: a's sync instances are 0-1, b's 2-4, on every node alike.
+  BOOST_TEST((p.indices_on("a", "sync") == std::vector<size_t>{0, 1}));
+  BOOST_TEST((p.indices_on("b", "sync") == std::vector<size_t>{2, 3, 4}));
+  BOOST_TEST(p.node_of("sync", 1) == "a");
+  BOOST_TEST(p.node_of("sync", 4) == "b");
+  BOOST_TEST(p.node_of("sync", 5) == "");
+  BOOST_TEST(p.indices_on("a", "client_reader").empty());
+  BOOST_TEST(p.multi_node());
+  BOOST_TEST(!all_in_one_placement().multi_node());
 }
 
 BOOST_AUTO_TEST_CASE(errors_name_the_line_and_problem) {
@@ -95,6 +105,24 @@ BOOST_AUTO_TEST_CASE(balancing_policies) {
   for (int i = 0; i < 64; ++i) seen.insert(pick_instance(balance_policy::room, "!r" + std::to_string(i) + ":t", 4, 0));
   BOOST_TEST(seen.size() == 4u);
   BOOST_TEST(shard_for("!room:test", 1) == 0u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(node_link_tests)
+
+BOOST_AUTO_TEST_CASE(handshake_proofs_bind_names_nonces_and_direction) {
+  using myelin::runtime::link_client_proof;
+  using myelin::runtime::link_server_proof;
+  auto server = link_server_proof("s3cret", "a", "b", "n1", "n2");
+  BOOST_TEST(server.size() == 64u);
+  BOOST_TEST(server == link_server_proof("s3cret", "a", "b", "n1", "n2"));
+  // A client proof is never a valid server proof (no reflection), and every input matters.
+  BOOST_TEST(server != link_client_proof("s3cret", "a", "b", "n1", "n2"));
+  BOOST_TEST(server != link_server_proof("other", "a", "b", "n1", "n2"));
+  BOOST_TEST(server != link_server_proof("s3cret", "b", "a", "n1", "n2"));
+  BOOST_TEST(server != link_server_proof("s3cret", "a", "b", "n2", "n1"));
+  BOOST_TEST(server != link_server_proof("s3cret", "a", "c", "n1", "n2"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
