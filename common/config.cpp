@@ -54,7 +54,7 @@ constexpr ignored_key synapse_top_level_keys[] = {
     {"alias_creation_rules"}, {"redaction_retention_period"}, {"user_ips_max_age"}, {"retention"}, {"caches"},
     {"event_cache_size"}, {"enable_media_repo"}, {"max_image_pixels"}, {"dynamic_thumbnails"},
     {"thumbnail_sizes"}, {"media_retention"}, {"media_storage_providers"}, {"url_preview_*"},
-    {"max_spider_size"}, {"recaptcha_*"}, {"enable_registration_captcha"}, {"turn_*"},
+    {"recaptcha_*"}, {"enable_registration_captcha"}, {"turn_*"},
     {"registration_requires_3pid"}, {"registrations_require_3pid"}, {"allowed_local_3pids"},
     {"enable_3pid_lookup"}, {"enable_3pid_changes"}, {"auto_join_*"}, {"autocreate_auto_join_*"},
     {"account_threepid_delegates"}, {"email"}, {"sso"}, {"saml2_config"}, {"oidc_providers"}, {"cas_config"},
@@ -539,6 +539,51 @@ void read_password_config(reader& r, const YAML::Node& n, const std::string& key
                                  ".policy.enabled is true");
 }
 
+// A list of CIDR ranges (url_preview_ip_range_*): replaces the default, each entry checked here.
+handler ip_ranges(reader& r, protocol::ip_range_set& out) {
+  return [&r, &out](const YAML::Node& v, const std::string& k) {
+    out = {};
+    r.each_item(v, k, "a list of IP addresses or CIDR ranges", [&](const YAML::Node& item, const std::string& ik) {
+      auto range = protocol::parse_ip_range(r.scalar(item, ik));
+      if (!range) r.fail(item, ik, "expected an IP address or CIDR range such as 10.0.0.0/8 or fe80::/10, got " +
+                                       describe(item));
+      out.add(*range);
+    });
+  };
+}
+
+// url_preview_url_blacklist: a list of {part: glob-or-^regex} mappings, as in Synapse.
+handler url_rules(reader& r, protocol::url_blocklist& out) {
+  return [&r, &out](const YAML::Node& v, const std::string& k) {
+    r.each_item(v, k, "a list of mappings such as {netloc: '*.example.com'}",
+                [&](const YAML::Node& item, const std::string& ik) {
+                  protocol::url_blocklist::rule rule;
+                  r.each_entry(item, ik, [&](const YAML::Node&, const YAML::Node& pattern, const std::string& part,
+                                             const std::string& pk) { rule.emplace_back(part, r.scalar(pattern, pk)); });
+                  try {
+                    out.add(rule);
+                  } catch (const std::invalid_argument& e) {
+                    r.fail(item, ik, e.what());
+                  }
+                });
+  };
+}
+
+// url_preview_accept_language: a list of language tags (with optional ;q=), sent comma-joined.
+handler languages(reader& r, std::string& out) {
+  return [&r, &out](const YAML::Node& v, const std::string& k) {
+    out.clear();
+    r.each_item(v, k, "a list of language tags such as [en, 'fr;q=0.9']",
+                [&](const YAML::Node& item, const std::string& ik) {
+                  auto tag = r.scalar(item, ik);
+                  if (tag.empty() || tag.find_first_of(",\r\n") != std::string::npos)
+                    r.fail(item, ik, "expected a language tag such as en or 'fr;q=0.9', got " + describe(item));
+                  out += (out.empty() ? "" : ", ") + tag;
+                });
+    if (out.empty()) r.fail(v, k, "expected at least one language");
+  };
+}
+
 } // namespace
 
 homeserver_config parse_homeserver_config(const std::string& yaml_text, const std::string& origin,
@@ -617,6 +662,13 @@ homeserver_config parse_homeserver_config(const std::string& yaml_text, const st
              r.walk(v, k, {{"enabled", enabled}}, synapse_presence_keys);
            }},
           {"use_presence", r.flag(cfg.presence.enabled)},  // Synapse's older spelling
+          {"url_preview_enabled", r.flag(cfg.url_preview.enabled)},
+          {"url_preview_ip_range_blacklist", ip_ranges(r, cfg.url_preview.ip_policy.deny)},
+          {"url_preview_ip_range_whitelist", ip_ranges(r, cfg.url_preview.ip_policy.allow)},
+          {"url_preview_url_blacklist", url_rules(r, cfg.url_preview.url_blocklist)},
+          {"url_preview_accept_language", languages(r, cfg.url_preview.accept_language)},
+          {"url_preview_timeout", r.millis(cfg.url_preview.timeout_ms)},
+          {"max_spider_size", r.bytes(cfg.url_preview.max_spider_size)},
           {"session_lifetime", r.millis(cfg.access_token_lifetime_ms)},
           {"openid_token_lifetime", r.millis(cfg.openid_token_lifetime_ms)},
           {"rc_message", r.rate(rl.message)},
@@ -654,6 +706,9 @@ homeserver_config parse_homeserver_config(const std::string& yaml_text, const st
                      {"keepalive_timeout", r.seconds(lim.keepalive_timeout_seconds)}});
            }}},
          synapse_top_level_keys);
+
+  // Connecting to the unspecified address reaches this host: always in the deny list, as in Synapse.
+  for (auto unspecified : {"0.0.0.0", "::"}) cfg.url_preview.ip_policy.deny.add(*protocol::parse_ip_range(unspecified));
 
   // A missing key has no line to point at; an empty one does.
   if (cfg.server_name.empty())

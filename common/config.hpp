@@ -9,6 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "protocol/ip_range.hpp"
+#include "protocol/url_blocklist.hpp"
+
 namespace myelin {
 
 class config_error : public std::runtime_error {
@@ -98,6 +101,18 @@ struct media_config {
   int64_t unused_expiration_ms = 24 * 3600 * 1000; // unused_expiration_time
 };
 
+// URL previews: Synapse's top-level url_preview_* keys and max_spider_size (Myelin previews by
+// default; Synapse does not).
+struct url_preview_config {
+  bool enabled = true;                                  // url_preview_enabled
+  // url_preview_ip_range_blacklist / _whitelist; 0.0.0.0 and :: are always denied, as in Synapse.
+  protocol::ip_policy ip_policy{protocol::ip_range_set(protocol::default_ip_deny_list()), {}};
+  protocol::url_blocklist url_blocklist;                // url_preview_url_blacklist
+  size_t max_spider_size = 10 << 20;                    // largest page or image fetched
+  std::string accept_language = "en";                   // url_preview_accept_language, comma-joined
+  int64_t timeout_ms = 10000;                           // url_preview_timeout (Myelin): each fetch, all in
+};
+
 struct homeserver_config {
   std::string config_path;              // the file this came from
   std::string server_name;
@@ -121,6 +136,7 @@ struct homeserver_config {
   rate_limits_config rate_limits;
   presence_config presence;
   media_config media;
+  url_preview_config url_preview;
   logging_config logging;
   runtime_config runtime;
   std::vector<std::string> warnings;    // unknown / ignored keys, for the startup log

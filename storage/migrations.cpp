@@ -51,7 +51,8 @@ const std::vector<migration>& all_migrations() {
                                                  schema::e2e_keys_migration(),
                                                  schema::room_keys_migration(),
                                                  schema::dehydrated_devices_migration(),
-                                                 schema::media_migration()};
+                                                 schema::media_migration(),
+                                                 schema::url_cache_migration()};
   return list;
 }
 
