@@ -91,6 +91,22 @@ struct presence_config {
   bool enabled = true;
 };
 
+// One entry of Synapse's `thumbnail_sizes`: thumbnails are made only at these sizes, and a request
+// for any other size is served the nearest of them (imaging::choose_size).
+struct thumbnail_size {
+  int width = 0;
+  int height = 0;
+  std::string method;  // "scale" (fit inside, keep aspect) | "crop" (fill exactly, cut the centre)
+  bool operator==(const thumbnail_size&) const = default;
+};
+
+struct media_config {
+  std::vector<thumbnail_size> thumbnail_sizes{
+      {32, 32, "crop"}, {96, 96, "crop"}, {320, 240, "scale"}, {640, 480, "scale"}, {800, 600, "scale"}};
+  // Images whose header says more pixels than this are never decoded (decompression bombs).
+  uint64_t max_image_pixels = 32ull << 20;
+};
+
 struct homeserver_config {
   std::string config_path;              // the file this came from
   std::string server_name;
@@ -113,6 +129,7 @@ struct homeserver_config {
   limits_config limits;
   rate_limits_config rate_limits;
   presence_config presence;
+  media_config media;
   logging_config logging;
   runtime_config runtime;
   std::vector<std::string> warnings;    // unknown / ignored keys, for the startup log
