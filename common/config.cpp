@@ -661,6 +661,9 @@ homeserver_config parse_homeserver_config(const std::string& yaml_text, const st
                      {"failed_attempts", r.rate(rl.login_failed_attempts)}});
            }},
           {"rc_client_requests", r.rate(rl.client_requests)},
+          {"rc_media_create", r.rate(rl.media_create)},
+          {"max_pending_media_uploads", r.count(cfg.media.max_pending_uploads)},
+          {"unused_expiration_time", r.millis(cfg.media.unused_expiration_ms)},
           {"logging", [&](const YAML::Node& v, const std::string& k) { read_logging(r, v, k, cfg.logging); }},
           {"runtime",
            [&](const YAML::Node& v, const std::string& k) {

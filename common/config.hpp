@@ -56,6 +56,7 @@ struct rate_limits_config {
   rate_limit login_account{0.17, 3};            // rc_login.account
   rate_limit login_failed_attempts{0.17, 3};    // rc_login.failed_attempts
   rate_limit client_requests{0, 0};             // myelin: every authenticated request, per user
+  rate_limit media_create{10, 50};              // rc_media_create: uploads and /create, per user
 };
 
 struct limits_config {
@@ -100,7 +101,10 @@ struct thumbnail_size {
   bool operator==(const thumbnail_size&) const = default;
 };
 
+// The media repository (Synapse's top-level media keys).
 struct media_config {
+  size_t max_pending_uploads = 5;                  // max_pending_media_uploads (/create ids not yet used)
+  int64_t unused_expiration_ms = 24 * 3600 * 1000; // unused_expiration_time
   std::vector<thumbnail_size> thumbnail_sizes{
       {32, 32, "crop"}, {96, 96, "crop"}, {320, 240, "scale"}, {640, 480, "scale"}, {800, 600, "scale"}};
   // Images whose header says more pixels than this are never decoded (decompression bombs).

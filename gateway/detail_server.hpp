@@ -14,8 +14,10 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include "common/log.hpp"
+#include "gateway/detail_files.hpp"
 #include "gateway/detail_hop.hpp"
 #include "gateway/gateway.hpp"
 
@@ -35,7 +37,8 @@ struct listener_info {
     auto starts = [&](std::string_view p) { return raw_path.substr(0, p.size()) == p; };
     if (starts("/_matrix/federation/v1/openid/")) return federation || openid;
     if (starts("/_matrix/federation/") || starts("/_matrix/key/")) return federation;
-    if (starts("/_matrix/media/")) return media;
+    // As in Synapse, the media repository comes with the client and federation resources too.
+    if (starts("/_matrix/media/")) return media || client || federation;
     return client;  // the client API, /.well-known/matrix/client, /_myelin
   }
 };
@@ -64,6 +67,7 @@ struct server_state {
                authenticator& auth, rate_limiter& limiter)
       : limits(cfg.limits), access_log(cfg.logging.access_log), catalog(catalog), runtime(runtime), auth(auth),
         limiter(limiter) {
+    if (!cfg.media_store_path.empty()) media_store.emplace(cfg.media_store_path);
     std::random_device rd;
     char prefix[16];
     std::snprintf(prefix, sizeof prefix, "%06x", static_cast<unsigned>(rd()) & 0xffffffu);
@@ -77,6 +81,11 @@ struct server_state {
   authenticator& auth;
   rate_limiter& limiter;
   const std::shared_ptr<hop_registry> hops = std::make_shared<hop_registry>();
+  // Upload bodies are spooled into the media store's tmp directory (the media group adopts them);
+  // file work (spooling, reading downloads) runs on this pool, never on an Asio thread. Without a
+  // media_store_path (unit tests) upload bodies are read into memory like any other.
+  std::optional<storage::media::media_store> media_store;
+  asio::thread_pool file_pool{2};
   std::optional<std::string> direct_versions_body;  // set before start(), read-only afterwards
 
   std::atomic<bool> stopping{false};

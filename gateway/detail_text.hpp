@@ -2,6 +2,7 @@
 // (percent-decoding, query strings, Bearer tokens, X-Forwarded-For). Pure functions, no Beast, so
 // the catalog and the tests can use them without paying for Asio.
 #pragma once
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -115,6 +116,53 @@ inline std::string_view split_target(std::string_view target, std::string_view& 
     query = query.substr(0, query.find('#'));
   }
   return target.substr(0, cut);
+}
+
+// A Range header against a body of `size` bytes (RFC 9110 §14). Only a single byte range is
+// served; anything else (several ranges, another unit, a malformed header) is ignored and the
+// whole body sent, which the RFC allows. `unsatisfiable` means 416.
+struct byte_range {
+  enum class kind { whole, part, unsatisfiable } result = kind::whole;
+  uint64_t first = 0;
+  uint64_t last = 0;  // inclusive
+};
+
+inline bool parse_decimal(std::string_view s, uint64_t& out) {
+  if (s.empty() || s.size() > 19) return false;
+  out = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    out = out * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return true;
+}
+
+inline byte_range parse_byte_range(std::string_view header, uint64_t size) {
+  byte_range whole;
+  header = trim(header);
+  if (header.size() < 6 || !iequals(header.substr(0, 6), "bytes=")) return whole;
+  std::string_view spec = trim(header.substr(6));
+  if (spec.find(',') != std::string_view::npos) return whole;
+  auto dash = spec.find('-');
+  if (dash == std::string_view::npos) return whole;
+  std::string_view a = trim(spec.substr(0, dash)), b = trim(spec.substr(dash + 1));
+  byte_range r;
+  r.result = byte_range::kind::part;
+  uint64_t first = 0, last = 0;
+  if (a.empty()) {  // suffix: the last N bytes
+    if (!parse_decimal(b, last)) return whole;
+    if (last == 0 || size == 0) return byte_range{byte_range::kind::unsatisfiable};
+    r.first = last >= size ? 0 : size - last;
+    r.last = size - 1;
+    return r;
+  }
+  if (!parse_decimal(a, first)) return whole;
+  if (b.empty()) last = UINT64_MAX;
+  else if (!parse_decimal(b, last) || last < first) return whole;
+  if (first >= size) return byte_range{byte_range::kind::unsatisfiable};
+  r.first = first;
+  r.last = last >= size ? size - 1 : last;
+  return r;
 }
 
 } // namespace myelin::gateway::detail

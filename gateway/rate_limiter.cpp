@@ -15,7 +15,9 @@
 namespace myelin::gateway {
 namespace {
 
-enum limit_class : size_t { message, registration, login, login_account, login_failed, client, class_count };
+enum limit_class : size_t {
+  message, registration, login, login_account, login_failed, client, media_create, class_count
+};
 
 int class_index(std::string_view cls) {
   if (cls == "message") return message;
@@ -24,11 +26,13 @@ int class_index(std::string_view cls) {
   if (cls == "login_account") return login_account;
   if (cls == "login_failed") return login_failed;
   if (cls == "client") return client;
+  if (cls == "media_create") return media_create;
   return -1;
 }
 
 std::array<rate_limit, class_count> limits_of(const rate_limits_config& c) {
-  return {c.message, c.registration, c.login_address, c.login_account, c.login_failed_attempts, c.client_requests};
+  return {c.message, c.registration, c.login_address, c.login_account, c.login_failed_attempts, c.client_requests,
+          c.media_create};
 }
 
 constexpr size_t shard_count = 16;

@@ -346,6 +346,7 @@ void server::stop(std::chrono::milliseconds drain) {
   impl_->io.stop();
   for (auto& t : impl_->threads) t.join();
   impl_->threads.clear();
+  st.file_pool.join();  // file jobs finish; their completions go to the stopped io_context
   impl_->unbind_all();
   st.log.info("gateway stopped", {{"requests", std::to_string(st.requests.load())}});
 }

@@ -2,8 +2,10 @@
 // the other (so pipelined requests are answered in order), enforces the size and time limits,
 // and answers each request itself (gateway errors, CORS preflight) or through the runtime.
 // Expected failures travel as error codes (as_tuple), never as exceptions.
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -13,6 +15,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
+#include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -45,6 +48,7 @@ struct reply {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string group = "gateway";  // who answered, for the access log
   std::string instance;
+  std::string file_path;  // the body is this file, streamed (media downloads)
 };
 
 reply json_reply(unsigned status, std::string body) {
@@ -72,6 +76,7 @@ struct exchange {
   bool head = false;  // the answer to HEAD has headers only
   bool authenticated = false;
   auth_result who;
+  std::vector<std::pair<std::string, std::string>> query;  // decoded, access_token taken out
 };
 
 // ---- small rules ----
@@ -106,7 +111,10 @@ exchange begin_exchange(server_state& st, const request& req, const listener_inf
   if (req.method() == http::verb::options) return x;
   x.direct = direct_endpoint_of(st, req, x.raw_path);
   // Always the raw path: decoding first would let "%2F" inside a parameter split it.
-  if (x.direct == direct_endpoint::none && listener.serves(x.raw_path)) x.match = st.catalog.match(x.method, x.raw_path);
+  // HEAD is GET without the body (RFC 9110 §9.3.2): the GET endpoint answers, make_response drops the body.
+  std::string_view match_method = x.head ? std::string_view("GET") : x.method;
+  if (x.direct == direct_endpoint::none && listener.serves(x.raw_path))
+    x.match = st.catalog.match(match_method, x.raw_path);
   return x;
 }
 
@@ -168,12 +176,12 @@ std::string header_value(const request& req, http::field f) {
   return it == req.end() ? std::string() : std::string(it->value());
 }
 
-api_request build_api_request(exchange& x, request& req, std::vector<std::pair<std::string, std::string>> query) {
+api_request build_api_request(exchange& x, request& req) {
   api_request a;
   a.endpoint = x.match.spec->name;
   a.method = std::string(x.method);
   a.path_params = std::move(x.match.params);
-  a.query = std::move(query);
+  a.query = std::move(x.query);
   a.body = std::move(req.body());
   a.content_type = header_value(req, http::field::content_type);
   if (x.authenticated) {
@@ -203,6 +211,7 @@ reply from_api_response(api_response&& r) {
   out.body = std::move(r.body);
   out.content_type = std::move(r.content_type);
   out.headers = std::move(r.headers);
+  out.file_path = std::move(r.file_path);
   return out;
 }
 
@@ -213,8 +222,8 @@ bool safe_header(std::string_view name, std::string_view value) {
          value.find_first_of("\r\n") == std::string_view::npos;
 }
 
-http::response<http::string_body> make_response(reply&& r, unsigned version, bool keep_alive, bool head) {
-  http::response<http::string_body> res;
+template <class Body>
+void set_reply_headers(http::response<Body>& res, const reply& r, unsigned version, bool keep_alive) {
   res.version(version);
   res.result(r.status >= 100 && r.status <= 599 ? r.status : 500);
   res.set(http::field::content_type, r.content_type);
@@ -231,8 +240,13 @@ http::response<http::string_body> make_response(reply&& r, unsigned version, boo
   // API answers are per user and change constantly: no proxy or browser may keep them.
   if (!has_cache_control && r.content_type.rfind("application/json", 0) == 0)
     res.set(http::field::cache_control, "no-cache, no-store, must-revalidate");
-  res.body() = std::move(r.body);
   res.keep_alive(keep_alive);
+}
+
+http::response<http::string_body> make_response(reply&& r, unsigned version, bool keep_alive, bool head) {
+  http::response<http::string_body> res;
+  set_reply_headers(res, r, version, keep_alive);
+  res.body() = std::move(r.body);
   res.prepare_payload();
   if (head) res.body().clear();  // Content-Length stays: it describes what GET would send
   return res;
@@ -325,27 +339,26 @@ asio::awaitable<reply> answer_direct(server_state& st, exchange& x, const reques
   co_return json_reply(200, boost::json::serialize(o));
 }
 
-asio::awaitable<reply> answer(server_state& st, exchange& x, request& req) {
-  if (req.method() == http::verb::options) co_return json_reply(200, "{}");  // CORS preflight: no auth
-  if (x.direct != direct_endpoint::none) co_return co_await answer_direct(st, x, req);
-  if (!x.match.spec) {
-    if (x.match.path_known) co_return method_not_allowed(x.match.allowed_methods);
-    co_return error_reply(errors::unrecognized());
-  }
+// What every request to an endpoint passes before the runtime sees it: authentication and rate
+// limits. Fills x.query; a refusal comes back as the reply to send.
+asio::awaitable<std::optional<reply>> admit(server_state& st, exchange& x, const request& req) {
   const endpoint_spec& spec = *x.match.spec;
   std::string query_token, token;
   // An endpoint that does not authenticate may use ?access_token= for its own token (OpenID
   // userinfo does), so it is passed on there; everywhere else it is taken out.
   bool authenticates = spec.auth != auth_mode::none;
-  auto query = parse_query(x.raw_query, authenticates ? &query_token : nullptr);
+  x.query = parse_query(x.raw_query, authenticates ? &query_token : nullptr);
   token_state ts = authenticates ? find_token(req, query_token, token) : token_state::absent;
   if (auto denied = co_await authenticate(st, x, spec.auth, spec.allow_guest, ts, std::move(token)))
     co_return std::move(*denied);
   if (auto limited = check_rate_limits(st, x, spec)) co_return std::move(*limited);
+  co_return std::nullopt;
+}
 
-  const std::string& group = st.catalog.group_of(spec.name);
+// Sends an admitted request to its group and waits for the answer.
+asio::awaitable<reply> forward(server_state& st, exchange& x, api_request ar) {
+  const std::string& group = st.catalog.group_of(x.match.spec->name);
   std::string key = affinity_key_for(x);
-  api_request ar = build_api_request(x, req, std::move(query));
   dispatch_outcome out =
       co_await async_dispatch(st.hops, st.runtime, group, std::move(key), std::move(ar), asio::use_awaitable);
   // Read-after-write: the client must see its own write on its next request, whichever
@@ -359,6 +372,17 @@ asio::awaitable<reply> answer(server_state& st, exchange& x, request& req) {
   co_return r;
 }
 
+asio::awaitable<reply> answer(server_state& st, exchange& x, request& req) {
+  if (req.method() == http::verb::options) co_return json_reply(200, "{}");  // CORS preflight: no auth
+  if (x.direct != direct_endpoint::none) co_return co_await answer_direct(st, x, req);
+  if (!x.match.spec) {
+    if (x.match.path_known) co_return method_not_allowed(x.match.allowed_methods);
+    co_return error_reply(errors::unrecognized());
+  }
+  if (auto denied = co_await admit(st, x, req)) co_return std::move(*denied);
+  co_return co_await forward(st, x, build_api_request(x, req));
+}
+
 asio::awaitable<reply> answer_safely(server_state& st, exchange& x, request& req) {
   try {
     co_return co_await answer(st, x, req);
@@ -366,6 +390,228 @@ asio::awaitable<reply> answer_safely(server_state& st, exchange& x, request& req
     st.log.error("request failed", {{"request_id", x.request_id}, {"error", e.what()}});
   }
   co_return error_reply(errors::unknown());
+}
+
+// ---- streamed bodies: uploads to a spool file, downloads from a file ----
+
+constexpr size_t file_chunk = 256 * 1024;  // per pool job: few hops, bounded memory per transfer
+
+struct open_file_job {
+  std::shared_ptr<file_source> file;
+  std::string path;
+  void operator()() const {
+    if (!file->open(path)) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
+  }
+};
+
+struct read_file_job {
+  std::shared_ptr<file_source> file;
+  uint64_t offset;
+  size_t max;
+  std::string* out;
+  void operator()() const { file->read_at(offset, max, *out); }
+};
+
+reply range_not_satisfiable(uint64_t size) {
+  reply r = error_reply(protocol::matrix_error(416, "M_UNKNOWN", "Requested range not satisfiable"));
+  r.headers.emplace_back("Content-Range", "bytes */" + std::to_string(size));
+  return r;
+}
+
+// Sends `r.file_path` as the body: the whole file, or the one byte range asked for (206), read in
+// chunks on the file pool so neither memory nor an Asio thread is held by a large file.
+template <class Stream>
+asio::awaitable<bool> send_file_reply(server_state& st, Stream& stream, const exchange& x, const request& req, reply r,
+                                      bool keep_alive) {
+  auto file = std::make_shared<file_source>();
+  auto [open_failed] = co_await async_on_pool(st.file_pool, open_file_job{file, r.file_path}, use_tuple);
+  if (open_failed) {
+    // The database knows the media but the store does not have it (deleted by hand, shared
+    // storage not mounted on this node): an operator's problem, the client sees not found.
+    st.log.error("media file missing", {{"path", r.file_path}, {"request_id", x.request_id}});
+    co_return co_await send_reply(st, stream, x, req.version(), error_reply(errors::not_found("Media not found")),
+                                  keep_alive);
+  }
+  byte_range range;
+  if (r.status == 200) range = parse_byte_range(header_value(req, http::field::range), file->size);
+  if (range.result == byte_range::kind::unsatisfiable)
+    co_return co_await send_reply(st, stream, x, req.version(), range_not_satisfiable(file->size), keep_alive);
+  uint64_t first = 0, length = file->size;
+  http::response<http::buffer_body> res;
+  set_reply_headers(res, r, req.version(), keep_alive);
+  res.set(http::field::accept_ranges, "bytes");
+  if (range.result == byte_range::kind::part) {
+    first = range.first;
+    length = range.last - range.first + 1;
+    res.result(http::status::partial_content);
+    res.set(http::field::content_range, "bytes " + std::to_string(range.first) + "-" + std::to_string(range.last) +
+                                            "/" + std::to_string(file->size));
+  }
+  res.content_length(length);
+  res.body().data = nullptr;
+  res.body().more = !x.head && length > 0;
+  http::response_serializer<http::buffer_body> sr{res};
+  stream.expires_after(seconds(st.limits.request_timeout_seconds));
+  auto [hec, hn] = co_await http::async_write_header(stream, sr, use_tuple);
+  reply meta;
+  meta.group = std::move(r.group);
+  meta.instance = std::move(r.instance);
+  if (hec) {
+    log_access(st, x, res.result_int(), 0, meta);
+    co_return false;
+  }
+  uint64_t sent = 0;
+  std::string chunk;
+  while (!x.head && sent < length) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(length - sent, file_chunk));
+    auto [read_failed] =
+        co_await async_on_pool(st.file_pool, read_file_job{file, first + sent, want, &chunk}, use_tuple);
+    if (read_failed || chunk.empty()) {
+      // The header promised more than the file gives: closing is the only honest end.
+      st.log.error("media file read failed", {{"request_id", x.request_id}});
+      log_access(st, x, res.result_int(), sent, meta);
+      co_return false;
+    }
+    sent += chunk.size();
+    res.body().data = chunk.data();
+    res.body().size = chunk.size();
+    res.body().more = sent < length;
+    stream.expires_after(seconds(st.limits.request_timeout_seconds));  // per chunk: a slow reader is fine
+    auto [wec, wn] = co_await http::async_write(stream, sr, use_tuple);
+    if (wec == http::error::need_buffer) wec = {};
+    if (wec) {
+      log_access(st, x, res.result_int(), sent, meta);
+      co_return false;
+    }
+  }
+  if (!x.head && !sr.is_done()) {  // an empty body still ends the message
+    auto [wec, wn] = co_await http::async_write(stream, sr, use_tuple);
+    if (wec && wec != http::error::need_buffer) co_return false;
+  }
+  log_access(st, x, res.result_int(), sent, meta);
+  co_return true;
+}
+
+struct begin_spool_job {
+  std::shared_ptr<body_spool> spool;
+  void operator()() const { spool->file.emplace(spool->store->begin_upload(spool->max_size)); }
+};
+
+struct append_spool_job {
+  std::shared_ptr<body_spool> spool;
+  const std::string* bytes;
+  void operator()() const { spool->file->append(*bytes); }
+};
+
+struct seal_spool_job {
+  std::shared_ptr<body_spool> spool;
+  void operator()() const {
+    spool->done = spool->file->seal();
+    spool->file.reset();
+  }
+};
+
+// Drops whatever the spool holds: the unfinished file, or the sealed one nobody adopted.
+struct discard_spool_job {
+  std::shared_ptr<body_spool> spool;
+  void operator()() const {
+    spool->file.reset();
+    if (!spool->done.spool_name.empty()) spool->store->discard_spool(spool->done.spool_name);
+  }
+};
+
+template <class Stream>
+asio::awaitable<bool> refuse_and_close(server_state& st, Stream& stream, beast::flat_buffer& buffer,
+                                       const exchange& x, unsigned version, reply r) {
+  co_await send_reply(st, stream, x, version, std::move(r), false);
+  co_await linger_close(stream, buffer);
+  co_return false;
+}
+
+// A media upload: admitted (authenticated, rate-limited) on its header alone, so a refused upload
+// is never read; then its body goes to a spool file as it arrives, in chunks, never whole in
+// memory; the media group gets the file's name, size and hash instead of the bytes.
+template <class Stream>
+asio::awaitable<bool> serve_upload(server_state& st, Stream& stream, beast::flat_buffer& buffer,
+                                   request_parser& parser, exchange& x, size_t limit) {
+  request& req = parser.get();
+  std::optional<reply> denied;
+  try {
+    denied = co_await admit(st, x, req);
+  } catch (const std::exception& e) {
+    st.log.error("request failed", {{"request_id", x.request_id}, {"error", e.what()}});
+    denied = error_reply(errors::unknown());
+  }
+  if (denied) co_return co_await refuse_and_close(st, stream, buffer, x, req.version(), std::move(*denied));
+  if (!parser.is_done() && expects_continue(req)) {
+    static constexpr std::string_view go_on = "HTTP/1.1 100 Continue\r\n\r\n";
+    auto [ec, n] = co_await asio::async_write(stream, asio::buffer(go_on.data(), go_on.size()), use_tuple);
+    if (ec) co_return false;
+  }
+  auto spool = std::make_shared<body_spool>();
+  spool->store = &*st.media_store;
+  spool->max_size = limit;
+  auto [begin_failed] = co_await async_on_pool(st.file_pool, begin_spool_job{spool}, use_tuple);
+  if (begin_failed) {
+    st.log.error("cannot spool an upload", {{"request_id", x.request_id}});
+    co_return co_await refuse_and_close(st, stream, buffer, x, req.version(), error_reply(errors::unknown()));
+  }
+  std::string& body = req.body();  // the parser appends here; emptied after each spooled chunk
+  // The parser reserved the whole Content-Length for it when the header arrived: give that back,
+  // only a chunk at a time is ever held.
+  std::string().swap(body);
+  // Beast reads at most the buffer's free capacity per call: give it room for 64 KiB reads
+  // (run_connection shrinks it again after a large body).
+  buffer.reserve(buffer.size() + 64 * 1024);
+  enum class failure { none, client, too_large, disk } failed = failure::none;
+  while (!parser.is_done()) {
+    stream.expires_after(seconds(st.limits.request_timeout_seconds));  // per read: a slow sender is fine
+    auto [ec, n] = co_await http::async_read_some(stream, buffer, parser, use_tuple);
+    if (ec) {
+      failed = ec == http::error::body_limit ? failure::too_large : failure::client;
+      break;
+    }
+    if (body.size() < file_chunk && !parser.is_done()) continue;
+    auto [append_failed] = co_await async_on_pool(st.file_pool, append_spool_job{spool, &body}, use_tuple);
+    body.clear();
+    if (append_failed) {
+      failed = failure::disk;
+      break;
+    }
+  }
+  if (failed == failure::none) {
+    auto [seal_failed] = co_await async_on_pool(st.file_pool, seal_spool_job{spool}, use_tuple);
+    if (seal_failed) failed = failure::disk;
+  }
+  stream.expires_never();
+  if (failed != failure::none) {
+    co_await async_on_pool(st.file_pool, discard_spool_job{spool}, use_tuple);
+    switch (failed) {
+      case failure::client: co_return false;  // the client left or sent garbage: nobody to answer
+      case failure::too_large:
+        co_return co_await refuse_and_close(st, stream, buffer, x, req.version(), error_reply(errors::too_large()));
+      default:
+        st.log.error("cannot spool an upload", {{"request_id", x.request_id}});
+        co_return co_await refuse_and_close(st, stream, buffer, x, req.version(),
+                                            error_reply(errors::unknown("Could not store the upload")));
+    }
+  }
+  api_request ar = build_api_request(x, req);
+  ar.body_file = spool->done.spool_name;
+  ar.body_size = static_cast<int64_t>(spool->done.size);
+  ar.body_sha256 = spool->done.sha256;
+  reply r;
+  try {
+    r = co_await forward(st, x, std::move(ar));
+  } catch (const std::exception& e) {
+    st.log.error("request failed", {{"request_id", x.request_id}, {"error", e.what()}});
+    r = error_reply(errors::unknown());
+  }
+  // The media group adopts the file only on success; after a failure (or no answer) it is ours.
+  if (r.status >= 300) co_await async_on_pool(st.file_pool, discard_spool_job{spool}, use_tuple);
+  bool keep_alive = req.keep_alive() && !st.stopping.load();
+  bool sent = co_await send_reply(st, stream, x, req.version(), std::move(r), keep_alive);
+  co_return sent && keep_alive;
 }
 
 // ---- reading ----
@@ -418,6 +664,8 @@ asio::awaitable<bool> serve_request(server_state& st, Stream& stream, beast::fla
     co_return false;
   }
   parser.body_limit(limit);  // enforces the limit on chunked bodies
+  if (x.match.spec && x.match.spec->large_body && st.media_store)
+    co_return co_await serve_upload(st, stream, buffer, parser, x, limit);
   if (!parser.is_done()) {
     if (expects_continue(req)) {
       static constexpr std::string_view go_on = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -436,7 +684,8 @@ asio::awaitable<bool> serve_request(server_state& st, Stream& stream, beast::fla
   stream.expires_never();  // the runtime has its own timeouts
   reply r = co_await answer_safely(st, x, req);
   bool keep_alive = req.keep_alive() && !st.stopping.load();
-  bool sent = co_await send_reply(st, stream, x, req.version(), std::move(r), keep_alive);
+  bool sent = r.file_path.empty() ? co_await send_reply(st, stream, x, req.version(), std::move(r), keep_alive)
+                                  : co_await send_file_reply(st, stream, x, req, std::move(r), keep_alive);
   co_return sent && keep_alive;
 }
 

@@ -50,7 +50,8 @@ const std::vector<migration>& all_migrations() {
                                                  schema::notifications_migration(),
                                                  schema::e2e_keys_migration(),
                                                  schema::room_keys_migration(),
-                                                 schema::dehydrated_devices_migration()};
+                                                 schema::dehydrated_devices_migration(),
+                                                 schema::media_migration()};
   return list;
 }
 

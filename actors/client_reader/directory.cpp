@@ -40,11 +40,6 @@ void check_room_id(const std::string& room_id) {
   if (!protocol::is_valid_room_id(room_id)) throw protocol::errors::invalid_param("Invalid room id");
 }
 
-bool is_server_admin(storage::connection& c, const std::string& user_id) {
-  auto u = storage::accounts::get_user(c, user_id);
-  return u && u->is_admin;
-}
-
 std::optional<protocol::pdu> current_pdu(storage::connection& c, const std::string& room_id, const char* type) {
   auto id = storage::events::current_state_event_id(c, room_id, type, "");
   if (!id) return std::nullopt;
@@ -137,7 +132,7 @@ api_response put_alias(runtime::handler_context& ctx, const api_request& req) {
   {
     auto c = ctx.db.acquire();
     rooms::require_room(*c, room_id);
-    if (!is_server_admin(*c, req.user_id)) {
+    if (!storage::accounts::is_server_admin(*c, req.user_id)) {
       auto m = storage::events::current_membership(*c, room_id, req.user_id);
       if (!m || *m != "join") throw protocol::errors::forbidden("You must be in the room to create an alias for it");
     }
@@ -155,7 +150,7 @@ api_response delete_alias(runtime::handler_context& ctx, const api_request& req)
     auto entry = storage::events::get_alias(*c, alias);
     if (!entry) throw protocol::errors::not_found("Room alias " + alias + " not found");
     room_id = entry->room_id;
-    bool allowed = entry->creator == req.user_id || is_server_admin(*c, req.user_id) ||
+    bool allowed = entry->creator == req.user_id || storage::accounts::is_server_admin(*c, req.user_id) ||
                    can_moderate_directory(*c, room_id, req.user_id);
     if (!allowed) throw protocol::errors::forbidden("You don't have permission to delete the alias");
   }
@@ -170,7 +165,7 @@ api_response room_aliases(runtime::handler_context& ctx, const api_request& req)
   const auto& room_id = req.path_params.at(0);
   check_room_id(room_id);
   auto c = ctx.db.acquire();
-  if (!is_server_admin(*c, req.user_id)) {
+  if (!storage::accounts::is_server_admin(*c, req.user_id)) {
     auto m = storage::events::current_membership(*c, room_id, req.user_id);
     bool joined = m && *m == "join";
     bool world_readable = false;
@@ -205,7 +200,7 @@ api_response put_visibility(runtime::handler_context& ctx, const api_request& re
   {
     auto c = ctx.db.acquire();
     rooms::require_room(*c, room_id);
-    if (!is_server_admin(*c, req.user_id) && !can_moderate_directory(*c, room_id, req.user_id))
+    if (!storage::accounts::is_server_admin(*c, req.user_id) && !can_moderate_directory(*c, room_id, req.user_id))
       throw protocol::errors::forbidden(
           "You need to be a moderator in the room to edit its room list entry");
   }

@@ -42,6 +42,20 @@ struct resolved_media {
 resolved_media resolve(runtime::handler_context& ctx, const std::string& server_name, const std::string& media_id,
                        int64_t wait_ms);
 
+// The headers a media body (download or thumbnail) is served with: Content-Type (a charset added
+// to text types), Content-Disposition (inline only for types a browser cannot run, attachment
+// otherwise, with the file name safely encoded), a sandboxing Content-Security-Policy,
+// Cross-Origin-Resource-Policy and caching (media never changes).
+void add_content_headers(api_response& resp, const std::string& content_type,
+                         const std::optional<std::string>& file_name);
+
+// A Content-Type a client may store: printable ASCII "type/subtype[; params]", at most 255 bytes.
+bool acceptable_content_type(std::string_view content_type);
+
+// Housekeeping the media group does now and then on its way (at most once a minute per process):
+// unused /create ids past their expiry, and spool files a crash or a killed upload left behind.
+void maybe_clean_up(runtime::handler_context& ctx);
+
 // Remote media (issue 9): fetches (origin, media_id) from its server into the remote cache and
 // returns the cached row. Until federation exists there is no source and remote media is 404.
 class remote_media_source {

@@ -13,6 +13,25 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr size_t max_media_id_length = 255;
+constexpr std::string_view spool_prefix = "upload-";
+constexpr size_t spool_random_length = 24;
+
+bool valid_spool_name(std::string_view name) {
+  if (name.size() != spool_prefix.size() + spool_random_length || name.substr(0, spool_prefix.size()) != spool_prefix)
+    return false;
+  for (char c : name.substr(spool_prefix.size()))
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) return false;
+  return true;
+}
+
+bool valid_file_name(std::string_view name) {
+  if (name.empty() || name.size() > 128 || name[0] == '.') return false;
+  for (char c : name)
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+          c == '.'))
+      return false;
+  return true;
+}
 
 std::runtime_error io_error(const std::string& what, const fs::path& path) {
   return std::runtime_error(what + " " + path.string() + ": " + std::strerror(errno));
@@ -24,6 +43,16 @@ void sync_directory(const fs::path& dir) {
   if (fd < 0) return;
   ::fsync(fd);
   ::close(fd);
+}
+
+// Moves a finished temporary file into place durably.
+void move_into_place(const fs::path& from, const fs::path& to) {
+  std::error_code ec;
+  fs::create_directories(to.parent_path(), ec);
+  if (ec || ::rename(from.c_str(), to.c_str()) != 0)
+    throw std::runtime_error("media store: cannot move " + from.string() + " to " + to.string() + ": " +
+                             std::strerror(errno));
+  sync_directory(to.parent_path());
 }
 
 } // namespace
@@ -45,16 +74,44 @@ media_store::media_store(fs::path root) : root_(std::move(root)) {
   if (::access((root_ / "tmp").c_str(), W_OK) != 0) throw io_error("media store: cannot write to", root_ / "tmp");
 }
 
-fs::path media_store::local_path(std::string_view media_id) const {
+namespace {
+// <root>/<area>/<id[0:2]>/<id[2:4]>/<rest>; short ids (never made by Myelin, but valid) keep their
+// whole name under "_".
+fs::path sharded(const fs::path& root, const char* area, std::string_view media_id) {
   if (!valid_media_id(media_id)) throw std::invalid_argument("invalid media id");
-  // Short ids (never made by Myelin, but valid) keep their whole name in the last part.
   std::string id(media_id);
-  if (id.size() <= 4) return root_ / "local_content" / "_" / id;
-  return root_ / "local_content" / id.substr(0, 2) / id.substr(2, 2) / id.substr(4);
+  if (id.size() <= 4) return root / area / "_" / id;
+  return root / area / id.substr(0, 2) / id.substr(2, 2) / id.substr(4);
+}
+} // namespace
+
+fs::path media_store::local_path(std::string_view media_id) const { return sharded(root_, "local_content", media_id); }
+
+fs::path media_store::thumbnail_path(std::string_view media_id, std::string_view name) const {
+  if (!valid_file_name(name)) throw std::invalid_argument("invalid thumbnail name");
+  return sharded(root_, "local_thumbnails", media_id) / std::string(name);
+}
+
+void media_store::write_file(const fs::path& target, std::string_view bytes) const {
+  auto up = begin_upload(bytes.size());
+  up.append(bytes);
+  auto sealed = up.seal();
+  move_into_place(root_ / "tmp" / sealed.spool_name, target);
+}
+
+void media_store::adopt(std::string_view spool_name, std::string_view media_id) const {
+  if (!valid_spool_name(spool_name)) throw std::invalid_argument("not a spool file name");
+  move_into_place(root_ / "tmp" / std::string(spool_name), local_path(media_id));
+}
+
+void media_store::discard_spool(std::string_view spool_name) const {
+  if (!valid_spool_name(spool_name)) return;
+  std::error_code ec;
+  fs::remove(root_ / "tmp" / std::string(spool_name), ec);
 }
 
 media_store::upload media_store::begin_upload(uint64_t max_size) const {
-  auto path = root_ / "tmp" / ("upload-" + protocol::random_alnum(24));
+  auto path = root_ / "tmp" / (std::string(spool_prefix) + protocol::random_alnum(spool_random_length));
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) throw io_error("media store: cannot create", path);
   return upload(*this, std::move(path), fd, max_size);
@@ -118,9 +175,8 @@ void media_store::upload::append(std::string_view bytes) {
   }
 }
 
-std::string media_store::upload::commit(std::string_view media_id) {
+media_store::upload::sealed media_store::upload::seal() {
   if (fd_ < 0) throw std::logic_error("media upload already finished");
-  auto target = store_->local_path(media_id);
   if (::fsync(fd_) != 0) {
     auto err = io_error("media store: cannot flush", temp_path_);
     discard();
@@ -128,16 +184,24 @@ std::string media_store::upload::commit(std::string_view media_id) {
   }
   ::close(fd_);
   fd_ = -1;
-  std::error_code ec;
-  fs::create_directories(target.parent_path(), ec);
-  if (ec || ::rename(temp_path_.c_str(), target.c_str()) != 0) {
-    auto err = io_error("media store: cannot move the upload to", target);
-    discard();
-    throw err;
+  sealed out{temp_path_.filename().string(), size_, hash_->hex()};
+  temp_path_.clear();  // the file stays: its owner adopts or discards it
+  return out;
+}
+
+std::string media_store::upload::commit(std::string_view media_id) {
+  if (fd_ < 0) throw std::logic_error("media upload already finished");
+  auto target = store_->local_path(media_id);
+  auto temp = temp_path_;
+  auto done = seal();
+  try {
+    move_into_place(temp, target);
+  } catch (...) {
+    std::error_code ec;
+    fs::remove(temp, ec);
+    throw;
   }
-  temp_path_.clear();
-  sync_directory(target.parent_path());
-  return hash_->hex();
+  return done.sha256;
 }
 
 bool media_store::remove(std::string_view media_id) const {

@@ -15,4 +15,5 @@ migration notifications_migration();   // 0009
 migration e2e_keys_migration();        // 0010
 migration room_keys_migration();       // 0011
 migration dehydrated_devices_migration(); // 0012
+migration media_migration();           // 0013
 }

@@ -14,6 +14,11 @@ std::optional<user_row> get_user(connection& c, const std::string& user_id) {
                   row.as_int(5)};
 }
 
+bool is_server_admin(connection& c, const std::string& user_id) {
+  auto u = get_user(c, user_id);
+  return u && u->is_admin;
+}
+
 void insert_user(connection& c, const user_row& u) {
   c.exec("INSERT INTO users (user_id, password_hash, created_ts, is_admin, is_guest, deactivated) "
          "VALUES ($1, $2, $3, $4, $5, 0)",

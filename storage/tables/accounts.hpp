@@ -19,6 +19,8 @@ struct user_row {
 };
 
 std::optional<user_row> get_user(connection& c, const std::string& user_id);
+// Whether the user exists and is flagged a server admin.
+bool is_server_admin(connection& c, const std::string& user_id);
 // Throws database_error{unique_violation} when the id is taken.
 void insert_user(connection& c, const user_row& u);
 void set_password_hash(connection& c, const std::string& user_id, const std::optional<std::string>& hash);

@@ -57,8 +57,9 @@ def drop_pg_database(info, name):
 
 
 class Response:
-    def __init__(self, status, headers, body):
+    def __init__(self, status, headers, body, data=b""):
         self.status = status
+        self.data = data  # the body's bytes (media), `raw` is their text
         self.headers = {k.lower(): v for k, v in headers}
         self.raw = body
         try:
@@ -193,6 +194,20 @@ class Server:
                              text=True).stdout
         return [tuple(None if v == "\x1e" else v for v in line.split("\x1f")) for line in out.splitlines()]
 
+    def sql_write(self, statement):
+        """Runs one statement that changes this server's database — only for state no endpoint can
+        set yet (an admin flag before the admin API exists)."""
+        if self.db == "sqlite":
+            con = sqlite3.connect(os.path.join(self.dir, "homeserver.db"), timeout=10)
+            try:
+                con.execute(statement)
+                con.commit()
+            finally:
+                con.close()
+            return
+        subprocess.run(["psql", self.pg_info + f" dbname={self.pg_db}", "-v", "ON_ERROR_STOP=1", "-qAtX",
+                        "-c", statement], check=True, capture_output=True)
+
     # ---- HTTP ----
     def connect(self, timeout=30):
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
@@ -210,7 +225,8 @@ class Server:
         try:
             conn.request(method, path, body=data, headers=h)
             r = conn.getresponse()
-            return Response(r.status, r.getheaders(), r.read().decode(errors="replace"))
+            data = r.read()
+            return Response(r.status, r.getheaders(), data.decode(errors="replace"), data)
         finally:
             if own:
                 conn.close()

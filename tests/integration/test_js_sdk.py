@@ -5,7 +5,8 @@ paged back to m.room.create — using the SDK's request-level calls; and tests/e
 clients running their own sync loops (startClient) see each other's invite, join, messages, typing and
 read receipts live; and tests/e2e/js-sdk/crypto.mjs — the SDK's Rust crypto (matrix-sdk-crypto-wasm)
 exchanging megolm-encrypted messages both ways, and a device that logs in later becoming known to the
-other user (device_lists in /sync) and able to decrypt what follows.
+other user (device_lists in /sync) and able to decrypt what follows; and tests/e2e/js-sdk/media.mjs —
+uploadContent, then the SDK's own download URLs (authenticated and legacy media) give the bytes back.
 
 Needs node and the npm dependencies: `scripts/run-tests.sh` (make test) runs `npm ci` in
 tests/e2e/js-sdk when they are missing; without them this suite fails rather than skips."""
@@ -59,6 +60,9 @@ class JsSdkRooms(JsSdkScript):
 
     def test_live_sync_with_matrix_js_sdk(self):
         self.run_script("live.mjs")
+
+    def test_media_with_matrix_js_sdk(self):
+        self.run_script("media.mjs")
 
 
 # A server of its own: the accounts (ann, ben) are live.mjs's names too.
