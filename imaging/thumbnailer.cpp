@@ -69,6 +69,16 @@ const format* format_of_loader(std::string_view loader) {
 constexpr const char* strict = "fail_on=error";
 constexpr const char* strict_all_frames = "fail_on=error,n=-1";
 
+// "Image/PNG ; x=y" → "image/png"
+std::string essence(std::string_view content_type) {
+  std::string_view type = content_type.substr(0, content_type.find(';'));
+  while (!type.empty() && std::isspace(static_cast<unsigned char>(type.back()))) type.remove_suffix(1);
+  while (!type.empty() && std::isspace(static_cast<unsigned char>(type.front()))) type.remove_prefix(1);
+  std::string lower(type);
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  return lower;
+}
+
 std::once_flag init_once;
 bool can_save_webp = false;
 
@@ -187,15 +197,15 @@ void init() {
 }
 
 bool thumbnailable(std::string_view content_type) {
-  auto end = content_type.find(';');
-  std::string_view type = content_type.substr(0, end);
-  while (!type.empty() && std::isspace(static_cast<unsigned char>(type.back()))) type.remove_suffix(1);
-  while (!type.empty() && std::isspace(static_cast<unsigned char>(type.front()))) type.remove_prefix(1);
-  std::string lower(type);
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-  for (const auto& f : decoded_formats)
-    if (lower == f.content_type) return true;
-  return false;
+  // image/jpg is not registered but common (Synapse accepts it too); the bytes decide anyway.
+  static constexpr std::string_view types[] = {"image/jpeg", "image/jpg", "image/png", "image/gif", "image/webp"};
+  auto type = essence(content_type);
+  return std::find(std::begin(types), std::end(types), type) != std::end(types);
+}
+
+bool animatable(std::string_view content_type) {
+  auto type = essence(content_type);
+  return type == "image/gif" || type == "image/webp";
 }
 
 image_info probe(const std::string& path, uint64_t max_pixels) {

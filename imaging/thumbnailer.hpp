@@ -33,8 +33,10 @@ struct image_too_large : image_error {
 void init();
 
 // Whether a content type (parameters such as "; charset=" ignored, case-insensitive) names a
-// format we thumbnail: image/jpeg, image/png, image/gif, image/webp.
+// format we thumbnail: image/jpeg (or the common image/jpg), image/png, image/gif, image/webp.
 bool thumbnailable(std::string_view content_type);
+// Whether it names a format that can move (GIF, WebP): only those have animated thumbnails.
+bool animatable(std::string_view content_type);
 
 struct image_info {
   int width = 0;   // one frame, as displayed (EXIF orientation applied)

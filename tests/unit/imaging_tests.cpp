@@ -157,10 +157,13 @@ struct vips_fixture {
 
 BOOST_FIXTURE_TEST_SUITE(imaging_tests, vips_fixture)
 
-BOOST_AUTO_TEST_CASE(thumbnailable_types) {
-  for (const char* yes : {"image/jpeg", "image/png", "image/gif", "image/webp", "IMAGE/PNG", "image/jpeg; charset=x",
-                          " image/webp ;q=1"})
+BOOST_AUTO_TEST_CASE(thumbnailable_and_animatable_types) {
+  for (const char* yes : {"image/jpeg", "image/jpg", "image/png", "image/gif", "image/webp", "IMAGE/PNG",
+                          "image/jpeg; charset=x", " image/webp ;q=1"})
     BOOST_TEST(imaging::thumbnailable(yes), yes);
+  for (const char* moving : {"image/gif", "Image/WebP; x=y"}) BOOST_TEST(imaging::animatable(moving), moving);
+  for (const char* still : {"image/jpeg", "image/png", "image/apng", "video/mp4"})
+    BOOST_TEST(!imaging::animatable(still), still);
   for (const char* no : {"image/svg+xml", "image/tiff", "image/heic", "application/pdf", "text/plain", "", "image/",
                          "image/pngx"})
     BOOST_TEST(!imaging::thumbnailable(no), no);
