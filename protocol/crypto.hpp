@@ -42,4 +42,7 @@ bool base64_decode(std::string_view in, std::string& out);
 
 bool constant_time_equal(std::string_view a, std::string_view b);
 
+// HMAC-SHA-256 of `message` under `key`, lower-case hex.
+std::string hmac_sha256_hex(std::string_view key, std::string_view message);
+
 } // namespace myelin::protocol

@@ -1,5 +1,6 @@
 // myelin: the one binary. Runs a node (all-in-one by default), or an operator tool
-// (`myelin placement check FILE`). See docs/configuration.md and docs/architecture.md.
+// (`myelin placement check FILE`, `myelin placement from-synapse HOMESERVER.yaml WORKER.yaml...`).
+// See docs/configuration.md and docs/architecture.md.
 #include <csignal>
 #include <cstring>
 #include <filesystem>
@@ -9,6 +10,7 @@
 #include <sstream>
 #include <string>
 #include <sys/stat.h>
+#include <vector>
 
 #include <boost/json/serialize.hpp>
 
@@ -16,6 +18,7 @@
 #include "actors/runtime/groups.hpp"
 #include "actors/runtime/node.hpp"
 #include "actors/runtime/placement.hpp"
+#include "actors/runtime/synapse_import.hpp"
 #include "common/config.hpp"
 #include "common/log.hpp"
 #include "gateway/gateway.hpp"
@@ -29,7 +32,8 @@ namespace {
 
 constexpr const char* usage = R"(usage:
   myelin [--config FILE | --data-dir DIR] [--placement FILE] [--node NAME] [--expose-instance-header]
-  myelin placement check FILE
+  myelin placement check FILE [--config HOMESERVER.yaml]
+  myelin placement from-synapse HOMESERVER.yaml WORKER.yaml...
   myelin --version
 
   --config FILE      homeserver.yaml to run with
@@ -41,6 +45,12 @@ constexpr const char* usage = R"(usage:
   --node NAME        which node of the placement this process is (default: the first)
   --expose-instance-header   add X-Myelin-Instance (the serving group instance) to responses
   --bench-direct-endpoints   serve /_myelin/direct/{versions,whoami} inside the gateway (bench/)
+
+  placement check    validates a placement file and prints its layout (exit 1 if invalid); with
+                     --config, also checks node link ports against that config's listeners
+  placement from-synapse   translates a Synapse worker deployment (its homeserver.yaml, the worker
+                     files, and any conf.d fragments) into a placement file on stdout; notes about
+                     what does not translate one to one go to stderr
 )";
 
 struct options {
@@ -82,9 +92,18 @@ protocol::signing_key load_or_create_signing_key(const std::string& path, const 
   return key;
 }
 
-int placement_check(const std::string& file) {
+// Throws config_error when the nodes' link ports clash with the listeners of `config`.
+void check_link_ports(const runtime::placement& p, const homeserver_config& cfg) {
+  auto conflicts = runtime::listener_conflicts(p, cfg.listeners, cfg.config_path);
+  std::string all;
+  for (const auto& c : conflicts) all += (all.empty() ? "" : "\n") + c;
+  if (!all.empty()) throw config_error(all);
+}
+
+int placement_check(const std::string& file, const std::string& config_path) {
   try {
     auto p = runtime::load_placement(file);
+    if (!config_path.empty()) check_link_ports(p, load_homeserver_config(config_path));
     std::cout << file << ": OK — " << p.nodes.size() << " node(s)\n";
     for (const auto& n : p.nodes) {
       std::cout << "  node " << n.name;
@@ -101,6 +120,45 @@ int placement_check(const std::string& file) {
     std::cerr << e.what() << "\n";
     return 1;
   }
+}
+
+// Reads the files, prints the placement on stdout and the notes on stderr. Exit 2 on bad input.
+int placement_from_synapse(const std::vector<std::string>& paths) {
+  std::vector<runtime::synapse_config_file> files;
+  for (const auto& path : paths) {
+    std::ifstream in(path);
+    if (!in) {
+      std::cerr << "myelin placement from-synapse: " << path << ": cannot read\n";
+      return 2;
+    }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    files.push_back({path, ss.str()});
+  }
+  try {
+    auto shared = files.front();
+    files.erase(files.begin());
+    auto t = runtime::translate_synapse_deployment(shared, files);
+    std::cout << t.placement_yaml;
+    for (const auto& n : t.notes) std::cerr << "note: " << n << "\n";
+    return 0;
+  } catch (const config_error& e) {
+    std::cerr << "myelin placement from-synapse:\n" << e.what() << "\n";
+    return 2;
+  }
+}
+
+// `myelin placement SUBCOMMAND ...`; argv[1] is "placement".
+int placement_tool(int argc, char** argv) {
+  std::vector<std::string> args(argv + 2, argv + argc);
+  if (args.size() >= 2 && args[0] == "check") {
+    if (args.size() == 2) return placement_check(args[1], "");
+    if (args.size() == 4 && args[2] == "--config") return placement_check(args[1], args[3]);
+  }
+  if (args.size() >= 2 && args[0] == "from-synapse")
+    return placement_from_synapse(std::vector<std::string>(args.begin() + 1, args.end()));
+  std::cerr << usage;
+  return 2;
 }
 
 std::optional<options> parse_args(int argc, char** argv) {
@@ -151,6 +209,7 @@ int run(const options& o) {
       placement_path.empty() ? runtime::all_in_one_placement() : runtime::load_placement(placement_path);
   std::string node = o.node.empty() ? layout.nodes.front().name : o.node;
   if (!layout.find_node(node)) throw config_error(placement_path + ": no node named '" + node + "'");
+  check_link_ports(layout, cfg);
 
   // Block the signals every thread would otherwise receive; the main thread waits for them.
   sigset_t signals;
@@ -207,11 +266,7 @@ int main(int argc, char** argv) {
       std::cout << "myelin " << MYELIN_VERSION << "\n";
       return 0;
     }
-    if (argc >= 2 && std::string(argv[1]) == "placement") {
-      if (argc == 4 && std::string(argv[2]) == "check") return placement_check(argv[3]);
-      std::cerr << usage;
-      return 2;
-    }
+    if (argc >= 2 && std::string(argv[1]) == "placement") return placement_tool(argc, argv);
     auto o = parse_args(argc, argv);
     if (!o) return 0;
     return run(*o);

@@ -14,20 +14,29 @@ void instance_registry::declare(const std::string& group, size_t count) {
 }
 
 void instance_registry::set(const std::string& group, size_t index, caf::actor handle) {
-  std::unique_lock lock(mu_);
-  auto& s = groups_[group];
-  if (index >= s.slots.size()) {
-    s.slots.resize(index + 1);
-    s.slots[index].label = instance_label(group, index);
+  {
+    std::unique_lock lock(mu_);
+    auto& s = groups_[group];
+    if (index >= s.slots.size()) {
+      s.slots.resize(index + 1);
+      s.slots[index].label = instance_label(group, index);
+    }
+    s.slots[index].handle = handle;
   }
-  s.slots[index].handle = std::move(handle);
+  if (observer_) observer_(group, index, handle);
 }
 
 void instance_registry::clear(const std::string& group, size_t index) {
-  std::unique_lock lock(mu_);
-  auto it = groups_.find(group);
-  if (it != groups_.end() && index < it->second.slots.size()) it->second.slots[index].handle = nullptr;
+  {
+    std::unique_lock lock(mu_);
+    auto it = groups_.find(group);
+    if (it == groups_.end() || index >= it->second.slots.size()) return;
+    it->second.slots[index].handle = nullptr;
+  }
+  if (observer_) observer_(group, index, caf::actor{});
 }
+
+void instance_registry::set_observer(observer o) { observer_ = std::move(o); }
 
 size_t instance_registry::size(const std::string& group) const {
   std::shared_lock lock(mu_);

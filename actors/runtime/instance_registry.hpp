@@ -5,6 +5,7 @@
 #include <caf/actor.hpp>
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <shared_mutex>
@@ -32,8 +33,13 @@ public:
   instance_ref at(const std::string& group, size_t index) const;
   std::vector<instance_ref> all(const std::string& group) const;
   std::vector<std::string> groups() const;
+  // Called after every set/clear (outside the lock), e.g. to tell linked nodes about a restarted
+  // local instance. Install before the first set.
+  using observer = std::function<void(const std::string& group, size_t index, const caf::actor& handle)>;
+  void set_observer(observer o);
 
 private:
+  observer observer_;
   struct slot_set {
     balance_policy policy = balance_policy::round_robin;
     std::vector<instance_ref> slots;

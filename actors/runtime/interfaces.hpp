@@ -25,8 +25,14 @@ using stream_writer_actor = caf::typed_actor<
 
 // A node's stream hub: writers publish to it; it fans updates out to subscribers and tracks the
 // positions this node has seen, answering "wait until position p" for read-after-write.
+//
+// Across nodes: every hub forwards what this node's writers publish to the hubs of the linked
+// nodes (link_atom adds or, with false, removes one), which take it as `forward_atom` updates and
+// do not pass them on — each update crosses one link, once.
 using stream_hub_actor = caf::typed_actor<
     caf::reacts_to<atoms::publish_atom, stream_update>,
+    caf::reacts_to<atoms::forward_atom, stream_update>,
+    caf::reacts_to<atoms::link_atom, caf::actor, bool>,
     caf::reacts_to<atoms::subscribe_atom, std::string, caf::actor>,
     caf::replies_to<atoms::wait_atom, std::vector<stream_position>>::with<bool>,
     caf::reacts_to<atoms::wait_atom>>;                                // periodic deadline sweep (self-sent)

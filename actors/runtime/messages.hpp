@@ -2,6 +2,7 @@
 // the `myelin` type-id block, so any group can move to another node without code changes: no
 // pointers, callbacks or shared state ever travel between groups.
 #pragma once
+#include <caf/actor.hpp>
 #include <caf/atom.hpp>
 #include <caf/meta/type_name.hpp>
 #include <caf/type_id.hpp>
@@ -81,6 +82,36 @@ struct stream_update {
   std::vector<std::string> rows;
 };
 
+// ---- node links (actors/runtime/node_link.cpp) ----
+// A node proves it holds the placement's shared secret before it learns any actor of ours:
+// hello → challenge (the server's proof) → auth (the client's proof) → the server's table.
+struct link_hello {
+  std::string node;   // who is connecting
+  std::string nonce;
+};
+struct link_challenge {
+  std::string node;   // who answers
+  std::string nonce;
+  std::string proof;  // HMAC(secret, "server|<server>|<client>|<client nonce>|<server nonce>")
+};
+struct link_auth {
+  std::string node;
+  std::string proof;  // HMAC(secret, "client|<client>|<server>|<server nonce>|<client nonce>")
+  caf::actor connector;  // receives the server's later table changes
+  caf::actor hub;        // receives the server's stream updates
+};
+// Instances of the sending node: (group, global index) → handle; an invalid handle = restarting.
+struct link_entry {
+  std::string group;
+  uint64_t index = 0;
+  caf::actor handle;
+};
+struct link_table {
+  std::string node;
+  std::vector<link_entry> entries;
+  caf::actor hub;
+};
+
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, stream_position& x) {
   return f(caf::meta::type_name("stream_position"), x.stream, x.writer, x.position);
@@ -108,6 +139,26 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, stream_update& x) {
   return f(caf::meta::type_name("stream_update"), x.stream, x.writer, x.position, x.rows);
 }
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, link_hello& x) {
+  return f(caf::meta::type_name("link_hello"), x.node, x.nonce);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, link_challenge& x) {
+  return f(caf::meta::type_name("link_challenge"), x.node, x.nonce, x.proof);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, link_auth& x) {
+  return f(caf::meta::type_name("link_auth"), x.node, x.proof, x.connector, x.hub);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, link_entry& x) {
+  return f(caf::meta::type_name("link_entry"), x.group, x.index, x.handle);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, link_table& x) {
+  return f(caf::meta::type_name("link_table"), x.node, x.entries, x.hub);
+}
 
 } // namespace myelin
 
@@ -120,6 +171,12 @@ CAF_BEGIN_TYPE_ID_BLOCK(myelin, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(myelin, (myelin::write_result))
   CAF_ADD_TYPE_ID(myelin, (myelin::stream_update))
   CAF_ADD_TYPE_ID(myelin, (std::vector<std::pair<std::string, std::string>>))
+  CAF_ADD_TYPE_ID(myelin, (myelin::link_hello))
+  CAF_ADD_TYPE_ID(myelin, (myelin::link_challenge))
+  CAF_ADD_TYPE_ID(myelin, (myelin::link_auth))
+  CAF_ADD_TYPE_ID(myelin, (myelin::link_entry))
+  CAF_ADD_TYPE_ID(myelin, (std::vector<myelin::link_entry>))
+  CAF_ADD_TYPE_ID(myelin, (myelin::link_table))
   CAF_ADD_ATOM(myelin, myelin::atoms, label_atom, "label")
   CAF_ADD_ATOM(myelin, myelin::atoms, subscribe_atom, "subscribe")
   CAF_ADD_ATOM(myelin, myelin::atoms, wait_atom, "wait")
@@ -129,4 +186,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(myelin, caf::first_custom_type_id)
   CAF_ADD_ATOM(myelin, myelin::atoms, flush_atom, "flush")
   CAF_ADD_ATOM(myelin, myelin::atoms, position_atom, "position")
   CAF_ADD_ATOM(myelin, myelin::atoms, release_atom, "release")
+  CAF_ADD_ATOM(myelin, myelin::atoms, forward_atom, "forward")
+  CAF_ADD_ATOM(myelin, myelin::atoms, link_atom, "link")
 CAF_END_TYPE_ID_BLOCK(myelin)

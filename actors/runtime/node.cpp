@@ -6,6 +6,7 @@
 #include "actors/runtime/api_instance.hpp"
 #include "actors/runtime/blocking_pool.hpp"
 #include "actors/runtime/bridge.hpp"
+#include "actors/runtime/node_link.hpp"
 #include "actors/runtime/node_views.hpp"
 #include "actors/runtime/stream_hub.hpp"
 #include "actors/runtime/stream_writer.hpp"
@@ -48,6 +49,7 @@ struct node_runtime::impl {
   std::vector<caf::actor> bridges;
   std::atomic<uint64_t> bridge_rr{0};
   caf::actor supervisor;
+  std::unique_ptr<node_links> links;  // multi-node placements only
   std::vector<std::shared_ptr<const stream_writer_config>> writer_cfgs;
   bool started = false;
   bool stopped = false;
@@ -100,6 +102,11 @@ void node_runtime::start() {
   protocol::crypto_init();
 
   storage::database_options dbo;
+  if (m.layout.multi_node() && m.cfg.database.name == "sqlite3")
+    throw std::runtime_error("a multi-node placement needs PostgreSQL: every node works on the same database, "
+                             "and an SQLite file belongs to one process");
+  if (m.layout.multi_node() && m.layout.shared_secret.empty())
+    throw std::runtime_error("a multi-node placement needs a shared_secret: node links prove it to each other");
   if (m.cfg.database.name == "sqlite3") {
     dbo.kind = storage::dialect::sqlite;
     dbo.sqlite_path = m.cfg.database.sqlite_path;
@@ -148,7 +155,7 @@ void node_runtime::start() {
   };
   for (const auto& [name, make] : streams) {
     std::string group = "writer." + name;
-    for (size_t i = 0; i < m.layout.instances_on(me, group); ++i) {
+    for (size_t i : m.layout.indices_on(me, group)) {
       auto wc = std::make_shared<stream_writer_config>();
       wc->definition = make();
       wc->writer_name = instance_label(group, i);
@@ -158,6 +165,15 @@ void node_runtime::start() {
     }
   }
 
+  if (m.layout.multi_node()) {
+    // Peers learn about this node's instances as they (re)start; the links exist before the
+    // first instance does, so none is missed.
+    m.links = std::make_unique<node_links>(*m.sys, node_link_config{&m.layout, me, &m.registry, m.hub});
+    m.registry.set_observer([this](const std::string& group, size_t index, const caf::actor& handle) {
+      if (impl_->links && impl_->layout.node_of(group, index) == impl_->opts.node_name)
+        impl_->links->local_instance_changed(group, index, handle);
+    });
+  }
   m.supervisor = spawn_supervisor(
       *m.sys, [this](const std::string& g, size_t i) { return impl_->spawn_instance(g, i); }, &m.registry);
   // Writers first: API instances may write as soon as they exist.
@@ -167,10 +183,10 @@ void node_runtime::start() {
   for (const auto& g : known_groups())
     if (g.kind == group_kind::api) order.push_back(g.name);
   caf::scoped_actor self{*m.sys};
+  // Every instance of the cluster has a slot; this node fills its own, node links the others.
   for (const auto& group : order) {
-    size_t n = m.layout.instances_on(me, group);
-    m.registry.declare(group, n);
-    for (size_t i = 0; i < n; ++i) supervise(m.supervisor, group, i);
+    m.registry.declare(group, m.layout.total_instances(group));
+    for (size_t i : m.layout.indices_on(me, group)) supervise(m.supervisor, group, i);
   }
   size_t bridges = std::max<size_t>(1, m.cfg.runtime.scheduler_threads);
   for (size_t i = 0; i < bridges; ++i)
@@ -180,14 +196,14 @@ void node_runtime::start() {
   for (int tries = 0; tries < 500; ++tries) {
     bool all = true;
     for (const auto& group : order)
-      for (const auto& ref : m.registry.all(group))
-        if (!ref.handle) all = false;
+      for (size_t i : m.layout.indices_on(me, group))
+        if (!m.registry.at(group, i).handle) all = false;
     if (all) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   std::string summary;
   for (const auto& group : order) {
-    size_t n = m.registry.size(group);
+    size_t n = m.layout.instances_on(me, group);
     if (n) summary += (summary.empty() ? "" : " ") + group + "x" + std::to_string(n);
   }
   m.log.info("node started", {{"node", me}, {"groups", summary},
@@ -198,13 +214,14 @@ void node_runtime::stop() {
   auto& m = *impl_;
   if (!m.started || m.stopped) return;
   m.stopped = true;
+  if (m.links) m.links->stop();
   if (m.sys) {
     caf::scoped_actor self{*m.sys};
     // Stop the supervisor first so it does not restart what we shut down.
     self->send_exit(m.supervisor, caf::exit_reason::user_shutdown);
-    for (const auto& group : m.registry.groups())
-      for (const auto& ref : m.registry.all(group))
-        if (ref.handle) self->send_exit(ref.handle, caf::exit_reason::user_shutdown);
+    for (const auto& group : m.registry.groups())  // this node's instances only: the others are peers'
+      for (size_t i : m.layout.indices_on(m.opts.node_name, group))
+        if (auto ref = m.registry.at(group, i); ref.handle) self->send_exit(ref.handle, caf::exit_reason::user_shutdown);
     for (auto& b : m.bridges) self->send_exit(b, caf::exit_reason::user_shutdown);
     self->send_exit(m.hub, caf::exit_reason::user_shutdown);
   }
@@ -214,7 +231,9 @@ void node_runtime::stop() {
   m.supervisor = nullptr;
   for (const auto& group : m.registry.groups())
     for (size_t i = 0; i < m.registry.size(group); ++i) m.registry.clear(group, i);
-  m.sys.reset();  // joins the scheduler and detached writers
+  m.sys.reset();  // joins the scheduler, detached writers and link connectors
+  m.registry.set_observer(nullptr);
+  m.links.reset();
   m.db.reset();
   m.log.info("node stopped", {{"node", m.opts.node_name}});
 }
@@ -293,8 +312,8 @@ storage::database& node_runtime::db() { return *impl_->db; }
 caf::actor_system& node_runtime::system() { return *impl_->sys; }
 
 void node_runtime::release_long_polls() {
-  for (const auto& ref : impl_->registry.all("sync"))
-    if (ref.handle) caf::anon_send(ref.handle, atoms::release_atom_v);
+  for (size_t i : impl_->layout.indices_on(impl_->opts.node_name, "sync"))
+    if (auto ref = impl_->registry.at("sync", i); ref.handle) caf::anon_send(ref.handle, atoms::release_atom_v);
 }
 
 void node_runtime::crash_instance(const std::string& group, size_t index) {

@@ -34,6 +34,28 @@ size_t placement::total_instances(const std::string& group) const {
   return n;
 }
 
+std::vector<size_t> placement::indices_on(const std::string& node, const std::string& group) const {
+  std::vector<size_t> out;
+  auto it = groups.find(group);
+  if (it == groups.end()) return out;
+  size_t next = 0;
+  for (const auto& a : it->second) {
+    for (size_t i = 0; i < a.instances; ++i, ++next)
+      if (a.node == node) out.push_back(next);
+  }
+  return out;
+}
+
+std::string placement::node_of(const std::string& group, size_t index) const {
+  auto it = groups.find(group);
+  if (it == groups.end()) return {};
+  for (const auto& a : it->second) {
+    if (index < a.instances) return a.node;
+    index -= a.instances;
+  }
+  return {};
+}
+
 placement all_in_one_placement(const std::string& node_name) {
   placement p;
   p.nodes.push_back(node_spec{node_name});
@@ -60,6 +82,17 @@ std::string key_of(checker& c, const YAML::Node& k) {
     return {};
   }
   return k.Scalar();
+}
+
+bool is_loopback(const std::string& host) {
+  return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1";
+}
+
+bool is_wildcard(const std::string& host) { return host.empty() || host == "0.0.0.0" || host == "::"; }
+
+// Two binds on one port clash when their addresses can be the same socket.
+bool addresses_overlap(const std::string& a, const std::string& b) {
+  return a == b || is_wildcard(a) || is_wildcard(b) || (is_loopback(a) && is_loopback(b));
 }
 
 size_t read_instances(checker& c, const YAML::Node& n, const std::string& group) {
@@ -138,17 +171,22 @@ placement parse_checked(const std::string& yaml_text, const std::string& origin)
   }
 
   auto nodes = root["nodes"];
+  std::set<std::string> nodes_with_host;   // the 127.0.0.1 default only suits a single node
   if (!nodes || !nodes.IsMap() || nodes.size() == 0) {
     c.fail(nodes ? nodes : root, "'nodes' must map at least one node name to its address");
   } else {
     for (auto kv : nodes) {
       node_spec n;
       n.name = key_of(c, kv.first);
+      n.line = kv.first.Mark().line + 1;
       if (kv.second.IsMap()) {
         for (auto f : kv.second) {
           auto k = key_of(c, f.first);
           try {
-            if (k == "host") n.host = f.second.as<std::string>();
+            if (k == "host") {
+              n.host = f.second.as<std::string>();
+              nodes_with_host.insert(n.name);
+            }
             else if (k == "port") n.port = f.second.as<uint16_t>();
             else if (k == "bind_address") n.bind_address = f.second.as<std::string>();
             else c.fail(f.first, "node '" + n.name + "': unknown key '" + k + "' (expected host, port, bind_address)");
@@ -165,16 +203,24 @@ placement parse_checked(const std::string& yaml_text, const std::string& origin)
   }
 
   if (p.nodes.size() > 1) {
-    std::set<std::pair<std::string, uint16_t>> endpoints;
+    std::map<std::pair<std::string, uint16_t>, std::string> endpoints;
     for (auto kv : nodes) {
       auto name = key_of(c, kv.first);
       const node_spec* n = p.find_node(name);
       if (!n) continue;
       if (n->port == 0) c.fail(kv.first, "node '" + name + "': a multi-node placement needs a link 'port'");
-      if (n->host.empty()) c.fail(kv.first, "node '" + name + "': missing 'host'");
-      if (!endpoints.insert({n->host, n->port}).second)
+      if (!nodes_with_host.count(name) || n->host.empty())
+        c.fail(kv.first, "node '" + name + "': a multi-node placement needs its 'host' (the address other nodes "
+                         "reach it at)");
+      else if (is_wildcard(n->host))
+        c.fail(kv.first, "node '" + name + "': host " + n->host + " is not an address other nodes can reach (the "
+                         "address to listen on is 'bind_address')");
+      // localhost and 127.0.0.1 are one machine: compare them as one.
+      std::string host = is_loopback(n->host) ? "127.0.0.1" : n->host;
+      auto [it, fresh] = endpoints.emplace(std::make_pair(host, n->port), name);
+      if (!fresh)
         c.fail(kv.first, "node '" + name + "': " + n->host + ":" + std::to_string(n->port) +
-                             " is already used by another node");
+                             " is already used by node '" + it->second + "'");
     }
   }
 
@@ -183,8 +229,14 @@ placement parse_checked(const std::string& yaml_text, const std::string& origin)
     if (!groups.IsMap()) {
       c.fail(groups, "'groups' must map group names to instance counts");
     } else {
+      std::map<std::string, int> seen_at;   // yaml-cpp keeps duplicate keys; the file means one of them
       for (auto kv : groups) {
         auto name = key_of(c, kv.first);
+        int line = kv.first.Mark().line + 1;
+        if (auto [it, fresh] = seen_at.emplace(name, line); !fresh && !name.empty()) {
+          c.fail(kv.first, "group '" + name + "' is listed twice (first on line " + std::to_string(it->second) + ")");
+          continue;
+        }
         const group_info* info = find_group(name);
         if (!info) {
           std::string known;
@@ -226,6 +278,25 @@ placement parse_checked(const std::string& yaml_text, const std::string& origin)
   return p;
 }
 } // namespace
+
+std::vector<std::string> listener_conflicts(const placement& p, const std::vector<listener_config>& listeners,
+                                            const std::string& config_origin) {
+  std::vector<std::string> out;
+  for (const auto& n : p.nodes) {
+    if (n.port == 0) continue;   // no link
+    for (const auto& l : listeners) {
+      if (!l.path.empty() || l.port != n.port) continue;
+      for (const auto& a : l.bind_addresses)
+        if (addresses_overlap(a, n.bind_address)) {
+          out.push_back(p.origin + ":" + std::to_string(n.line) + ": node '" + n.name + "': link port " +
+                        std::to_string(n.port) + " is also the port of a listener in " + config_origin + " (bound on " +
+                        a + ")");
+          break;
+        }
+    }
+  }
+  return out;
+}
 
 placement load_placement(const std::string& path) {
   std::ifstream in(path);

@@ -7,6 +7,10 @@
 #include <string>
 #include <vector>
 
+namespace myelin {
+struct listener_config;
+}
+
 namespace myelin::runtime {
 
 struct node_spec {
@@ -14,6 +18,7 @@ struct node_spec {
   std::string host = "127.0.0.1";        // where other nodes reach this node's link
   uint16_t port = 0;                     // node link port (0: single node, no link)
   std::string bind_address = "127.0.0.1";
+  int line = 0;                          // where the placement file defines it (0: built in)
 };
 
 struct group_assignment {
@@ -30,15 +35,29 @@ struct placement {
   const node_spec* find_node(const std::string& name) const;
   size_t instances_on(const std::string& node, const std::string& group) const;
   size_t total_instances(const std::string& group) const;
+  // Instances are numbered across the cluster in file order (the first assignment's instances
+  // first), so "sync/3" names the same instance on every node and the affinity hashes agree.
+  // The global indices of a group's instances on one node:
+  std::vector<size_t> indices_on(const std::string& node, const std::string& group) const;
+  // The node running instance `index` of a group ("" when there is none).
+  std::string node_of(const std::string& group, size_t index) const;
+  bool multi_node() const { return nodes.size() > 1; }
 };
 
 // One node, every group once.
 placement all_in_one_placement(const std::string& node_name = "main");
 
 // Parses and validates. Throws config_error("FILE:LINE: ...") listing what is wrong: unknown
-// groups, singleton groups with more than one instance, unknown nodes, nodes without address
-// or port in a multi-node file, two nodes on one host:port.
+// groups, groups listed twice, singleton groups with more than one instance, unknown nodes,
+// nodes without host (or with a wildcard one) or port in a multi-node file, two nodes on one
+// host:port.
 placement parse_placement(const std::string& yaml_text, const std::string& origin);
 placement load_placement(const std::string& path);
+
+// What clashes between a placement and the listeners of the homeserver.yaml its nodes run with:
+// a node link port that an HTTP listener binds on an overlapping address. One
+// "PLACEMENT:LINE: ..." line per problem, naming `config_origin`; empty when all is well.
+std::vector<std::string> listener_conflicts(const placement& p, const std::vector<listener_config>& listeners,
+                                            const std::string& config_origin);
 
 } // namespace myelin::runtime

@@ -17,6 +17,7 @@ struct hub_state {
   std::shared_ptr<const hub_listeners> listeners;
   std::map<std::pair<std::string, std::string>, int64_t> seen;
   std::map<std::string, std::vector<caf::actor>> subscribers;
+  std::vector<caf::actor> peer_hubs;  // linked nodes' hubs: they get what this node's writers publish
   std::vector<waiter> waiters;
   bool sweep_scheduled = false;
   logger log{"streams"};
@@ -27,6 +28,25 @@ struct hub_state {
       if (it == seen.end() || it->second < p.position) return false;
     }
     return true;
+  }
+
+  // One update on this node: listeners first, then subscribers, then the position counts as seen.
+  void apply(const stream_update& u) {
+    for (const std::string& key : {u.stream, std::string("*")}) {
+      auto range = listeners->by_stream.equal_range(key);
+      for (auto it = range.first; it != range.second; ++it) {
+        try {
+          it->second(u);
+        } catch (const std::exception& e) {
+          log.error("stream listener failed", {{"stream", u.stream}, {"error", e.what()}});
+        }
+      }
+    }
+    if (auto sit = subscribers.find(u.stream); sit != subscribers.end())
+      for (const auto& sub : sit->second) caf::anon_send(sub, u);  // subscribers are dynamically typed
+    auto& pos = seen[{u.stream, u.writer}];
+    if (u.position > pos) pos = u.position;
+    if (!waiters.empty()) release(true);
   }
 
   // Releases waiters whose positions are reached, or whose time is up (they get false).
@@ -58,22 +78,14 @@ stream_hub_actor::behavior_type hub_impl(hub_type self, std::shared_ptr<const hu
   });
   return {
       [=](atoms::publish_atom, const stream_update& u) {
-        auto& st = self->state;
-        for (const std::string& key : {u.stream, std::string("*")}) {
-          auto range = st.listeners->by_stream.equal_range(key);
-          for (auto it = range.first; it != range.second; ++it) {
-            try {
-              it->second(u);
-            } catch (const std::exception& e) {
-              st.log.error("stream listener failed", {{"stream", u.stream}, {"error", e.what()}});
-            }
-          }
-        }
-        if (auto sit = st.subscribers.find(u.stream); sit != st.subscribers.end())
-          for (const auto& sub : sit->second) caf::anon_send(sub, u);  // subscribers are dynamically typed
-        auto& pos = st.seen[{u.stream, u.writer}];
-        if (u.position > pos) pos = u.position;
-        if (!st.waiters.empty()) st.release(true);
+        for (const auto& peer : self->state.peer_hubs) caf::anon_send(peer, atoms::forward_atom_v, u);
+        self->state.apply(u);
+      },
+      [=](atoms::forward_atom, const stream_update& u) { self->state.apply(u); },
+      [=](atoms::link_atom, const caf::actor& peer, bool linked) {
+        auto& peers = self->state.peer_hubs;
+        peers.erase(std::remove(peers.begin(), peers.end(), peer), peers.end());
+        if (linked) peers.push_back(peer);
       },
       [=](atoms::subscribe_atom, const std::string& stream, const caf::actor& who) {
         self->state.subscribers[stream].push_back(who);

@@ -78,8 +78,13 @@ class Response:
 class Server:
     """One myelin process. `extra_config` is appended to the generated homeserver.yaml."""
 
-    def __init__(self, extra_config="", placement=None, db=None, expose_instance_header=True):
+    def __init__(self, extra_config="", placement=None, db=None, expose_instance_header=True, node=None,
+                 shared_pg_db=None):
+        """`node` runs one node of a multi-node placement (--node); `shared_pg_db` makes it use another
+        server's PostgreSQL database (the nodes of a cluster share one) instead of a fresh one."""
         self.db = db or ARGS.db
+        self.node = node
+        self.owns_pg_db = shared_pg_db is None
         self.dir = tempfile.mkdtemp(prefix="myelin-it-")
         self.extra_config = extra_config
         self.placement = placement
@@ -92,7 +97,7 @@ class Server:
             self.pg_info = pg_conninfo()
             if self.pg_info is None:
                 raise unittest.SkipTest("PostgreSQL not available (MYELIN_TEST_PG unset)")
-            self.pg_db = create_pg_database(self.pg_info)
+            self.pg_db = shared_pg_db or create_pg_database(self.pg_info)
         self.write_config()
 
     def database_yaml(self):
@@ -133,6 +138,8 @@ class Server:
             with open(path, "w") as f:
                 f.write(self.placement)
             cmd += ["--placement", path]
+        if self.node:
+            cmd += ["--node", self.node]
         if self.expose:
             cmd.append("--expose-instance-header")
         self.log = open(self.log_path, "a")
@@ -175,7 +182,7 @@ class Server:
             self.proc.wait()
             self.log.close()
             self.proc = None
-        if self.pg_db:
+        if self.pg_db and self.owns_pg_db:
             drop_pg_database(self.pg_info, self.pg_db)
         if os.environ.get("MYELIN_KEEP_TEST_DIRS") != "1":
             shutil.rmtree(self.dir, ignore_errors=True)

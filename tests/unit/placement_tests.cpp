@@ -3,6 +3,7 @@
 #include <set>
 
 #include "actors/runtime/groups.hpp"
+#include "actors/runtime/node_link.hpp"
 #include "actors/runtime/placement.hpp"
 #include "common/config.hpp"
 
@@ -54,6 +55,15 @@ groups:
   BOOST_TEST(p.total_instances("sync") == 5u);
   BOOST_TEST(p.instances_on("a", "client_reader") == 0u);
   BOOST_TEST(p.instances_on("a", "main") == 1u);  // default node is the first
+  // Global numbering in file order: a's sync instances are 0-1, b's 2-4, on every node alike.
+  BOOST_TEST((p.indices_on("a", "sync") == std::vector<size_t>{0, 1}));
+  BOOST_TEST((p.indices_on("b", "sync") == std::vector<size_t>{2, 3, 4}));
+  BOOST_TEST(p.node_of("sync", 1) == "a");
+  BOOST_TEST(p.node_of("sync", 4) == "b");
+  BOOST_TEST(p.node_of("sync", 5) == "");
+  BOOST_TEST(p.indices_on("a", "client_reader").empty());
+  BOOST_TEST(p.multi_node());
+  BOOST_TEST(!all_in_one_placement().multi_node());
 }
 
 BOOST_AUTO_TEST_CASE(errors_name_the_line_and_problem) {
@@ -85,6 +95,51 @@ BOOST_AUTO_TEST_CASE(errors_name_the_line_and_problem) {
   BOOST_TEST(e.find("singleton") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(what_placement_check_catches) {
+  // yaml-cpp keeps both entries of a duplicated key; the file would silently mean one of them.
+  auto e = error_of("nodes:\n  main: {}\ngroups:\n  sync: 2\n  client_reader: 1\n  sync: 3\n");
+  BOOST_TEST(e.find("p.yaml:6: group 'sync' is listed twice (first on line 4)") != std::string::npos, e);
+  // Several nodes: each must say where the others reach it; the single-node default 127.0.0.1
+  // would point every other machine at itself.
+  e = error_of("nodes:\n  a: {host: 10.0.0.1, port: 9300}\n  b: {port: 9300}\n");
+  BOOST_TEST(e.find("p.yaml:3: node 'b': a multi-node placement needs its 'host'") != std::string::npos, e);
+  e = error_of("nodes:\n  a: {host: 10.0.0.1, port: 9300}\n  b: {host: 0.0.0.0, port: 9300}\n");
+  BOOST_TEST(e.find("node 'b': host 0.0.0.0 is not an address other nodes can reach") != std::string::npos, e);
+  // localhost and 127.0.0.1 are one machine.
+  e = error_of("nodes:\n  a: {host: localhost, port: 9300}\n  b: {host: 127.0.0.1, port: 9300}\n");
+  BOOST_TEST(e.find("p.yaml:3: node 'b': 127.0.0.1:9300 is already used by node 'a'") != std::string::npos, e);
+  e = error_of("nodes:\n  a: {host: h, port: 9300}\n  b: {host: h, port: 9300}\ngroups:\n  sync: {node: c}\n");
+  BOOST_TEST(e.find("already used by node 'a'") != std::string::npos, e);
+  BOOST_TEST(e.find("p.yaml:5: group 'sync': unknown node 'c'") != std::string::npos, e);
+  // One node may leave host out (127.0.0.1), and two nodes on one machine differ by port.
+  BOOST_TEST(error_of("nodes:\n  a: {port: 9300}\n") == "");
+  BOOST_TEST(error_of("nodes:\n  a: {host: 127.0.0.1, port: 9300}\n  b: {host: 127.0.0.1, port: 9301}\n") == "");
+}
+
+BOOST_AUTO_TEST_CASE(link_ports_against_listeners) {
+  auto p = parse_placement("nodes:\n  a: {host: 10.0.0.1, port: 8008, bind_address: 10.0.0.1}\n"
+                           "  b: {host: 10.0.0.2, port: 9300, bind_address: 0.0.0.0}\n", "p.yaml");
+  auto tcp = [](uint16_t port, std::string bind) {
+    listener_config l;
+    l.port = port;
+    l.bind_addresses = {std::move(bind)};
+    return l;
+  };
+  // A wildcard listener clashes with any link on its port; a listener on another address does not.
+  auto c = listener_conflicts(p, {tcp(8008, "0.0.0.0")}, "hs.yaml");
+  BOOST_REQUIRE(c.size() == 1u);
+  BOOST_TEST(c[0] == "p.yaml:2: node 'a': link port 8008 is also the port of a listener in hs.yaml (bound on 0.0.0.0)");
+  BOOST_TEST(listener_conflicts(p, {tcp(8008, "10.0.0.3")}, "hs.yaml").empty());
+  BOOST_TEST(listener_conflicts(p, {tcp(9300, "10.0.0.2")}, "hs.yaml").size() == 1u);  // b binds 0.0.0.0
+  BOOST_TEST(listener_conflicts(p, {tcp(8448, "0.0.0.0")}, "hs.yaml").empty());
+  listener_config unix_socket;
+  unix_socket.path = "/run/myelin.sock";
+  unix_socket.port = 8008;
+  BOOST_TEST(listener_conflicts(p, {unix_socket}, "hs.yaml").empty());
+  // No link, no clash: the all-in-one node has port 0.
+  BOOST_TEST(listener_conflicts(all_in_one_placement(), {tcp(0, "127.0.0.1")}, "hs.yaml").empty());
+}
+
 BOOST_AUTO_TEST_CASE(balancing_policies) {
   BOOST_TEST(pick_instance(balance_policy::singleton, "x", 4, 7) == 0u);
   BOOST_TEST(pick_instance(balance_policy::round_robin, "", 4, 6) == 2u);
@@ -95,6 +150,24 @@ BOOST_AUTO_TEST_CASE(balancing_policies) {
   for (int i = 0; i < 64; ++i) seen.insert(pick_instance(balance_policy::room, "!r" + std::to_string(i) + ":t", 4, 0));
   BOOST_TEST(seen.size() == 4u);
   BOOST_TEST(shard_for("!room:test", 1) == 0u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(node_link_tests)
+
+BOOST_AUTO_TEST_CASE(handshake_proofs_bind_names_nonces_and_direction) {
+  using myelin::runtime::link_client_proof;
+  using myelin::runtime::link_server_proof;
+  auto server = link_server_proof("s3cret", "a", "b", "n1", "n2");
+  BOOST_TEST(server.size() == 64u);
+  BOOST_TEST(server == link_server_proof("s3cret", "a", "b", "n1", "n2"));
+  // A client proof is never a valid server proof (no reflection), and every input matters.
+  BOOST_TEST(server != link_client_proof("s3cret", "a", "b", "n1", "n2"));
+  BOOST_TEST(server != link_server_proof("other", "a", "b", "n1", "n2"));
+  BOOST_TEST(server != link_server_proof("s3cret", "b", "a", "n1", "n2"));
+  BOOST_TEST(server != link_server_proof("s3cret", "a", "b", "n2", "n1"));
+  BOOST_TEST(server != link_server_proof("s3cret", "a", "c", "n1", "n2"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

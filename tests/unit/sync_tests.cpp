@@ -82,6 +82,17 @@ BOOST_AUTO_TEST_CASE(wakes_by_room_and_by_user) {
   BOOST_TEST((ids(update("events", {"not json", "[1]"})).empty()));
 }
 
+BOOST_AUTO_TEST_CASE(a_catch_up_row_wakes_everyone) {
+  sync::notifier n;
+  n.watch(1, "@a:x", {"!r1:x"});
+  n.watch(2, "@b:x", {});
+  auto woken = n.affected(update("events", {R"({"type":"catch_up","everyone":true})"}));
+  std::sort(woken.begin(), woken.end());
+  BOOST_TEST((woken == std::vector<uint64_t>{1, 2}));
+  BOOST_TEST(sync::notifier::concerns(update("events", {R"({"type":"catch_up","everyone":true})"}), "@z:x", {}));
+  BOOST_TEST(n.affected(update("events", {R"({"type":"catch_up","everyone":false})"})).empty());
+}
+
 BOOST_AUTO_TEST_CASE(unwatch_forgets_every_key) {
   sync::notifier n;
   n.watch(1, "@a:x", {"!r1:x"});

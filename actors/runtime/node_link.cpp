@@ -1,0 +1,306 @@
+#include "actors/runtime/node_link.hpp"
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include <map>
+
+#include "actors/runtime/instance_registry.hpp"
+#include "actors/runtime/placement.hpp"
+#include "common/log.hpp"
+#include "protocol/crypto.hpp"
+
+namespace myelin::runtime {
+
+std::string link_server_proof(const std::string& secret, const std::string& server, const std::string& client,
+                              const std::string& client_nonce, const std::string& server_nonce) {
+  return protocol::hmac_sha256_hex(secret, "myelin-link-server|" + server + "|" + client + "|" + client_nonce + "|" +
+                                               server_nonce);
+}
+
+std::string link_client_proof(const std::string& secret, const std::string& client, const std::string& server,
+                              const std::string& server_nonce, const std::string& client_nonce) {
+  return protocol::hmac_sha256_hex(secret, "myelin-link-client|" + client + "|" + server + "|" + server_nonce + "|" +
+                                               client_nonce);
+}
+
+namespace {
+
+constexpr auto handshake_timeout = std::chrono::seconds(5);
+constexpr auto first_retry = std::chrono::milliseconds(250);
+constexpr auto max_retry = std::chrono::seconds(5);
+
+struct shared_link_config {
+  node_link_config cfg;
+  std::string secret;
+};
+using link_config_ptr = std::shared_ptr<const shared_link_config>;
+
+// This node's instances as a table for a peer.
+link_table local_table(const shared_link_config& lc) {
+  link_table t;
+  t.node = lc.cfg.me;
+  t.hub = caf::actor_cast<caf::actor>(lc.cfg.hub);
+  for (const auto& g : known_groups())
+    for (size_t i : lc.cfg.layout->indices_on(lc.cfg.me, g.name))
+      t.entries.push_back(link_entry{g.name, i, lc.cfg.registry->at(g.name, i).handle});
+  return t;
+}
+
+// ---- the directory: answers peers' handshakes, then tells them about this node ----
+
+struct directory_state {
+  link_config_ptr lc;
+  struct pending_handshake {
+    std::string peer;
+    std::string client_nonce;
+    std::string server_nonce;
+  };
+  std::map<caf::actor_addr, pending_handshake> pending;  // by the connecting actor
+  struct peer {
+    caf::actor connector;
+    caf::actor hub;
+  };
+  std::map<std::string, peer> peers;  // authenticated nodes
+  logger log{"cluster"};
+};
+
+caf::behavior directory_impl(caf::stateful_actor<directory_state>* self, link_config_ptr lc) {
+  self->state.lc = lc;
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& st = self->state;
+    st.pending.erase(dm.source);
+    for (auto it = st.peers.begin(); it != st.peers.end(); ++it) {
+      if (it->second.connector.address() != dm.source) continue;
+      caf::anon_send(st.lc->cfg.hub, atoms::link_atom_v, it->second.hub, false);
+      st.log.warn("node link lost (inbound)", {{"peer", it->first}});
+      st.peers.erase(it);
+      break;
+    }
+  });
+  return {
+      [=](link_hello& h) -> caf::result<link_challenge> {
+        auto& st = self->state;
+        auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
+        if (h.node == st.lc->cfg.me || !st.lc->cfg.layout->find_node(h.node) || h.nonce.size() < 16) {
+          st.log.warn("refused a node link: unknown node", {{"claimed", h.node}});
+          return caf::make_error(caf::sec::invalid_argument);
+        }
+        auto server_nonce = protocol::random_alnum(32);
+        st.pending[sender] = {h.node, h.nonce, server_nonce};
+        self->monitor(caf::actor_cast<caf::actor>(self->current_sender()));
+        return link_challenge{st.lc->cfg.me, server_nonce,
+                              link_server_proof(st.lc->secret, st.lc->cfg.me, h.node, h.nonce, server_nonce)};
+      },
+      [=](link_auth& a) -> caf::result<link_table> {
+        auto& st = self->state;
+        auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
+        auto it = st.pending.find(sender);
+        if (it == st.pending.end() || it->second.peer != a.node) {
+          st.log.warn("refused a node link: no handshake in progress", {{"claimed", a.node}});
+          return caf::make_error(caf::sec::invalid_argument);
+        }
+        auto expected = link_client_proof(st.lc->secret, a.node, st.lc->cfg.me, it->second.server_nonce,
+                                          it->second.client_nonce);
+        st.pending.erase(it);
+        if (!protocol::constant_time_equal(expected, a.proof) || !a.connector || !a.hub) {
+          st.log.warn("refused a node link: wrong shared secret", {{"claimed", a.node}});
+          return caf::make_error(caf::sec::invalid_argument);
+        }
+        if (auto old = st.peers.find(a.node); old != st.peers.end())  // the peer restarted
+          caf::anon_send(st.lc->cfg.hub, atoms::link_atom_v, old->second.hub, false);
+        st.peers[a.node] = {a.connector, a.hub};
+        self->monitor(a.connector);
+        caf::anon_send(st.lc->cfg.hub, atoms::link_atom_v, a.hub, true);
+        st.log.info("node linked (inbound)", {{"peer", a.node}});
+        return local_table(*st.lc);
+      },
+      // A local instance (re)started or stopped: every linked peer learns its new handle.
+      [=](atoms::link_atom, const std::string& group, uint64_t index, const caf::actor& handle) {
+        auto& st = self->state;
+        link_table t;
+        t.node = st.lc->cfg.me;
+        t.hub = caf::actor_cast<caf::actor>(st.lc->cfg.hub);
+        t.entries.push_back(link_entry{group, index, handle});
+        for (const auto& [name, p] : st.peers) self->send(p.connector, t);
+      },
+  };
+}
+
+// ---- a connector: this node's link to one peer ----
+
+struct connector_state {
+  link_config_ptr lc;
+  const node_spec* peer = nullptr;
+  caf::actor directory;            // the peer's, once linked
+  std::chrono::milliseconds retry = first_retry;
+  bool linked = false;
+  bool warned = false;             // one "still waiting" line per outage, not one per attempt
+  logger log{"cluster"};
+
+  // Fills the peer's slots from its table; a peer may only fill slots the placement gives it.
+  void apply(const link_table& t) {
+    for (const auto& e : t.entries) {
+      if (lc->cfg.layout->node_of(e.group, e.index) != peer->name) {
+        log.warn("ignored a slot a peer does not own", {{"peer", peer->name}, {"group", e.group}});
+        continue;
+      }
+      if (e.handle) lc->cfg.registry->set(e.group, e.index, e.handle);
+      else lc->cfg.registry->clear(e.group, e.index);
+    }
+  }
+
+  void forget_peer() {
+    for (const auto& g : known_groups())
+      for (size_t i : lc->cfg.layout->indices_on(peer->name, g.name)) lc->cfg.registry->clear(g.name, i);
+  }
+};
+
+using connector_ptr = caf::stateful_actor<connector_state>*;
+
+// After a link (re)forms, this node may have missed what the peer's writers published meanwhile:
+// ask each of them for its position and apply it here with a row that wakes every long-poll, whose
+// next answer reads the database. Late, never lost.
+void catch_up(connector_ptr self, const link_table& t) {
+  for (const auto& e : t.entries) {
+    const group_info* g = find_group(e.group);
+    if (!e.handle || !g || g->kind != group_kind::writer) continue;
+    auto writer = caf::actor_cast<stream_writer_actor>(e.handle);
+    self->request(writer, handshake_timeout, atoms::position_atom_v)
+        .then(
+            [=](stream_position& p) {
+              stream_update u{p.stream, p.writer, p.position, {R"({"type":"catch_up","everyone":true})"}};
+              caf::anon_send(self->state.lc->cfg.hub, atoms::forward_atom_v, std::move(u));
+            },
+            [](caf::error&) {});  // the link dropped again: the next link catches up
+  }
+}
+
+void schedule_retry(connector_ptr self) {
+  auto& st = self->state;
+  self->delayed_send(self, st.retry, atoms::link_atom_v);
+  st.retry = std::min<std::chrono::milliseconds>(st.retry * 2, max_retry);
+}
+
+void link_failed(connector_ptr self, const std::string& why) {
+  auto& st = self->state;
+  if (!st.warned) {
+    st.log.warn("cannot link to node yet; retrying",
+                {{"peer", st.peer->name}, {"address", st.peer->host + ":" + std::to_string(st.peer->port)},
+                 {"error", why}});
+    st.warned = true;
+  }
+  schedule_retry(self);
+}
+
+void try_link(connector_ptr self) {
+  auto& st = self->state;
+  if (st.linked) return;
+  // Blocking, which is why connectors are detached actors with a thread of their own.
+  auto dir = self->system().middleman().remote_actor(st.peer->host, st.peer->port);
+  if (!dir) return link_failed(self, self->system().render(dir.error()));
+  auto client_nonce = protocol::random_alnum(32);
+  self->request(*dir, handshake_timeout, link_hello{st.lc->cfg.me, client_nonce})
+      .then(
+          [=](link_challenge& c) {
+            auto& st = self->state;
+            auto expected =
+                link_server_proof(st.lc->secret, st.peer->name, st.lc->cfg.me, client_nonce, c.nonce);
+            if (c.node != st.peer->name || !protocol::constant_time_equal(expected, c.proof)) {
+              st.log.error("refused node link: the peer does not hold the shared secret", {{"peer", st.peer->name}});
+              return schedule_retry(self);
+            }
+            link_auth auth{st.lc->cfg.me, link_client_proof(st.lc->secret, st.lc->cfg.me, st.peer->name, c.nonce,
+                                                            client_nonce),
+                           caf::actor_cast<caf::actor>(self), caf::actor_cast<caf::actor>(st.lc->cfg.hub)};
+            self->request(*dir, handshake_timeout, std::move(auth))
+                .then(
+                    [=](link_table& t) {
+                      auto& st = self->state;
+                      st.directory = *dir;
+                      st.linked = true;
+                      st.warned = false;
+                      st.retry = first_retry;
+                      self->monitor(st.directory);
+                      caf::anon_send(st.lc->cfg.hub, atoms::link_atom_v, t.hub, true);
+                      st.apply(t);
+                      catch_up(self, t);
+                      st.log.info("node linked", {{"peer", st.peer->name}, {"instances", std::to_string(t.entries.size())}});
+                    },
+                    [=](caf::error& e) { link_failed(self, "handshake refused: " + self->system().render(e)); });
+          },
+          [=](caf::error& e) { link_failed(self, "no handshake: " + self->system().render(e)); });
+}
+
+caf::behavior connector_impl(connector_ptr self, link_config_ptr lc, const node_spec* peer) {
+  self->state.lc = lc;
+  self->state.peer = peer;
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& st = self->state;
+    if (dm.source != st.directory.address()) return;
+    st.linked = false;
+    st.directory = nullptr;
+    st.forget_peer();
+    st.log.warn("node link lost; its instances are unavailable until it returns", {{"peer", st.peer->name}});
+    schedule_retry(self);
+  });
+  self->send(self, atoms::link_atom_v);
+  return {
+      [=](atoms::link_atom) { try_link(self); },
+      [=](link_table& t) {
+        if (self->state.linked) self->state.apply(t);
+      },
+  };
+}
+
+} // namespace
+
+struct node_links::impl {
+  caf::actor_system* sys = nullptr;
+  link_config_ptr lc;
+  caf::actor directory;
+  std::vector<caf::actor> connectors;
+  uint16_t port = 0;
+  bool stopped = false;
+};
+
+node_links::node_links(caf::actor_system& sys, node_link_config cfg) : impl_(std::make_unique<impl>()) {
+  auto& m = *impl_;
+  m.sys = &sys;
+  auto shared = std::make_shared<shared_link_config>();
+  shared->cfg = std::move(cfg);
+  shared->secret = shared->cfg.layout->shared_secret;
+  m.lc = shared;
+  const node_spec* me = m.lc->cfg.layout->find_node(m.lc->cfg.me);
+  m.directory = sys.spawn(directory_impl, m.lc);
+  auto bound = sys.middleman().publish(m.directory, me->port, me->bind_address.c_str(), true);
+  if (!bound) {
+    caf::anon_send_exit(m.directory, caf::exit_reason::user_shutdown);
+    throw std::runtime_error("cannot bind the node link on " + me->bind_address + ":" + std::to_string(me->port) +
+                             ": " + sys.render(bound.error()));
+  }
+  m.port = *bound;
+  for (const auto& n : m.lc->cfg.layout->nodes)
+    if (n.name != m.lc->cfg.me) m.connectors.push_back(sys.spawn<caf::detached>(connector_impl, m.lc, &n));
+  logger("cluster").info("node link listening", {{"node", m.lc->cfg.me},
+                                                 {"address", me->bind_address + ":" + std::to_string(m.port)},
+                                                 {"peers", std::to_string(m.connectors.size())}});
+}
+
+node_links::~node_links() { stop(); }
+
+void node_links::local_instance_changed(const std::string& group, size_t index, const caf::actor& handle) {
+  if (!impl_->stopped) caf::anon_send(impl_->directory, atoms::link_atom_v, group, uint64_t{index}, handle);
+}
+
+void node_links::stop() {
+  auto& m = *impl_;
+  if (m.stopped) return;
+  m.stopped = true;
+  m.sys->middleman().unpublish(m.directory, m.port);
+  for (auto& c : m.connectors) caf::anon_send_exit(c, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(m.directory, caf::exit_reason::user_shutdown);
+  m.connectors.clear();
+}
+
+} // namespace myelin::runtime

@@ -1,0 +1,55 @@
+// Links between the nodes of a multi-node placement (CAF's io middleman over TCP). Each node
+// publishes a *directory* actor on its link address and runs one *connector* per other node,
+// which connects (retrying with back-off until the peer is up), proves the placement's shared
+// secret in a challenge-response handshake (both sides prove it; nothing else of ours is reachable
+// through the directory before that), and then learns the peer's instance handles and stream hub:
+//   - the peer's instances fill their slots in this node's instance_registry, so the bridge and
+//     the writer client reach a remote instance exactly as a local one (a slot stays empty, and
+//     requests to it answer 503 with Retry-After, while its node is down);
+//   - this node's hub forwards what its writers publish to the peer's hub, and the other way round.
+// A lost link empties the peer's slots at once and the connector starts retrying.
+#pragma once
+#include <caf/fwd.hpp>
+
+#include <memory>
+#include <string>
+
+#include "actors/runtime/interfaces.hpp"
+
+namespace myelin::runtime {
+
+struct placement;
+class instance_registry;
+
+struct node_link_config {
+  const placement* layout = nullptr;
+  std::string me;                    // this node's name
+  instance_registry* registry = nullptr;
+  stream_hub_actor hub;              // this node's hub
+};
+
+class node_links {
+public:
+  // Publishes the directory on this node's bind_address:port (throws std::runtime_error naming the
+  // address when it cannot) and starts a connector for every other node.
+  node_links(caf::actor_system& sys, node_link_config cfg);
+  ~node_links();
+  node_links(const node_links&) = delete;
+  node_links& operator=(const node_links&) = delete;
+
+  // A local instance slot changed (started, restarted, stopped): linked peers learn the new handle.
+  void local_instance_changed(const std::string& group, size_t index, const caf::actor& handle);
+  void stop();
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+// The handshake's proofs, exposed for the tests: what a server and a client must show.
+std::string link_server_proof(const std::string& secret, const std::string& server, const std::string& client,
+                              const std::string& client_nonce, const std::string& server_nonce);
+std::string link_client_proof(const std::string& secret, const std::string& client, const std::string& server,
+                              const std::string& server_nonce, const std::string& client_nonce);
+
+} // namespace myelin::runtime
