@@ -20,6 +20,7 @@ void register_dehydrated_device(runtime::endpoint_registry&);
 void register_media_config(runtime::endpoint_registry&);
 void register_media_upload(runtime::endpoint_registry&);
 void register_media_download(runtime::endpoint_registry&);
+void register_media_thumbnail(runtime::endpoint_registry&);
 void register_media_quarantine(runtime::endpoint_registry&);
 void register_preview_url(runtime::endpoint_registry&);
 void register_debug(runtime::endpoint_registry&);
@@ -73,6 +74,7 @@ void register_all_endpoints(endpoint_registry& r) {
   endpoints::register_media_config(r);
   endpoints::register_media_upload(r);
   endpoints::register_media_download(r);
+  endpoints::register_media_thumbnail(r);
   endpoints::register_media_quarantine(r);
   endpoints::register_preview_url(r);
   endpoints::register_debug(r);

@@ -70,11 +70,11 @@ class MediaConn:
             left -= len(chunk)
         return status, length
 
-    async def upload(self, size, chunks):
+    async def upload(self, size, chunks, content_type="application/octet-stream"):
         """Uploads `size` bytes produced by the iterable `chunks`; returns the media id."""
         await self._open()
         self.writer.write((f"POST /_matrix/media/v3/upload HTTP/1.1\r\nHost: bench\r\nContent-Length: {size}\r\n"
-                           f"Content-Type: application/octet-stream\r\nAuthorization: Bearer {self.token}\r\n\r\n")
+                           f"Content-Type: {content_type}\r\nAuthorization: Bearer {self.token}\r\n\r\n")
                           .encode())
         for chunk in chunks:
             self.writer.write(chunk)

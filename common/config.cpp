@@ -52,8 +52,8 @@ constexpr ignored_key synapse_top_level_keys[] = {
     {"include_profile_data_on_invite"}, {"default_room_version"}, {"admin_contact"}, {"hs_disabled"},
     {"hs_disabled_message"}, {"limit_usage_by_mau"}, {"max_mau_value"}, {"mau_*"}, {"room_list_publication_rules"},
     {"alias_creation_rules"}, {"redaction_retention_period"}, {"user_ips_max_age"}, {"retention"}, {"caches"},
-    {"event_cache_size"}, {"enable_media_repo"}, {"max_image_pixels"}, {"dynamic_thumbnails"},
-    {"thumbnail_sizes"}, {"media_retention"}, {"media_storage_providers"}, {"url_preview_*"},
+    {"event_cache_size"}, {"enable_media_repo"}, {"media_retention"}, {"media_storage_providers"},
+    {"dynamic_thumbnails", "thumbnail requests are served the nearest of thumbnail_sizes"},
     {"recaptcha_*"}, {"enable_registration_captcha"}, {"turn_*"},
     {"registration_requires_3pid"}, {"registrations_require_3pid"}, {"allowed_local_3pids"},
     {"enable_3pid_lookup"}, {"enable_3pid_changes"}, {"auto_join_*"}, {"autocreate_auto_join_*"},
@@ -584,6 +584,32 @@ handler languages(reader& r, std::string& out) {
   };
 }
 
+// Synapse's thumbnail_sizes: a list of {width, height, method}. The list replaces the default
+// set; an empty one would leave nothing to serve, so it is an error.
+void read_thumbnail_sizes(reader& r, const YAML::Node& n, const std::string& key, std::vector<thumbnail_size>& out) {
+  constexpr uint64_t max_side = 4096;  // a thumbnail, not a resampled original
+  std::vector<thumbnail_size> sizes;
+  r.each_item(n, key, "a list of {width, height, method}", [&](const YAML::Node& item, const std::string& item_key) {
+    thumbnail_size t;
+    t.method = "scale";  // Synapse's default when method is left out
+    bool has_width = false, has_height = false;
+    r.walk(item, item_key,
+           {{"width", [&](const YAML::Node& v, const std::string& k) {
+               t.width = static_cast<int>(r.integer(v, k, 1, max_side));
+               has_width = true;
+             }},
+            {"height", [&](const YAML::Node& v, const std::string& k) {
+               t.height = static_cast<int>(r.integer(v, k, 1, max_side));
+               has_height = true;
+             }},
+            {"method", r.choice(t.method, {"scale", "crop"})}});
+    if (!has_width || !has_height) r.fail(item, item_key, "expected both 'width' and 'height'");
+    if (std::find(sizes.begin(), sizes.end(), t) == sizes.end()) sizes.push_back(std::move(t));
+  });
+  if (sizes.empty()) r.fail(n, key, "expected at least one size, e.g. [{width: 320, height: 240, method: scale}]");
+  out = std::move(sizes);
+}
+
 } // namespace
 
 homeserver_config parse_homeserver_config(const std::string& yaml_text, const std::string& origin,
@@ -647,6 +673,12 @@ homeserver_config parse_homeserver_config(const std::string& yaml_text, const st
           {"allow_guest_access", r.flag(cfg.allow_guest_access)},
           {"serve_well_known_client", r.flag(cfg.serve_well_known_client)},
           {"max_upload_size", r.bytes(lim.max_upload_size)},
+          {"thumbnail_sizes", [&](const YAML::Node& v, const std::string& k) {
+             read_thumbnail_sizes(r, v, k, cfg.media.thumbnail_sizes);
+           }},
+          {"max_image_pixels", [&](const YAML::Node& v, const std::string& k) {
+             cfg.media.max_image_pixels = r.size(v, k);  // Synapse writes it as a size: 32M
+           }},
           {"password_config",
            [&](const YAML::Node& v, const std::string& k) { read_password_config(r, v, k, cfg); }},
           {"presence",

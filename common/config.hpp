@@ -95,10 +95,23 @@ struct presence_config {
   bool enabled = true;
 };
 
+// One entry of Synapse's `thumbnail_sizes`: thumbnails are made only at these sizes, and a request
+// for any other size is served the nearest of them (imaging::choose_size).
+struct thumbnail_size {
+  int width = 0;
+  int height = 0;
+  std::string method;  // "scale" (fit inside, keep aspect) | "crop" (fill exactly, cut the centre)
+  bool operator==(const thumbnail_size&) const = default;
+};
+
 // The media repository (Synapse's top-level media keys).
 struct media_config {
   size_t max_pending_uploads = 5;                  // max_pending_media_uploads (/create ids not yet used)
   int64_t unused_expiration_ms = 24 * 3600 * 1000; // unused_expiration_time
+  std::vector<thumbnail_size> thumbnail_sizes{
+      {32, 32, "crop"}, {96, 96, "crop"}, {320, 240, "scale"}, {640, 480, "scale"}, {800, 600, "scale"}};
+  // Images whose header says more pixels than this are never decoded (decompression bombs).
+  uint64_t max_image_pixels = 32ull << 20;
 };
 
 // URL previews: Synapse's top-level url_preview_* keys and max_spider_size (Myelin previews by

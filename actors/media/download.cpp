@@ -2,8 +2,6 @@
 // (authenticated media, spec v1.11) and the legacy unauthenticated
 // /_matrix/media/{r0|v3}/download/…. The answer names the file; the gateway streams it in chunks
 // (with Range support), so a large file never sits in memory.
-#include <charconv>
-
 #include "actors/endpoint_helpers.hpp"
 #include "actors/media/media_repository.hpp"
 #include "common/config.hpp"
@@ -11,28 +9,12 @@
 
 namespace myelin::endpoints {
 
-namespace errors = protocol::errors;
-
 namespace {
-
-constexpr int64_t default_wait_ms = 20'000;  // the spec's default timeout_ms
-constexpr int64_t max_wait_ms = 60'000;
-
-// timeout_ms: how long to wait for a /create id's content (0 = answer at once).
-int64_t wait_ms_of(const api_request& req) {
-  auto v = query_param(req, "timeout_ms");
-  if (!v) return default_wait_ms;
-  int64_t ms = 0;
-  auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), ms);
-  if (ec != std::errc() || end != v->data() + v->size() || ms < 0)
-    throw errors::invalid_param("timeout_ms must be a non-negative integer");
-  return std::min(ms, max_wait_ms);
-}
 
 api_response download(runtime::handler_context& ctx, const api_request& req) {
   const std::string& server_name = req.path_params.at(0);
   const std::string& media_id = req.path_params.at(1);
-  auto media = media::resolve(ctx, server_name, media_id, wait_ms_of(req));
+  auto media = media::resolve(ctx, server_name, media_id, media::wait_ms_param(req));
   api_response resp;
   resp.file_path = std::move(media.file_path);
   // A file name in the path replaces the uploaded one in Content-Disposition.

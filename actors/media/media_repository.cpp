@@ -1,12 +1,14 @@
 #include "actors/media/media_repository.hpp"
 
 #include <array>
+#include <charconv>
 #include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
 
+#include "actors/endpoint_helpers.hpp"
 #include "common/clock.hpp"
 #include "common/config.hpp"
 #include "common/log.hpp"
@@ -70,6 +72,8 @@ std::string disposition_file_name(std::string_view name) {
   return out;
 }
 
+constexpr int64_t default_wait_ms = 20'000;  // the spec's default timeout_ms
+constexpr int64_t max_wait_ms = 60'000;
 constexpr int64_t pending_poll_ms = 200;
 // Waiting for a /create id's content holds a blocking-pool thread, so only a few may wait at once;
 // the rest are told at once that the media is not there yet.
@@ -132,6 +136,16 @@ std::string store_bytes(runtime::handler_context& ctx, const std::string& user_i
     throw;
   }
   return media_id;
+}
+
+int64_t wait_ms_param(const api_request& req) {
+  auto v = endpoints::query_param(req, "timeout_ms");
+  if (!v) return default_wait_ms;
+  int64_t ms = 0;
+  auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), ms);
+  if (ec != std::errc() || end != v->data() + v->size() || ms < 0)
+    throw errors::invalid_param("timeout_ms must be a non-negative integer");
+  return std::min(ms, max_wait_ms);
 }
 
 void add_content_headers(api_response& resp, const std::string& content_type,

@@ -42,6 +42,10 @@ struct resolved_media {
 resolved_media resolve(runtime::handler_context& ctx, const std::string& server_name, const std::string& media_id,
                        int64_t wait_ms);
 
+// timeout_ms of a download or thumbnail request: how long to wait for a /create id's content
+// (the spec's 20 s when absent, at most 60 s; 0 = answer at once). M_INVALID_PARAM when malformed.
+int64_t wait_ms_param(const api_request& req);
+
 // The headers a media body (download or thumbnail) is served with: Content-Type (a charset added
 // to text types), Content-Disposition (inline only for types a browser cannot run, attachment
 // otherwise, with the file name safely encoded), a sandboxing Content-Security-Policy,

@@ -217,6 +217,38 @@ BOOST_AUTO_TEST_CASE(sizes_and_durations) {
                          "hs.yaml:4: key 'session_lifetime': expected a duration"));
 }
 
+BOOST_AUTO_TEST_CASE(thumbnail_sizes_and_max_image_pixels) {
+  auto defaults = parse(minimal);
+  BOOST_TEST(defaults.media.thumbnail_sizes.size() == 5u);  // Synapse's default set
+  BOOST_TEST((defaults.media.thumbnail_sizes.front() == thumbnail_size{32, 32, "crop"}));
+  BOOST_TEST(defaults.media.max_image_pixels == 32u * 1024 * 1024);
+
+  auto cfg = parse(minimal + "thumbnail_sizes:\n"
+                             "  - {width: 64, height: 48, method: crop}\n"
+                             "  - width: 300\n"
+                             "    height: 200\n"
+                             "  - {width: 64, height: 48, method: crop}\n"  // duplicate: kept once
+                             "max_image_pixels: 10M\n"
+                             "dynamic_thumbnails: true\n");
+  BOOST_TEST((cfg.media.thumbnail_sizes ==
+              std::vector<thumbnail_size>{{64, 48, "crop"}, {300, 200, "scale"}}));  // method defaults to scale
+  BOOST_TEST(cfg.media.max_image_pixels == 10u * 1024 * 1024);
+  BOOST_REQUIRE(cfg.warnings.size() == 1u);
+  BOOST_TEST(contains(cfg.warnings[0], "'dynamic_thumbnails' is not used by Myelin"));
+
+  BOOST_TEST(error_of(minimal + "thumbnail_sizes:\n  - {width: 64, height: 48, method: fit}\n") ==
+             "hs.yaml:5: key 'thumbnail_sizes[0].method': expected one of scale, crop, got 'fit'");
+  BOOST_TEST(error_of(minimal + "thumbnail_sizes:\n  - {width: 0, height: 48}\n") ==
+             "hs.yaml:5: key 'thumbnail_sizes[0].width': expected an integer between 1 and 4096, got '0'");
+  BOOST_TEST(error_of(minimal + "thumbnail_sizes:\n  - {width: 64}\n") ==
+             "hs.yaml:5: key 'thumbnail_sizes[0]': expected both 'width' and 'height'");
+  BOOST_TEST(error_of(minimal + "thumbnail_sizes: []\n") ==
+             "hs.yaml:4: key 'thumbnail_sizes': expected at least one size, e.g. [{width: 320, height: 240, "
+             "method: scale}]");
+  BOOST_TEST(starts_with(error_of(minimal + "max_image_pixels: lots\n"),
+                         "hs.yaml:4: key 'max_image_pixels': expected a size"));
+}
+
 BOOST_AUTO_TEST_CASE(sqlite_paths_resolve_against_base_dir) {
   auto sql = [](const std::string& db) {
     return parse(minimal + "database:\n  name: sqlite3\n  args:\n    database: " + db + "\n").database.sqlite_path;
