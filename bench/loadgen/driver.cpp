@@ -133,7 +133,7 @@ struct membership {
 struct vuser {
   pop_user* info = nullptr;
   std::vector<membership> rooms;  // sorted by room
-  bool syncs = false, live = false;
+  bool live = false;              // its initial sync is done: it must see every message from now on
   std::unique_ptr<http_connection> conn, poll;  // actions; the /sync long-poll
   std::deque<action> queue;
   bool worker_running = false;
@@ -190,7 +190,7 @@ class driver {
   asio::awaitable<void> bounded(size_t n, setup_step step);
   asio::awaitable<void> bounded_worker(std::shared_ptr<bounded_state> st, size_t worker);
   void setup_failed(const std::string& what, const http_result& r);
-  void measure_database();
+  void measure_database(bool after);
   void build_users();
 
   // run
@@ -375,7 +375,6 @@ void driver::build_users() {
   for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
   std::shuffle(order.begin(), order.end(), rng_);
   order.resize(size_t(std::lround(sc_.sync.fraction * double(users_.size()))));
-  for (auto u : order) users_[u].syncs = true;
   syncing_ = std::move(order);
 }
 
@@ -458,13 +457,12 @@ asio::awaitable<void> driver::setup() {
   setup_seconds_ = std::chrono::duration<double>(clock::now() - setup_start_).count();
 }
 
-void driver::measure_database() {
+void driver::measure_database(bool after) {
   try {
     std::optional<uint64_t> size;
     if (!opt_.db_file.empty()) size = sqlite_size(opt_.db_file);
     if (!opt_.pg_db.empty()) size = postgres_size(opt_.pg_db);
-    if (!db_before_) db_before_ = size;
-    else db_after_ = size;
+    (after ? db_after_ : db_before_) = size;
   } catch (const std::exception& e) {
     db_error_ = e.what();
   }
@@ -551,7 +549,7 @@ asio::awaitable<void> driver::main() {
     co_return;
   }
   // Nothing is in flight between setup and run, so the blocking size query holds up no request.
-  measure_database();
+  measure_database(false);
   co_await run_phase();
 }
 
@@ -616,6 +614,11 @@ const char* driver::phase_at(double t) const {
 }
 
 void driver::tick(double now_s, bool final) {
+  // The stop usually comes just after a whole second: an empty sliver is not a data point.
+  if (final && now_s - last_tick_s_ < 0.1 && second_.requests() == 0 && delivery_second_.count() == 0) {
+    if (!opt_.quiet && isatty(2)) std::cerr << "\n";
+    return;
+  }
   double dt = std::max(now_s - last_tick_s_, 1e-3);
   json::object classes;
   histogram non_sync;
@@ -1109,7 +1112,7 @@ json::object driver::summary() {
 }
 
 int driver::finish() {
-  if (run_start_ != clock::time_point{}) measure_database();
+  if (run_start_ != clock::time_point{}) measure_database(true);
   auto s = summary();
   if (!setup_error_.empty()) std::cerr << "loadgen: " << setup_error_ << "\n";
   try {
