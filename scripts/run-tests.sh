@@ -16,6 +16,8 @@ start=$(date +%s)
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DMYELIN_SANITIZE=ON \
   -DCMAKE_CXX_COMPILER=clang++-15 -DCMAKE_CXX_FLAGS="-O1" -DMYELIN_FUZZ=ON >/dev/null
 cmake --build "$build" -j"$jobs"
+# The load generator is outside `all` (no server target needs it); its test suite needs it built.
+cmake --build "$build" -j"$jobs" --target myelin-loadgen
 echo "run-tests: build took $(( $(date +%s) - start )) s"
 
 # matrix-js-sdk for tests/integration/test_js_sdk.py, pinned by tests/e2e/js-sdk/package-lock.json;
