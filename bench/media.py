@@ -132,6 +132,30 @@ def rss_kib(pid):
         return int(next(line for line in f if line.startswith("VmRSS")).split()[1])
 
 
+class PeakRss:
+    """Samples a process's resident memory every 20 ms while the `with` block runs: `idle` is the
+    RSS at the start, `peak` the highest seen (KiB)."""
+
+    def __init__(self, pid):
+        self.pid = pid
+        self.idle = self.peak = rss_kib(pid)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample)
+
+    def _sample(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, rss_kib(self.pid))
+            time.sleep(0.02)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
 async def run(args, server):
     port = server.port
     tokens = await register_many(port, [f"m{i}" for i in range(args.clients)])
@@ -182,26 +206,16 @@ async def run(args, server):
         record("download_100m", requests=len(times), mb_per_s=round(100 * len(times) / sum(times), 1),
                p50_ms=round(pct(times, .5), 1), max_ms=round(max(times) * 1000, 1))
     if "upload_1g" in args.scenarios:
-        idle = rss_kib(server.proc.pid)
-        peak = [idle]
-        stop = threading.Event()
-
-        def sample():
-            while not stop.is_set():
-                peak[0] = max(peak[0], rss_kib(server.proc.pid))
-                time.sleep(0.02)
-        sampler = threading.Thread(target=sample)
-        sampler.start()
-        t = time.monotonic()
-        media_id = await conns[0].upload(1024 * MB, chunks_of(block, 1024 * MB))
-        took = time.monotonic() - t
-        stop.set()
-        sampler.join()
+        with PeakRss(server.proc.pid) as rss:
+            t = time.monotonic()
+            media_id = await conns[0].upload(1024 * MB, chunks_of(block, 1024 * MB))
+            took = time.monotonic() - t
+        idle, peak = rss.idle, rss.peak
         length, _ = await conns[0].download(media_id)
         if length != 1024 * MB:
             raise RuntimeError("short 1 GB download")
         record("upload_1g", mb_per_s=round(1024 / took, 1), seconds=round(took, 2), idle_rss_mib=round(idle / 1024, 1),
-               peak_rss_mib=round(peak[0] / 1024, 1), peak_over_idle_mib=round((peak[0] - idle) / 1024, 1))
+               peak_rss_mib=round(peak / 1024, 1), peak_over_idle_mib=round((peak - idle) / 1024, 1))
     for c in conns:
         c.close()
     return results

@@ -23,11 +23,10 @@ import io
 import json
 import os
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from media import MediaConn, pct, rss_kib  # noqa: E402
+from media import MediaConn, PeakRss, pct  # noqa: E402
 from send import ROOT, Server  # noqa: E402
 from sync import register_many  # noqa: E402
 
@@ -77,17 +76,6 @@ async def run(args, server):
         query, want = SCENARIOS[name]
         queue = list(ids)
         latencies = []
-        idle = rss_kib(server.proc.pid)
-        peak = [idle]
-        stop = threading.Event()
-
-        def sample():
-            while not stop.is_set():
-                peak[0] = max(peak[0], rss_kib(server.proc.pid))
-                time.sleep(0.02)
-        sampler = threading.Thread(target=sample)
-        sampler.start()
-
         async def worker(conn):
             while queue:
                 media_id = queue.pop()
@@ -99,15 +87,14 @@ async def run(args, server):
                 image = Image.open(io.BytesIO(body))
                 if (image.format, image.size) != ("JPEG", want):
                     raise RuntimeError(f"thumbnail {media_id}: {image.format} {image.size}, wanted {want}")
-        start = time.monotonic()
-        await asyncio.gather(*(worker(c) for c in conns))
-        took = time.monotonic() - start
-        stop.set()
-        sampler.join()
+        with PeakRss(server.proc.pid) as rss:
+            start = time.monotonic()
+            await asyncio.gather(*(worker(c) for c in conns))
+            took = time.monotonic() - start
         row = {"scenario": name, "db": args.db, "requests": len(latencies), "clients": args.clients,
                "per_s": round(len(latencies) / took, 1), "p50_ms": round(pct(latencies, .5), 1),
                "p90_ms": round(pct(latencies, .9), 1), "p99_ms": round(pct(latencies, .99), 1),
-               "peak_rss_mib": round(peak[0] / 1024, 1), "idle_rss_mib": round(idle / 1024, 1)}
+               "peak_rss_mib": round(rss.peak / 1024, 1), "idle_rss_mib": round(rss.idle / 1024, 1)}
         results.append(row)
         print(json.dumps(row), flush=True)
     for c in conns:
