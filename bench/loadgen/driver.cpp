@@ -230,7 +230,8 @@ class driver {
   const run_options& opt_;
   scenario sc_;
   std::mt19937_64 rng_;
-  http_target target_;
+  std::vector<http_target> targets_;  // one per base URL; filled once, before any connection
+  const http_target& target_of(size_t i) const { return targets_[i % targets_.size()]; }
   std::string run_tag_;
   population pop_;
   bool reused_population_ = false;
@@ -317,7 +318,7 @@ asio::awaitable<void> driver::bounded(size_t n, setup_step step) {
   st->step = std::move(step);
   size_t workers = std::min<size_t>(n, sc_.setup_concurrency);
   while (setup_conns_.size() < workers)
-    setup_conns_.push_back(std::make_unique<http_connection>(io_.get_executor(), target_));
+    setup_conns_.push_back(std::make_unique<http_connection>(io_.get_executor(), target_of(setup_conns_.size())));
   st->running = workers;
   for (size_t w = 0; w < workers; ++w) asio::co_spawn(io_, bounded_worker(st, w), rethrow);
   co_await st->done.async_wait(use_tuple);
@@ -380,7 +381,7 @@ void driver::build_users() {
 
 asio::awaitable<void> driver::setup() {
   setup_start_ = clock::now();
-  target_ = resolve_target(io_, sc_.base_url);
+  for (const auto& url : sc_.base_urls) targets_.push_back(resolve_target(io_, url));
   std::random_device rd;
   std::mt19937_64 tag_rng((uint64_t(rd()) << 32) ^ rd());
   run_tag_ = random_tag(tag_rng);
@@ -388,9 +389,9 @@ asio::awaitable<void> driver::setup() {
   if (!sc_.population.empty()) {
     pop_ = load_population(sc_.population);
     reused_population_ = true;
-    if (pop_.base_url != sc_.base_url)
+    if (pop_.base_url != sc_.base_url())
       std::cerr << "loadgen: note: the population was saved against " << pop_.base_url << ", now using "
-                << sc_.base_url << "\n";
+                << sc_.base_url() << "\n";
   } else {
     pop_ = plan_population(sc_, run_tag_);
   }
@@ -401,7 +402,7 @@ asio::awaitable<void> driver::setup() {
     co_await bounded(1, [this](size_t, http_connection& c) -> asio::awaitable<void> {
       c.path.assign(v3).append("/account/whoami");
       auto r = co_await setup_request(c, req_class::whoami, "GET", pop_.users[0].access_token, "");
-      if (r.status != 200) setup_failed("the saved population's tokens do not work on " + sc_.base_url, r);
+      if (r.status != 200) setup_failed("the saved population's tokens do not work on " + sc_.base_url(), r);
     });
   } else {
     co_await bounded(users_.size(), [this](size_t i, http_connection& c) -> asio::awaitable<void> {
@@ -685,7 +686,7 @@ asio::awaitable<void> driver::activate_syncs() {
 
 asio::awaitable<void> driver::sync_loop(uint32_t ui) {
   auto& u = users_[ui];
-  u.poll = std::make_unique<http_connection>(io_.get_executor(), target_);
+  u.poll = std::make_unique<http_connection>(io_.get_executor(), target_of(ui));
   auto& c = *u.poll;
   auto request_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(seconds_d(sc_.request_timeout));
   auto poll_timeout = request_timeout + std::chrono::milliseconds(sc_.sync.timeout_ms);
@@ -812,7 +813,7 @@ void driver::enqueue(uint32_t ui, const action& a, bool bounded_queue) {
 
 asio::awaitable<void> driver::user_worker(uint32_t ui) {
   auto& u = users_[ui];
-  if (!u.conn) u.conn = std::make_unique<http_connection>(io_.get_executor(), target_);
+  if (!u.conn) u.conn = std::make_unique<http_connection>(io_.get_executor(), target_of(ui));
   while (!u.queue.empty() && !ending_) {
     auto a = u.queue.front();
     u.queue.pop_front();
@@ -1107,6 +1108,14 @@ json::object driver::summary() {
             {"sync_gaps", sync_gaps_},
             {"to_device_received", to_device_received_},
             {"live_users", live_users_}}},
+          {"latency_cdf", [&] {
+             json::object cdfs;
+             for (size_t c = 0; c < class_count; ++c)
+               if (measured_.classes[c].latency.count())
+                 cdfs[class_name(req_class(c))] = measured_.classes[c].latency.cdf();
+             if (tracker_.latency().count()) cdfs["delivery"] = tracker_.latency().cdf();
+             return cdfs;
+           }()},
           {"processes", sampler_ ? sampler_->summary(from, from + window) : json::array{}},
           {"database", std::move(database)}};
 }

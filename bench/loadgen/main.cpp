@@ -7,6 +7,7 @@
 #include <iostream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "driver.hpp"
 #include "scenario.hpp"
@@ -17,10 +18,12 @@ constexpr const char* usage = R"(usage: myelin-loadgen SCENARIO.yaml [options]
 
   --out DIR               write the report there (summary.json, timeseries.json, summary.csv,
                           errors.csv, timeseries.csv, processes.csv); default: summary JSON on stdout
-  --base-url URL          replace the scenario's base_url (loopback addresses only)
+  --base-url URL          replace the scenario's base_url (loopback addresses only); repeat it
+                          to spread the users over several gateways (user i → URL i mod n)
   --population FILE       reuse a saved population: no registration, no room setup
   --save-population FILE  save the population (tokens + rooms) once setup is done
-  --pid [LABEL=]PID       sample this process's CPU and RSS every second (repeatable)
+  --pid [LABEL=]PID[+]    sample this process's CPU and RSS every second (repeatable); with a
+                          trailing +, the process and all its descendants (a PostgreSQL server)
   --db-file PATH          report this SQLite database's size before and after the run
   --pg-db CONNINFO        report this PostgreSQL database's size (pg_database_size)
   --duration SECONDS      replace the scenario's measured duration
@@ -48,7 +51,8 @@ double number_arg(std::string_view flag, const std::string& v) {
 
 int main(int argc, char** argv) {
   loadgen::run_options opt;
-  std::string scenario_path, base_url, population;
+  std::string scenario_path, population;
+  std::vector<std::string> base_urls;
   double duration = -1, max_requests = -1, rate_scale = 1;
   bool check = false;
   for (int i = 1; i < argc; ++i) {
@@ -63,17 +67,19 @@ int main(int argc, char** argv) {
     } else if (a == "--out") {
       opt.out_dir = value();
     } else if (a == "--base-url") {
-      base_url = value();
+      base_urls.push_back(value());
     } else if (a == "--population") {
       population = value();
     } else if (a == "--save-population") {
       opt.save_population = value();
     } else if (a == "--pid") {
       auto v = value();
+      bool tree = !v.empty() && v.back() == '+';
+      if (tree) v.pop_back();
       auto eq = v.find('=');
       std::string label = eq == std::string::npos ? "pid" + v : v.substr(0, eq);
       auto pid = number_arg("--pid", eq == std::string::npos ? v : v.substr(eq + 1));
-      opt.processes.push_back({label, int(pid)});
+      opt.processes.push_back({label, int(pid), tree});
     } else if (a == "--db-file") {
       opt.db_file = value();
     } else if (a == "--pg-db") {
@@ -103,7 +109,7 @@ int main(int argc, char** argv) {
     std::cerr << "myelin-loadgen: " << e.what() << "\n";
     return 2;
   }
-  if (!base_url.empty()) opt.sc.base_url = base_url;
+  if (!base_urls.empty()) opt.sc.base_urls = base_urls;
   if (!population.empty()) opt.sc.population = population;
   if (duration > 0) opt.sc.duration = duration;
   if (max_requests >= 1) opt.sc.max_requests = uint64_t(max_requests);

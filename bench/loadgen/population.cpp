@@ -30,7 +30,7 @@ uint32_t room_size(const room_size_dist& d, uint32_t k, std::mt19937_64& rng) {
 
 population plan_population(const scenario& s, const std::string& run_tag) {
   population p;
-  p.base_url = s.base_url;
+  p.base_url = s.base_url();
   p.users.resize(s.users);
   for (uint32_t i = 0; i < s.users; ++i) p.users[i].localpart = s.user_prefix + run_tag + "-" + std::to_string(i);
 

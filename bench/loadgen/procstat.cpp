@@ -14,7 +14,15 @@ namespace loadgen {
 
 namespace json = boost::json;
 
-std::optional<proc_usage> read_proc_usage(int pid) {
+namespace {
+
+struct proc_stat {
+  int ppid = 0;
+  unsigned long utime = 0, stime = 0;  // clock ticks
+  long cutime = 0, cstime = 0;         // of reaped children
+};
+
+std::optional<proc_stat> read_stat(int pid) {
   char path[64];
   std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
   std::ifstream stat(path);
@@ -23,20 +31,63 @@ std::optional<proc_usage> read_proc_usage(int pid) {
   // The command name may hold spaces and parentheses: fields start after the last ')'.
   auto close = line.rfind(')');
   if (close == std::string::npos) return std::nullopt;
-  unsigned long utime = 0, stime = 0;
+  proc_stat st;
   char state = 0;
-  // state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
-  if (std::sscanf(line.c_str() + close + 1, " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &state, &utime,
-                  &stime) != 3)
+  // state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime cutime cstime
+  if (std::sscanf(line.c_str() + close + 1, " %c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %ld %ld", &state,
+                  &st.ppid, &st.utime, &st.stime, &st.cutime, &st.cstime) != 6)
     return std::nullopt;
   if (state == 'Z' || state == 'X') return std::nullopt;
+  return st;
+}
+
+std::optional<uint64_t> read_rss(int pid) {
+  char path[64];
   std::snprintf(path, sizeof path, "/proc/%d/statm", pid);
   std::ifstream statm(path);
   uint64_t size = 0, resident = 0;
   if (!(statm >> size >> resident)) return std::nullopt;
-  static const double ticks = double(sysconf(_SC_CLK_TCK));
   static const uint64_t page = uint64_t(sysconf(_SC_PAGESIZE));
-  return proc_usage{double(utime + stime) / ticks, resident * page};
+  return resident * page;
+}
+
+const double ticks_per_second = double(sysconf(_SC_CLK_TCK));
+
+}  // namespace
+
+std::optional<proc_usage> read_proc_usage(int pid) {
+  auto st = read_stat(pid);
+  auto rss = st ? read_rss(pid) : std::nullopt;
+  if (!st || !rss) return std::nullopt;
+  return proc_usage{double(st->utime + st->stime) / ticks_per_second, *rss};
+}
+
+std::optional<proc_usage> read_tree_usage(int root) {
+  auto top = read_stat(root);
+  auto top_rss = top ? read_rss(root) : std::nullopt;
+  if (!top || !top_rss) return std::nullopt;
+  double ticks = double(top->utime + top->stime) + double(top->cutime + top->cstime);
+  uint64_t rss = *top_rss;
+  // Every process whose parent chain reaches the root (a PostgreSQL server's backends are the
+  // postmaster's children).
+  std::vector<std::pair<int, proc_stat>> all;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const auto name = entry.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    int pid = std::stoi(name);
+    if (pid == root) continue;
+    if (auto st = read_stat(pid)) all.emplace_back(pid, *st);
+  }
+  std::vector<int> tree{root};
+  for (size_t i = 0; i < tree.size(); ++i)
+    for (const auto& [pid, st] : all)
+      if (st.ppid == tree[i]) {
+        tree.push_back(pid);
+        ticks += double(st.utime + st.stime) + double(st.cutime + st.cstime);
+        rss += read_rss(pid).value_or(0);
+      }
+  return proc_usage{ticks / ticks_per_second, rss};
 }
 
 process_sampler::process_sampler(std::vector<watched_process> procs)
@@ -47,7 +98,7 @@ json::object process_sampler::sample(double now) {
   for (size_t i = 0; i < procs_.size(); ++i) {
     auto& st = states_[i];
     if (!st.alive) continue;
-    auto usage = read_proc_usage(procs_[i].pid);
+    auto usage = procs_[i].tree ? read_tree_usage(procs_[i].pid) : read_proc_usage(procs_[i].pid);
     if (!usage) {
       st.alive = false;
       out[procs_[i].label] = json::object{{"exited", true}};

@@ -14,6 +14,7 @@ namespace loadgen {
 struct watched_process {
   std::string label;  // "myelin", "loadgen", or what `--pid label=PID` said
   int pid = 0;
+  bool tree = false;  // `--pid label=PID+`: the process and all its descendants (a PostgreSQL server)
 };
 
 class process_sampler {
@@ -45,6 +46,10 @@ struct proc_usage {
   uint64_t rss_bytes;
 };
 std::optional<proc_usage> read_proc_usage(int pid);
+// The same for a process and every descendant: their CPU (with what exited children the root
+// reaped had used, so a short-lived backend's work is not lost) and the sum of their RSS (shared
+// memory counts once per process, so this overstates a PostgreSQL server's footprint).
+std::optional<proc_usage> read_tree_usage(int root);
 
 // Size of a SQLite database file with its -wal and -shm companions.
 uint64_t sqlite_size(const std::string& path);

@@ -79,6 +79,15 @@ void write_report(const std::string& dir, const json::object& summary, const jso
       }
   }
   {
+    auto out = open_out(fs::path(dir) / "latency_cdf.csv");
+    out << "class,ms,fraction\n";
+    for (const auto& [name, v] : obj(summary, "latency_cdf"))
+      for (const auto& point : v.get_array()) {
+        const auto& p = point.get_array();
+        out << std::string(name) << "," << cell(&p.at(0)) << "," << cell(&p.at(1)) << "\n";
+      }
+  }
+  {
     auto ts = open_out(fs::path(dir) / "timeseries.csv");
     auto procs = open_out(fs::path(dir) / "processes.csv");
     ts << "t,phase,class,requests,errors,p50_ms,p99_ms,max_ms\n";

@@ -187,7 +187,15 @@ scenario parse_scenario(const std::string& yaml_text, const std::string& source)
                 "typing", "receipts", "presence", "to_device", "media", "sync", "arrivals", "ramp_up", "warm_up",
                 "duration", "delivery_grace", "max_requests", "setup_concurrency", "request_timeout",
                 "max_queue_per_user", "population"});
-  if (auto n = root["base_url"]) s.base_url = rd.text(n, "base_url");
+  if (auto n = root["base_url"]) {
+    s.base_urls.clear();
+    if (n.IsSequence()) {
+      for (const auto& u : n) s.base_urls.push_back(rd.text(u, "base_url"));
+      if (s.base_urls.empty() || s.base_urls.size() > 64) rd.fail(n, "base_url", "must list 1 to 64 URLs");
+    } else {
+      s.base_urls.push_back(rd.text(n, "base_url"));
+    }
+  }
   if (auto n = root["seed"]) s.seed = rd.integer(n, "seed", 0, uint64_t(1) << 53);
   if (auto n = root["users"]) s.users = uint32_t(rd.integer(n, "users", 1, max_users));
   if (auto n = root["user_prefix"]) {
@@ -313,7 +321,8 @@ json::object to_json(const scenario& s) {
   auto to_device = traffic_json(s.to_device, true);
   to_device["recipients"] = s.to_device.recipients;
   return {{"source", s.source},
-          {"base_url", s.base_url},
+          {"base_url", s.base_urls.size() == 1 ? json::value(s.base_urls.front())
+                                               : json::value(json::array(s.base_urls.begin(), s.base_urls.end()))},
           {"seed", s.seed},
           {"users", s.users},
           {"user_prefix", s.user_prefix},

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <boost/json/object.hpp>
 
@@ -52,7 +53,9 @@ struct sync_config {
 
 struct scenario {
   std::string source;                // file path, for messages
-  std::string base_url = "http://127.0.0.1:8008";
+  // Where the users go: user i talks to base_urls[i % n] (several gateways of one cluster, as a
+  // load balancer would spread them). YAML: one URL or a list.
+  std::vector<std::string> base_urls{"http://127.0.0.1:8008"};
   uint64_t seed = 1;
   uint32_t users = 10;
   std::string user_prefix = "lg";
@@ -70,6 +73,7 @@ struct scenario {
   uint32_t max_queue_per_user = 16;  // actions waiting for a user's connection; beyond → dropped
   std::string population;            // reuse a saved population (tokens + rooms) instead of setup
 
+  const std::string& base_url() const { return base_urls.front(); }
   double run_seconds() const { return ramp_up + warm_up + duration; }
   double measure_start() const { return ramp_up + warm_up; }
   // Multiplies every rate (experiment runners scale a workload ×10, ×100 with it).

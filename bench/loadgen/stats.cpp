@@ -64,6 +64,25 @@ json::object histogram::summary() const {
           {"p99_ms", ms(percentile(0.99))}, {"max_ms", ms(max_)},        {"mean_ms", mean() / 1000.0}};
 }
 
+json::array histogram::cdf(double step) const {
+  json::array points;
+  if (count_ == 0) return points;
+  uint64_t seen = 0;
+  double last = -1;
+  size_t last_bucket = 0;
+  for (size_t i = 0; i < buckets; ++i)
+    if (counts_[i]) last_bucket = i;
+  for (size_t i = 0; i <= last_bucket; ++i) {
+    if (!counts_[i]) continue;
+    seen += counts_[i];
+    double fraction = double(seen) / double(count_);
+    if (i != last_bucket && points.size() > 0 && fraction - last < step) continue;
+    points.push_back(json::array{double(std::min(upper_edge(i), max_)) / 1000.0, fraction});
+    last = fraction;
+  }
+  return points;
+}
+
 // ---- classes ----
 
 std::string_view class_name(req_class c) {

@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
 namespace loadgen {
@@ -34,6 +35,9 @@ class histogram {
   uint64_t percentile(double p) const;
   // {"count","p50_ms","p90_ms","p99_ms","max_ms","mean_ms"}
   boost::json::object summary() const;
+  // The distribution for plotting: [[ms, fraction at or below], …] at bucket edges, thinned so
+  // that consecutive points differ by at least `step` in fraction (plus the first and last).
+  boost::json::array cdf(double step = 0.002) const;
 
  private:
   static constexpr int sub_bits = 6;
@@ -84,6 +88,7 @@ class delivery_tracker {
   // Messages still awaited by someone (sent successfully or not yet answered).
   uint64_t pending() const { return pending_messages_; }
   boost::json::object to_json() const;
+  const histogram& latency() const { return latency_; }
   // Up to `n` (seq, room, slot) still unseen by an acknowledged message's member: where to look
   // when "missed" is not zero.
   std::vector<std::tuple<uint64_t, uint32_t, uint32_t>> missed_sample(size_t n) const;

@@ -226,6 +226,27 @@ class FullRun(ServerTestCase):
         with_procs = [e for e in self.report.timeseries if "myelin" in e["processes"]]
         self.assertGreaterEqual(len(with_procs), 4)
 
+    def test_a_process_tree_is_sampled_whole(self):
+        """`--pid LABEL=PID+` adds the CPU of every descendant (a PostgreSQL server's backends): a
+        parent that only waits while its child spins shows the child's CPU as a tree, none alone."""
+        spin = "import time\nt = time.time()\nwhile time.time() - t < 6: pass\n"
+        parent = subprocess.Popen([sys.executable, "-c",
+                                   f"import subprocess, sys; subprocess.run([sys.executable, '-c', {spin!r}])"])
+        try:
+            scenario = full_scenario(self.server.port, join={"pattern": "setup"}, ramp_up=0, warm_up=1, duration=3,
+                                     delivery_grace=1, users=2, rooms=1, room_size=2, media={"rate": 0},
+                                     messages={"rate": 1})
+            r = run_loadgen(scenario, "--population", self.population, "--pid", f"tree={parent.pid}+",
+                            "--pid", f"alone={parent.pid}")
+        finally:
+            parent.kill()
+            parent.wait()
+        self.assertEqual(r.code, 0, r.stderr[-2000:])
+        procs = {p["label"]: p for p in r.summary["processes"]}
+        self.assertGreater(procs["tree"]["cpu_percent_avg"], 40, procs)
+        self.assertLess(procs["alone"]["cpu_percent_avg"], 10, procs)
+        self.assertGreater(procs["tree"]["rss_mb_max"], procs["alone"]["rss_mb_max"], procs)
+
     def test_report_files(self):
         d = self.report.dir
         with open(os.path.join(d, "summary.csv")) as f:
@@ -243,6 +264,16 @@ class FullRun(ServerTestCase):
         self.assertTrue({"ramp_up", "warm_up", "measure"} <= phases, phases)
         with open(os.path.join(d, "processes.csv")) as f:
             self.assertGreater(len(f.read().splitlines()), 8)
+        # The latency distributions, for CDF plots: per class, rising to 1 at the class's maximum.
+        with open(os.path.join(d, "latency_cdf.csv")) as f:
+            lines = f.read().splitlines()
+        self.assertEqual(lines[0], "class,ms,fraction")
+        send = [(float(ms), float(frac)) for c, ms, frac in (line.split(",") for line in lines[1:]) if c == "send"]
+        self.assertGreater(len(send), 1)
+        self.assertEqual(send, sorted(send))
+        self.assertAlmostEqual(send[-1][1], 1.0)
+        self.assertAlmostEqual(send[-1][0], self.report.classes()["send"]["max_ms"], delta=0.01)
+        self.assertIn("delivery", {line.split(",")[0] for line in lines[1:]})
 
     def test_reused_population_and_caps(self):
         before = server_message_count(self.server)
@@ -369,6 +400,21 @@ class BadInput(unittest.TestCase):
         self.assertEqual(s["duration"], 120)
         self.assertEqual(s["messages"], {"rate": 50, "size": 100})
         self.assertEqual(s["sync"]["fraction"], 1)
+
+    def test_several_base_urls(self):
+        r = self.loadgen("users: 3\n", "--check", "--base-url", "http://127.0.0.1:1", "--base-url",
+                         "http://127.0.0.1:2")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["base_url"], ["http://127.0.0.1:1", "http://127.0.0.1:2"])
+        r = self.loadgen("users: 3\nbase_url: [http://127.0.0.1:1, http://127.0.0.1:2]\n", "--check")
+        self.assertEqual(json.loads(r.stdout)["base_url"], ["http://127.0.0.1:1", "http://127.0.0.1:2"])
+        r = self.loadgen("users: 3\nbase_url: []\n", "--check")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("base_url: must list 1 to 64 URLs", r.stderr)
+        # Every URL must be loopback, not only the first.
+        r = self.loadgen("users: 1\nbase_url: [http://127.0.0.1:1, http://192.0.2.1:8008]\n")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("only sends traffic to loopback", r.stderr)
 
     def test_only_loopback(self):
         r = self.loadgen("base_url: http://192.0.2.1:8008\nusers: 1\n")

@@ -1,0 +1,1 @@
+"""The experiment runner behind bench/run-experiment.py (docs/experiments.md, "Experiments")."""
