@@ -38,6 +38,7 @@ void register_timestamp_to_event(runtime::endpoint_registry&);
 void register_hierarchy(runtime::endpoint_registry&);
 void register_user_directory(runtime::endpoint_registry&);
 void register_debug_room(runtime::endpoint_registry&);
+void register_cluster_status(runtime::endpoint_registry&);
 void register_messages(runtime::endpoint_registry&);
 void register_room_state(runtime::endpoint_registry&);
 void register_filters(runtime::endpoint_registry&);
@@ -92,6 +93,7 @@ void register_all_endpoints(endpoint_registry& r) {
   endpoints::register_hierarchy(r);
   endpoints::register_user_directory(r);
   endpoints::register_debug_room(r);
+  endpoints::register_cluster_status(r);
   endpoints::register_messages(r);
   endpoints::register_room_state(r);
   endpoints::register_filters(r);

@@ -88,6 +88,7 @@ struct stream_update {
 struct link_hello {
   std::string node;   // who is connecting
   std::string nonce;
+  std::string layout; // digest of its placement: nodes of different files must not mix
 };
 struct link_challenge {
   std::string node;   // who answers
@@ -141,7 +142,7 @@ typename Inspector::result_type inspect(Inspector& f, stream_update& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, link_hello& x) {
-  return f(caf::meta::type_name("link_hello"), x.node, x.nonce);
+  return f(caf::meta::type_name("link_hello"), x.node, x.nonce, x.layout);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, link_challenge& x) {

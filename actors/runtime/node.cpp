@@ -174,6 +174,10 @@ void node_runtime::start() {
         impl_->links->local_instance_changed(group, index, handle);
     });
   }
+  m.views.cluster = cluster_view{&m.layout, me, &m.registry, m.links.get(),
+                                 std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count()};
   m.supervisor = spawn_supervisor(
       *m.sys, [this](const std::string& g, size_t i) { return impl_->spawn_instance(g, i); }, &m.registry);
   // Writers first: API instances may write as soon as they exist.

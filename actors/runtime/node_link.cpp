@@ -3,7 +3,9 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include <chrono>
 #include <map>
+#include <mutex>
 
 #include "actors/runtime/instance_registry.hpp"
 #include "actors/runtime/placement.hpp"
@@ -24,15 +26,56 @@ std::string link_client_proof(const std::string& secret, const std::string& clie
                                                client_nonce);
 }
 
+std::string placement_digest(const placement& p) {
+  std::string canonical;
+  for (const auto& n : p.nodes) canonical += "node|" + n.name + "|" + n.host + "|" + std::to_string(n.port) + "\n";
+  for (const auto& [group, assignments] : p.groups)
+    for (const auto& a : assignments) canonical += "group|" + group + "|" + a.node + "|" + std::to_string(a.instances) + "\n";
+  return protocol::sha256_hex(canonical);
+}
+
 namespace {
 
 constexpr auto handshake_timeout = std::chrono::seconds(5);
 constexpr auto first_retry = std::chrono::milliseconds(250);
 constexpr auto max_retry = std::chrono::seconds(5);
 
+int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Link health per peer, written by the connectors and the directory (each on its own thread),
+// read by the status endpoint.
+class link_board {
+public:
+  void init(const placement& layout, const std::string& me) {
+    std::lock_guard lock(mu_);
+    for (const auto& n : layout.nodes)
+      if (n.name != me) peers_[n.name] = peer_link_status{.peer = n.name, .address = n.host + ":" + std::to_string(n.port)};
+  }
+  template <class F>
+  void update(const std::string& peer, F&& f) {
+    std::lock_guard lock(mu_);
+    if (auto it = peers_.find(peer); it != peers_.end()) f(it->second);
+  }
+  std::vector<peer_link_status> snapshot() const {
+    std::lock_guard lock(mu_);
+    std::vector<peer_link_status> out;
+    for (const auto& [name, st] : peers_) out.push_back(st);
+    return out;
+  }
+
+private:
+  mutable std::mutex mu_;
+  std::map<std::string, peer_link_status> peers_;
+};
+
 struct shared_link_config {
   node_link_config cfg;
   std::string secret;
+  std::string layout;               // placement_digest of cfg.layout
+  mutable link_board board;
 };
 using link_config_ptr = std::shared_ptr<const shared_link_config>;
 
@@ -74,6 +117,7 @@ caf::behavior directory_impl(caf::stateful_actor<directory_state>* self, link_co
       if (it->second.connector.address() != dm.source) continue;
       caf::anon_send(st.lc->cfg.hub, atoms::link_atom_v, it->second.hub, false);
       st.log.warn("node link lost (inbound)", {{"peer", it->first}});
+      st.lc->board.update(it->first, [](peer_link_status& p) { p.inbound = false; });
       st.peers.erase(it);
       break;
     }
@@ -85,6 +129,15 @@ caf::behavior directory_impl(caf::stateful_actor<directory_state>* self, link_co
         if (h.node == st.lc->cfg.me || !st.lc->cfg.layout->find_node(h.node) || h.nonce.size() < 16) {
           st.log.warn("refused a node link: unknown node", {{"claimed", h.node}});
           return caf::make_error(caf::sec::invalid_argument);
+        }
+        if (h.layout != st.lc->layout) {
+          // Instance numbers and affinity hashes come from the file: two files must not mix.
+          st.log.warn("refused a node link: it runs a different placement file", {{"claimed", h.node}});
+          st.lc->board.update(h.node, [](peer_link_status& p) {
+            ++p.refused;
+            p.last_error = "refused an inbound link: the peer runs a different placement file";
+          });
+          return caf::make_error(caf::sec::invalid_argument, std::string("different placement file"));
         }
         auto server_nonce = protocol::random_alnum(32);
         st.pending[sender] = {h.node, h.nonce, server_nonce};
@@ -105,6 +158,10 @@ caf::behavior directory_impl(caf::stateful_actor<directory_state>* self, link_co
         st.pending.erase(it);
         if (!protocol::constant_time_equal(expected, a.proof) || !a.connector || !a.hub) {
           st.log.warn("refused a node link: wrong shared secret", {{"claimed", a.node}});
+          st.lc->board.update(a.node, [](peer_link_status& p) {
+            ++p.refused;
+            p.last_error = "refused an inbound link: wrong shared secret";
+          });
           return caf::make_error(caf::sec::invalid_argument);
         }
         if (auto old = st.peers.find(a.node); old != st.peers.end())  // the peer restarted
@@ -113,6 +170,7 @@ caf::behavior directory_impl(caf::stateful_actor<directory_state>* self, link_co
         self->monitor(a.connector);
         caf::anon_send(st.lc->cfg.hub, atoms::link_atom_v, a.hub, true);
         st.log.info("node linked (inbound)", {{"peer", a.node}});
+        st.lc->board.update(a.node, [](peer_link_status& p) { p.inbound = true; });
         return local_table(*st.lc);
       },
       // A local instance (re)started or stopped: every linked peer learns its new handle.
@@ -135,7 +193,7 @@ struct connector_state {
   caf::actor directory;            // the peer's, once linked
   std::chrono::milliseconds retry = first_retry;
   bool linked = false;
-  bool warned = false;             // one "still waiting" line per outage, not one per attempt
+  std::string warned;              // the reason last logged: one line per outage and reason, not per attempt
   logger log{"cluster"};
 
   // Fills the peer's slots from its table; a peer may only fill slots the placement gives it.
@@ -184,11 +242,15 @@ void schedule_retry(connector_ptr self) {
 
 void link_failed(connector_ptr self, const std::string& why) {
   auto& st = self->state;
-  if (!st.warned) {
+  st.lc->board.update(st.peer->name, [&](peer_link_status& p) {
+    ++p.failed_attempts;
+    p.last_error = why;
+  });
+  if (st.warned != why) {
     st.log.warn("cannot link to node yet; retrying",
                 {{"peer", st.peer->name}, {"address", st.peer->host + ":" + std::to_string(st.peer->port)},
                  {"error", why}});
-    st.warned = true;
+    st.warned = why;
   }
   schedule_retry(self);
 }
@@ -200,7 +262,7 @@ void try_link(connector_ptr self) {
   auto dir = self->system().middleman().remote_actor(st.peer->host, st.peer->port);
   if (!dir) return link_failed(self, self->system().render(dir.error()));
   auto client_nonce = protocol::random_alnum(32);
-  self->request(*dir, handshake_timeout, link_hello{st.lc->cfg.me, client_nonce})
+  self->request(*dir, handshake_timeout, link_hello{st.lc->cfg.me, client_nonce, st.lc->layout})
       .then(
           [=](link_challenge& c) {
             auto& st = self->state;
@@ -208,6 +270,10 @@ void try_link(connector_ptr self) {
                 link_server_proof(st.lc->secret, st.peer->name, st.lc->cfg.me, client_nonce, c.nonce);
             if (c.node != st.peer->name || !protocol::constant_time_equal(expected, c.proof)) {
               st.log.error("refused node link: the peer does not hold the shared secret", {{"peer", st.peer->name}});
+              st.lc->board.update(st.peer->name, [](peer_link_status& p) {
+                ++p.failed_attempts;
+                p.last_error = "the peer does not hold the shared secret";
+              });
               return schedule_retry(self);
             }
             link_auth auth{st.lc->cfg.me, link_client_proof(st.lc->secret, st.lc->cfg.me, st.peer->name, c.nonce,
@@ -219,13 +285,18 @@ void try_link(connector_ptr self) {
                       auto& st = self->state;
                       st.directory = *dir;
                       st.linked = true;
-                      st.warned = false;
+                      st.warned.clear();
                       st.retry = first_retry;
                       self->monitor(st.directory);
                       caf::anon_send(st.lc->cfg.hub, atoms::link_atom_v, t.hub, true);
                       st.apply(t);
                       catch_up(self, t);
                       st.log.info("node linked", {{"peer", st.peer->name}, {"instances", std::to_string(t.entries.size())}});
+                      st.lc->board.update(st.peer->name, [](peer_link_status& p) {
+                        p.linked = true;
+                        p.changed_ms = unix_ms();
+                        ++p.links;
+                      });
                     },
                     [=](caf::error& e) { link_failed(self, "handshake refused: " + self->system().render(e)); });
           },
@@ -242,6 +313,11 @@ caf::behavior connector_impl(connector_ptr self, link_config_ptr lc, const node_
     st.directory = nullptr;
     st.forget_peer();
     st.log.warn("node link lost; its instances are unavailable until it returns", {{"peer", st.peer->name}});
+    st.lc->board.update(st.peer->name, [](peer_link_status& p) {
+      p.linked = false;
+      p.changed_ms = unix_ms();
+      p.last_error = "link lost";
+    });
     schedule_retry(self);
   });
   self->send(self, atoms::link_atom_v);
@@ -270,6 +346,8 @@ node_links::node_links(caf::actor_system& sys, node_link_config cfg) : impl_(std
   auto shared = std::make_shared<shared_link_config>();
   shared->cfg = std::move(cfg);
   shared->secret = shared->cfg.layout->shared_secret;
+  shared->board.init(*shared->cfg.layout, shared->cfg.me);
+  shared->layout = placement_digest(*shared->cfg.layout);
   m.lc = shared;
   const node_spec* me = m.lc->cfg.layout->find_node(m.lc->cfg.me);
   m.directory = sys.spawn(directory_impl, m.lc);
@@ -292,6 +370,8 @@ node_links::~node_links() { stop(); }
 void node_links::local_instance_changed(const std::string& group, size_t index, const caf::actor& handle) {
   if (!impl_->stopped) caf::anon_send(impl_->directory, atoms::link_atom_v, group, uint64_t{index}, handle);
 }
+
+std::vector<peer_link_status> node_links::status() const { return impl_->lc->board.snapshot(); }
 
 void node_links::stop() {
   auto& m = *impl_;

@@ -13,6 +13,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "actors/runtime/interfaces.hpp"
 
@@ -28,6 +29,19 @@ struct node_link_config {
   stream_hub_actor hub;              // this node's hub
 };
 
+// One peer's link as this node sees it, for the cluster status endpoint.
+struct peer_link_status {
+  std::string peer;
+  std::string address;          // host:port from the placement
+  bool linked = false;          // this node's connector holds an authenticated link to the peer
+  bool inbound = false;         // the peer's connector holds one to this node
+  int64_t changed_ms = 0;       // unix ms when `linked` last changed (0: never linked)
+  uint64_t links = 0;           // links this node's connector formed since start (>1: it re-linked)
+  uint64_t failed_attempts = 0; // connection attempts or handshakes that failed
+  uint64_t refused = 0;         // inbound handshakes claiming to be this peer that failed the secret
+  std::string last_error;
+};
+
 class node_links {
 public:
   // Publishes the directory on this node's bind_address:port (throws std::runtime_error naming the
@@ -39,12 +53,18 @@ public:
 
   // A local instance slot changed (started, restarted, stopped): linked peers learn the new handle.
   void local_instance_changed(const std::string& group, size_t index, const caf::actor& handle);
+  // Every peer's link health, a consistent copy (thread-safe).
+  std::vector<peer_link_status> status() const;
   void stop();
 
 private:
   struct impl;
   std::unique_ptr<impl> impl_;
 };
+
+// What identifies a placement on the link: nodes (name, host, port) and every group's assignments.
+// Nodes whose digests differ refuse to link.
+std::string placement_digest(const placement& p);
 
 // The handshake's proofs, exposed for the tests: what a server and a client must show.
 std::string link_server_proof(const std::string& secret, const std::string& server, const std::string& client,

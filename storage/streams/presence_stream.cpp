@@ -12,10 +12,14 @@
 //                                              unavailable, "offline" changes nothing.
 //   active {user_id}                           the user did something (sent, typed, read):
 //                                              last_active_ts = now, unavailable → online.
-//   timeouts {}                                periodic, every 5 s: online users idle for 5 min
+//   timeouts {limit?}                          periodic, every 5 s: online users idle for 5 min
 //                                              become unavailable; users neither syncing nor
 //                                              active for 30 s become offline; "currently
 //                                              active" lapses after a minute without activity.
+//                                              At most 200 users per sweep: when thousands of
+//                                              clients drop at once, one sweep taking them all
+//                                              held the writer (and the presence requests
+//                                              queued behind it) for seconds.
 // Every operation takes an optional now_ms, for tests.
 //
 // A change others can see (state, status message, currently_active, or a last-active jump of more
@@ -45,6 +49,7 @@ using protocol::req_string;
 constexpr std::chrono::milliseconds timeout_interval{5000};
 constexpr int64_t store_granularity_ms = 10 * 1000;
 constexpr int64_t max_sync_timeout_ms = 5 * 60 * 1000;
+constexpr int64_t max_timeouts_per_sweep = 200;
 
 bool valid_state(const std::string& s) { return s == "online" || s == "unavailable" || s == "offline"; }
 
@@ -134,8 +139,9 @@ op_output active(op_context& ctx, const json::object& args) {
 
 op_output timeouts(op_context& ctx, const json::object& args) {
   int64_t now = now_arg(args);
+  int64_t limit = protocol::opt_int(args, "limit").value_or(max_timeouts_per_sweep);
   op_output out{json::object{}, {}};
-  for (auto& old : presence::timeout_candidates(ctx.db, now)) {
+  for (auto& old : presence::timeout_candidates(ctx.db, now, limit)) {
     auto next = old;
     auto& s = next.shown;
     if (std::max(old.syncing_until_ts, s.last_active_ts) < now - presence::sync_online_timeout_ms)

@@ -72,13 +72,14 @@ void put_record(connection& c, const presence_record& r) {
           int64_t(s.currently_active), s.position});
 }
 
-std::vector<presence_record> timeout_candidates(connection& c, int64_t now_ms) {
+std::vector<presence_record> timeout_candidates(connection& c, int64_t now_ms, int64_t limit) {
   auto r = c.exec(std::string("SELECT ") + columns +
                       " FROM presence p WHERE p.state <> 'offline' AND ("
                       "(p.state = 'online' AND p.last_active_ts < $1) OR "
                       "(p.currently_active = 1 AND p.last_active_ts < $2) OR "
-                      "(p.syncing_until_ts < $3 AND p.last_active_ts < $3)) ORDER BY p.user_id",
-                  {now_ms - idle_timeout_ms, now_ms - last_active_granularity_ms, now_ms - sync_online_timeout_ms});
+                      "(p.syncing_until_ts < $3 AND p.last_active_ts < $3)) ORDER BY p.user_id LIMIT $4",
+                  {now_ms - idle_timeout_ms, now_ms - last_active_granularity_ms, now_ms - sync_online_timeout_ms,
+                   limit});
   std::vector<presence_record> out;
   for (size_t i = 0; i < r.size(); ++i) out.push_back(record_from(r[i]));
   return out;

@@ -52,7 +52,8 @@ struct presence_record {
 std::optional<presence_record> get_record(connection& c, const std::string& user_id);
 void put_record(connection& c, const presence_record& r);
 // Users who are not offline and whose state may have timed out at `now_ms` (idle, stopped
-// syncing, no longer currently active). The writer decides; this only narrows the scan.
-std::vector<presence_record> timeout_candidates(connection& c, int64_t now_ms);
+// syncing, no longer currently active), at most `limit` of them. The writer decides; this only
+// narrows the scan. Every candidate the writer sees changes state, so a later call gets the rest.
+std::vector<presence_record> timeout_candidates(connection& c, int64_t now_ms, int64_t limit);
 
 } // namespace myelin::storage::presence

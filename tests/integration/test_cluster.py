@@ -2,8 +2,8 @@
 node runs a gateway; requests for a group on the other node cross the authenticated node link and
 come back; stream updates written on one node wake long-polls on the other; a node killed with
 SIGKILL makes its groups answer 503 with Retry-After (never a hang), and the cluster heals when it
-returns. A node with the wrong shared secret is refused. Skipped on SQLite, which a multi-node
-placement refuses."""
+returns. A node with the wrong shared secret is refused. The admin status endpoint shows all of
+it. The multi-node cases are skipped on SQLite, which a multi-node placement refuses."""
 import socket
 import threading
 import time
@@ -20,7 +20,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-def placement(port_a, port_b, secret="cluster test secret"):
+def placement(port_a, port_b, secret="cluster test secret", sync_instances=2):
     # a: the account and room writers, client_reader, one persister. b: sync, event_creator, the other
     # persister, typing. Every cross-group path of a message crosses the link at least once.
     return f"""shared_secret: "{secret}"
@@ -32,7 +32,7 @@ groups:
   client_reader: {{node: a, instances: 2}}
   keys: {{node: a}}
   media: {{node: a}}
-  sync: {{node: b, instances: 2}}
+  sync: {{node: b, instances: {sync_instances}}}
   event_creator: {{node: b}}
   writer.events:
     - {{node: a, instances: 1}}
@@ -140,6 +140,48 @@ class Cluster(unittest.TestCase):
             time.sleep(0.2)
         self.assertIn(bob["user_id"], typing)
 
+    def status(self, server, token):
+        r = server.get("/_myelin/admin/v1/cluster", token=token)
+        self.assertEqual(r.status, 200, r)
+        return r.json
+
+    def admin(self, name):
+        user = self.a.register(name)
+        self.a.sql_write(f"UPDATE users SET is_admin = 1 WHERE user_id = '{user['user_id']}'")
+        return user
+
+    def test_status_lists_nodes_groups_streams_and_links(self):
+        admin = self.admin("status_admin")
+        # main lives on a; asked through b's gateway, the request crosses the link.
+        s = self.status(self.b, admin["access_token"])
+        self.assertEqual(s["node"], "a")
+        self.assertTrue(s["multi_node"])
+        nodes = {n["name"]: n for n in s["nodes"]}
+        self.assertTrue(nodes["a"]["self"])
+        self.assertNotIn("link", nodes["a"])
+        link = nodes["b"]["link"]
+        self.assertEqual(link["state"], "linked", link)
+        self.assertTrue(link["inbound"], link)
+        self.assertGreaterEqual(link["links"], 1)
+        self.assertEqual(nodes["b"]["address"], f"127.0.0.1:{self.ports[1]}")
+        groups = {g["name"]: g for g in s["groups"]}
+        self.assertEqual([(i["instance"], i["node"], i["available"]) for i in groups["sync"]["instances"]],
+                         [("sync/0", "b", True), ("sync/1", "b", True)])
+        self.assertEqual([i["node"] for i in groups["writer.events"]["instances"]], ["a", "b"])
+        self.assertEqual(groups["writer.events"]["kind"], "stream_writer")
+        self.assertEqual(groups["client_reader"]["available"], 2)
+        # Every stream writer's position: committed in the database, published to this node.
+        self.assertIn("writer.accounts/0", s["streams"]["accounts"])
+        pos = s["streams"]["accounts"]["writer.accounts/0"]
+        self.assertGreaterEqual(pos["committed"], 1)
+        self.assertLessEqual(pos.get("published_here", 0), pos["committed"])
+        # Admins only.
+        other = self.b.register("not_admin")
+        r = self.b.get("/_myelin/admin/v1/cluster", token=other["access_token"])
+        self.assertEqual((r.status, r.errcode), (403, "M_FORBIDDEN"))
+        r = self.a.get("/_myelin/admin/v1/cluster")
+        self.assertEqual((r.status, r.errcode), (401, "M_MISSING_TOKEN"))
+
     def test_zz_a_killed_node_gives_503_then_heals(self):
         dave = self.a.register("dave")
         self.b.proc.kill()  # SIGKILL: no goodbye on the link
@@ -155,10 +197,39 @@ class Cluster(unittest.TestCase):
         self.assertLess(time.time() - start, 15)
         # What lives on a goes on working.
         self.assertEqual(self.a.get(f"{V3}/account/whoami", token=dave["access_token"]).status, 200)
+        # The status endpoint (main, on a) shows the outage.
+        admin = self.admin("outage_admin")
+        s = self.status(self.a, admin["access_token"])
+        link = {n["name"]: n for n in s["nodes"]}["b"]["link"]
+        self.assertEqual((link["state"], link["inbound"]), ("down", False), link)
+        sync_group = {g["name"]: g for g in s["groups"]}["sync"]
+        self.assertEqual(sync_group["available"], 0)
+        links_before = link["links"]
         offset = len(self.b.read_log())
         self.b.start()
         self.wait_linked(self.b, since=offset)
         self.assertEqual(self.poll_status(sync, 200, 20).status, 200)
+        link = {n["name"]: n for n in self.status(self.a, admin["access_token"])["nodes"]}["b"]["link"]
+        self.assertEqual(link["state"], "linked", link)
+        self.assertEqual(link["links"], links_before + 1)
+
+
+class ClusterStatusSingleNode(ServerTestCase):
+    """The status endpoint on a one-process deployment (both databases): one node, no links, every
+    group available."""
+
+    def test_single_node_status(self):
+        admin = self.server.register("solo_admin")
+        self.server.sql_write(f"UPDATE users SET is_admin = 1 WHERE user_id = '{admin['user_id']}'")
+        r = self.server.get("/_myelin/admin/v1/cluster", token=admin["access_token"])
+        self.assertEqual(r.status, 200, r)
+        self.assertFalse(r.json["multi_node"])
+        self.assertEqual([(n["name"], n["self"]) for n in r.json["nodes"]], [("main", True)])
+        for g in r.json["groups"]:
+            # Background groups (no work yet) start no instances.
+            self.assertEqual(g["available"], 0 if g["kind"] == "background" else g["total"], g)
+        self.assertIn("sync", [g["name"] for g in r.json["groups"] if g["kind"] == "api"])
+        self.assertIn("events", r.json["streams"])
 
 
 class ClusterWrongSecret(unittest.TestCase):
@@ -181,6 +252,47 @@ class ClusterWrongSecret(unittest.TestCase):
             self.assertNotIn("node linked", logs)
             user = a.register("erin")
             self.assertEqual(a.get(f"{V3}/sync?timeout=0", token=user["access_token"]).status, 503)
+            # The status endpoint tells the operator why.
+            a.sql_write(f"UPDATE users SET is_admin = 1 WHERE user_id = '{user['user_id']}'")
+            # a's connector learns it on its next attempt after b came up (back-off: up to 5 s).
+            deadline = time.time() + 20
+            while True:
+                r = a.get("/_myelin/admin/v1/cluster", token=user["access_token"])
+                self.assertEqual(r.status, 200, r)
+                link = {n["name"]: n for n in r.json["nodes"]}["b"]["link"]
+                if "secret" in link["last_error"] or time.time() > deadline:
+                    break
+                time.sleep(0.2)
+            self.assertEqual(link["state"], "down", link)
+            self.assertIn("secret", link["last_error"], link)
+            self.assertGreaterEqual(link["refused"] + link["failed_attempts"], 1, link)
+        finally:
+            b.cleanup()
+            a.cleanup()
+
+
+class ClusterDifferentPlacement(unittest.TestCase):
+    def test_nodes_of_different_placement_files_do_not_link(self):
+        """Instance numbers and affinity hashes come from the file: a node started with another
+        version of it (here: three sync instances instead of two) is refused, and says why."""
+        from harness import ARGS as args
+        if args.db != "postgres":
+            raise unittest.SkipTest("a multi-node placement needs PostgreSQL")
+        ports = (free_port(), free_port())
+        a = Server(placement=placement(*ports), node="a")
+        b = Server(placement=placement(*ports, sync_instances=3), node="b", shared_pg_db=a.pg_db)
+        try:
+            a.start()
+            b.start()
+            # Both directions are refused: each side's directory refuses the other's connector (the
+            # connectors retry with back-off, up to 5 s apart).
+            refused = "refused a node link: it runs a different placement file"
+            deadline = time.time() + 20
+            while time.time() < deadline and not (refused in a.read_log() and refused in b.read_log()):
+                time.sleep(0.1)
+            self.assertIn("refused a node link: it runs a different placement file", a.read_log())
+            self.assertIn("refused a node link: it runs a different placement file", b.read_log())
+            self.assertNotIn("node linked", a.read_log() + b.read_log())
         finally:
             b.cleanup()
             a.cleanup()

@@ -415,6 +415,13 @@ BOOST_AUTO_TEST_CASE(presence_rules_rows_and_visibility) {
     std::string errcode;
     BOOST_TEST(errcode_status([&] { s.run("set", {{"user_id", "@a:hs"}, {"presence", "away"}}); }, errcode) == 400);
     BOOST_TEST(errcode == "M_INVALID_PARAM");
+
+    // A sweep handles a bounded batch (thousands of clients disconnecting at once must not hold the
+    // writer for seconds); the next sweep takes the rest.
+    for (auto u : {"@d:hs", "@e:hs", "@f:hs"}) touch(u, t + 400000, 1000);
+    BOOST_TEST(s.run("timeouts", {{"now_ms", t + 500000}, {"limit", 2}}).rows.size() == 2u);
+    BOOST_TEST(s.run("timeouts", {{"now_ms", t + 500000}, {"limit", 2}}).rows.size() == 1u);
+    for (auto u : {"@d:hs", "@e:hs", "@f:hs"}) BOOST_TEST(presence::get(*c, u)->state == "offline");
   });
 }
 

@@ -1,0 +1,119 @@
+// GET /_myelin/admin/v1/cluster (server admins only): the cluster as the node serving it sees it —
+// every node of the placement with the health of its link to this node, every group's instances
+// with where they run and whether they are reachable from here, and every stream writer's position
+// (committed in the database, and published to this node: a gap that stays means this node is
+// behind). Served by `main`, like Synapse's admin API.
+#include <boost/json.hpp>
+
+#include "actors/endpoint_helpers.hpp"
+#include "actors/runtime/groups.hpp"
+#include "actors/runtime/instance_registry.hpp"
+#include "actors/runtime/node_link.hpp"
+#include "actors/runtime/node_views.hpp"
+#include "actors/runtime/placement.hpp"
+#include "actors/runtime/stream_writer.hpp"
+#include "protocol/errors.hpp"
+#include "storage/tables/accounts.hpp"
+
+namespace myelin::endpoints {
+
+namespace json = boost::json;
+namespace errors = protocol::errors;
+
+namespace {
+
+json::array nodes_json(const runtime::cluster_view& cv) {
+  std::vector<runtime::peer_link_status> links;
+  if (cv.links) links = cv.links->status();
+  json::array out;
+  for (const auto& n : cv.layout->nodes) {
+    json::object node{{"name", n.name}, {"self", n.name == cv.node}};
+    if (n.port) node["address"] = n.host + ":" + std::to_string(n.port);
+    for (const auto& l : links) {
+      if (l.peer != n.name) continue;
+      node["link"] = json::object{{"state", l.linked ? "linked" : "down"},
+                                  {"inbound", l.inbound},
+                                  {"changed_ms", l.changed_ms},
+                                  {"links", l.links},
+                                  {"failed_attempts", l.failed_attempts},
+                                  {"refused", l.refused},
+                                  {"last_error", l.last_error}};
+    }
+    out.push_back(std::move(node));
+  }
+  return out;
+}
+
+json::array groups_json(const runtime::cluster_view& cv) {
+  json::array out;
+  for (const auto& g : runtime::known_groups()) {
+    auto total = cv.layout->total_instances(g.name);
+    if (total == 0) continue;
+    auto refs = cv.registry->all(g.name);
+    json::array instances;
+    size_t available = 0;
+    for (size_t i = 0; i < total; ++i) {
+      bool up = i < refs.size() && refs[i].handle;
+      available += up;
+      instances.push_back(json::object{{"instance", runtime::instance_label(g.name, i)},
+                                       {"node", cv.layout->node_of(g.name, i)},
+                                       {"available", up}});
+    }
+    // Background groups (federation_sender, pusher, appservice, background) have no work yet and
+    // start no instances: listed, never available.
+    const char* kind = g.kind == runtime::group_kind::writer ? "stream_writer"
+                       : g.kind == runtime::group_kind::api  ? "api"
+                                                             : "background";
+    out.push_back(json::object{{"name", g.name},
+                               {"kind", kind},
+                               {"instances", std::move(instances)},
+                               {"available", available},
+                               {"total", total}});
+  }
+  return out;
+}
+
+json::object streams_json(runtime::handler_context& ctx) {
+  json::object out;
+  for (const auto& p : runtime::load_all_stream_positions(ctx.db)) {
+    auto& stream = out[p.stream];
+    if (!stream.is_object()) stream = json::object{};
+    stream.as_object()[p.writer] = json::object{{"committed", p.position}};
+  }
+  for (const auto& [stream, writers] : ctx.views->positions.snapshot())
+    for (const auto& [writer, position] : writers) {
+      auto& s = out[stream];
+      if (!s.is_object()) s = json::object{};
+      auto& w = s.as_object()[writer];
+      if (!w.is_object()) w = json::object{};
+      w.as_object()["published_here"] = position;
+    }
+  return out;
+}
+
+} // namespace
+
+void register_cluster_status(runtime::endpoint_registry& r) {
+  r.add({.name = "admin.cluster", .method = "GET", .path = "/_myelin/admin/v1/cluster"},
+        [](runtime::handler_context& ctx, const api_request& req) {
+          {
+            auto c = ctx.db.acquire();
+            if (!storage::accounts::is_server_admin(*c, req.user_id))
+              throw errors::forbidden("You are not a server admin");
+          }
+          if (!ctx.views || !ctx.views->cluster.layout) throw errors::unknown("cluster status is not available");
+          const auto& cv = ctx.views->cluster;
+          return runtime::json_response(json::object{
+              {"node", cv.node},
+              {"answered_by", ctx.instance},
+              {"multi_node", cv.layout->multi_node()},
+              {"placement", cv.layout->origin.empty() ? json::value(nullptr) : json::value(cv.layout->origin)},
+              {"started_ms", cv.started_ms},
+              {"nodes", nodes_json(cv)},
+              {"groups", groups_json(cv)},
+              {"streams", streams_json(ctx)},
+          });
+        });
+}
+
+} // namespace myelin::endpoints
