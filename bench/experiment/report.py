@@ -51,7 +51,8 @@ def metrics(run):
         "delivery_p50_ms": lat.get("p50_ms") if lat.get("count") else None,
         "delivery_p99_ms": lat.get("p99_ms") if lat.get("count") else None,
         "server_cpu_percent": sum(p["cpu_percent_avg"] for p in servers),
-        "server_rss_mb": sum(p["rss_mb_max"] for p in servers),
+        # PostgreSQL's shared buffers show in every backend's RSS: summing them says nothing.
+        "server_rss_mb": sum(p["rss_mb_max"] for p in servers if p["label"] != "postgres"),
         "processes": {p["label"]: {"cpu": p["cpu_percent_avg"], "rss": p["rss_mb_max"]} for p in servers},
         "loadgen_cpu_percent": loadgen.get("cpu_percent_avg", 0.0),
         "loadgen_cpu_max": loadgen.get("cpu_percent_max", 0.0),
@@ -180,7 +181,7 @@ def write_plots(results, out_dir):
         if parts:
             plot(f"cdf-{cls}.png", f"set title '{title}: CDF at the highest load'\nset logscale x\n"
                  "set xlabel 'ms'\nset ylabel 'fraction at or below'\nset yrange [0:1]\n"
-                 "set key bottom right inside\n" + "plot " + ", ".join(parts) + "\n")
+                 "set key top left inside\n" + "plot " + ", ".join(parts) + "\n")
 
     # Server CPU per process (a node hosts its groups), stacked, per deployment and load.
     labels = []
@@ -301,9 +302,10 @@ def write_markdown(results, out_dir, plots):
               f"Ratios in parentheses compare with **{base}** at the same load. *answered/s* counts every request "
               "of the window, long-polls included; *non-sync/s* the actions; *dropped* the actions the generator "
               "could not send because the user's previous ones were still waiting for the server (the server "
-              "did not keep up). CPU is the server's processes — with the PostgreSQL server and all its "
-              "backends when the runner started it — (100% = one core), averaged over the window; RSS their "
-              "peak sum (PostgreSQL's shared memory counted once per backend).", ""]
+              "did not keep up). CPU is the server's processes (100% = one core), averaged over the window, "
+              "with the PostgreSQL server and all its backends when the runner started it; RSS is the peak sum "
+              "of Myelin's processes (PostgreSQL's shared buffers appear in every backend, so its sum would "
+              "mean nothing).", ""]
     for load in ex["loads"]:
         at = [m for m in runs if m["load"] == load]
         if not at:
