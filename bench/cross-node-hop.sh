@@ -8,7 +8,7 @@
 # Usage: bench/cross-node-hop.sh [path/to/myelin] [seconds per run] [rounds]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-bin=${1:-$root/build/release/myelin}
+bin=$(realpath "${1:-$root/build/release/myelin}")
 secs=${2:-8}
 rounds=${3:-3}
 out=${BENCH_OUT:-$root/build/bench-cross-node-hop.jsonl}
@@ -63,7 +63,7 @@ for _ in $(seq 300); do
   grep -q "node linked peer=b" "$work/a/log" 2>/dev/null && grep -q "node linked peer=a" "$work/b/log" 2>/dev/null && break
   sleep 0.1
 done
-grep -q "node linked peer=b" "$work/a/log" || { echo "nodes did not link:"; tail -20 "$work"/*/log; exit 1; }
+grep -q "node linked peer=b" "$work/a/log" || { echo "nodes did not link:"; for f in "$work"/a/log "$work"/b/log; do tail -n 20 "$f"; done; exit 1; }
 port=$(grep -o 'ports=[0-9]*' "$work/a/log" | head -1 | cut -d= -f2)
 base=http://127.0.0.1:$port
 # Sanity: the two paths are answered where we think.
