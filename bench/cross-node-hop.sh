@@ -60,10 +60,10 @@ YAML
 start_node a
 start_node b
 for _ in $(seq 300); do
-  grep -q "node linked peer=b" "$work/a/log" 2>/dev/null && grep -q "node linked peer=a" "$work/b/log" 2>/dev/null && break
+  grep -q "cluster complete" "$work/a/log" 2>/dev/null && grep -q "cluster complete" "$work/b/log" 2>/dev/null && break
   sleep 0.1
 done
-grep -q "node linked peer=b" "$work/a/log" || { echo "nodes did not link:"; for f in "$work"/a/log "$work"/b/log; do tail -n 20 "$f"; done; exit 1; }
+grep -q "cluster complete" "$work/a/log" || { echo "nodes did not link:"; for f in "$work"/a/log "$work"/b/log; do tail -n 20 "$f"; done; exit 1; }
 port=$(grep -o 'ports=[0-9]*' "$work/a/log" | head -1 | cut -d= -f2)
 base=http://127.0.0.1:$port
 # Sanity: the two paths are answered where we think.

@@ -22,6 +22,16 @@ foreach(suite ${MYELIN_INTEGRATION_SUITES})
   endforeach()
 endforeach()
 
+# The room, sync and E2EE suites once more against a 3-node cluster (PostgreSQL): every request
+# goes to the next node's gateway in turn, so the scenarios cross node links everywhere.
+foreach(name test_rooms test_sync test_keys)
+  add_test(NAME ${name}_cluster3
+           COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/tests/integration/${name}.py
+                   --binary $<TARGET_FILE:myelin> --db postgres --cluster 3
+           WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
+  set_tests_properties(${name}_cluster3 PROPERTIES TIMEOUT 600 LABELS "integration;postgres;cluster")
+endforeach()
+
 # libFuzzer targets for the parsers (clang only). Each runs for a bounded time as a test, with the
 # committed seeds in tests/fuzz/corpus/ and new inputs written under the build tree.
 if(MYELIN_FUZZ)

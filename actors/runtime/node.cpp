@@ -170,8 +170,10 @@ void node_runtime::start() {
     // first instance does, so none is missed.
     m.links = std::make_unique<node_links>(*m.sys, node_link_config{&m.layout, me, &m.registry, m.hub});
     m.registry.set_observer([this](const std::string& group, size_t index, const caf::actor& handle) {
-      if (impl_->links && impl_->layout.node_of(group, index) == impl_->opts.node_name)
+      if (!impl_->links) return;
+      if (impl_->layout.node_of(group, index) == impl_->opts.node_name)
         impl_->links->local_instance_changed(group, index, handle);
+      impl_->links->registry_changed();
     });
   }
   m.views.cluster = cluster_view{&m.layout, me, &m.registry, m.links.get(),

@@ -3,6 +3,7 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -334,6 +335,7 @@ caf::behavior connector_impl(connector_ptr self, link_config_ptr lc, const node_
 struct node_links::impl {
   caf::actor_system* sys = nullptr;
   link_config_ptr lc;
+  std::atomic<bool> complete{false};
   caf::actor directory;
   std::vector<caf::actor> connectors;
   uint16_t port = 0;
@@ -369,6 +371,28 @@ node_links::~node_links() { stop(); }
 
 void node_links::local_instance_changed(const std::string& group, size_t index, const caf::actor& handle) {
   if (!impl_->stopped) caf::anon_send(impl_->directory, atoms::link_atom_v, group, uint64_t{index}, handle);
+}
+
+void node_links::registry_changed() {
+  auto& m = *impl_;
+  const auto& layout = *m.lc->cfg.layout;
+  size_t total = 0;
+  bool all = true;
+  for (const auto& g : known_groups()) {
+    if (g.kind == group_kind::background) continue;  // no instances are started for these yet
+    auto refs = m.lc->cfg.registry->all(g.name);
+    size_t n = layout.total_instances(g.name);
+    total += n;
+    for (size_t i = 0; i < n && all; ++i) all = i < refs.size() && refs[i].handle;
+    if (!all) break;
+  }
+  if (!all) {
+    m.complete = false;
+    return;
+  }
+  if (!m.complete.exchange(true))
+    logger("cluster").info("cluster complete: every instance is reachable",
+                           {{"node", m.lc->cfg.me}, {"instances", std::to_string(total)}});
 }
 
 std::vector<peer_link_status> node_links::status() const { return impl_->lc->board.snapshot(); }

@@ -53,6 +53,10 @@ public:
 
   // A local instance slot changed (started, restarted, stopped): linked peers learn the new handle.
   void local_instance_changed(const std::string& group, size_t index, const caf::actor& handle);
+  // Any slot of the registry changed (local or remote): logs "cluster complete" when every
+  // instance of the cluster has become reachable from this node (again), so operators and scripts
+  // know when the whole placement serves. Thread-safe.
+  void registry_changed();
   // Every peer's link health, a consistent copy (thread-safe).
   std::vector<peer_link_status> status() const;
   void stop();

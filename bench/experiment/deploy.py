@@ -219,9 +219,10 @@ class MyelinDeployment:
         raise DeployError(f"{self.dep.name}: node {node.name} did not become ready:\n" + node.log_tail())
 
     def _wait_linked(self, node, peers, deadline):
-        # "node linked peer=X" is this node's own connector having linked (its registry is filled).
+        # "cluster complete": this node's links are up and every instance of the cluster (its own
+        # and its peers') is reachable from it.
         while time.time() < deadline:
-            if len(set(re.findall(r"node linked peer=(\S+)", node.read_log()))) >= peers:
+            if "cluster complete" in node.read_log():
                 return
             if node.proc.poll() is not None:
                 raise DeployError(f"{self.dep.name}: node {node.name} exited:\n" + node.log_tail())

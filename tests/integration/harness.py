@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -26,6 +27,9 @@ def parse_args():
     p = argparse.ArgumentParser()
     p.add_argument("--binary", required=True)
     p.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    p.add_argument("--cluster", type=int, default=0, metavar="N",
+                   help="run each ServerTestCase against N nodes of one placement (PostgreSQL; 2 or 3), "
+                        "its requests spread over every node's gateway")
     p.add_argument("unittest_args", nargs="*")
     return p.parse_args()
 
@@ -268,14 +272,124 @@ class Server:
         return self.post("/_matrix/client/v3/login", body)
 
 
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cluster_placement(n, ports, secret="harness cluster secret"):
+    """Groups spread so that nearly every request and stream update crosses a node link: a holds
+    main, the account writers and one persister; b the sync tier with typing, receipts, presence
+    and the other persister; c (with 3 nodes) the event creators, to-device, device lists and a
+    second client_reader."""
+    third = n >= 3
+    nodes = "".join(f"  {name}: {{host: 127.0.0.1, port: {port}}}\n" for name, port in zip("abc", ports))
+    return f"""shared_secret: "{secret}"
+nodes:
+{nodes}groups:
+  main: {{node: a}}
+  client_reader:
+    - {{node: a, instances: 1}}
+    - {{node: {'c' if third else 'b'}, instances: 1}}
+  keys: {{node: a}}
+  media: {{node: a}}
+  federation_reader: {{node: {'c' if third else 'a'}}}
+  sync: {{node: b, instances: 2}}
+  event_creator: {{node: {'c' if third else 'b'}, instances: 2}}
+  writer.accounts: {{node: a}}
+  writer.account_data: {{node: a}}
+  writer.push_rules: {{node: a}}
+  writer.events:
+    - {{node: a, instances: 1}}
+    - {{node: b, instances: 1}}
+  writer.typing: {{node: b}}
+  writer.receipts: {{node: b}}
+  writer.presence: {{node: b}}
+  writer.to_device: {{node: {'c' if third else 'a'}}}
+  writer.device_lists: {{node: {'c' if third else 'a'}}}
+"""
+
+
+class ClusterServer(Server):
+    """N myelin processes of one multi-node placement sharing one PostgreSQL database, behind the
+    same interface as Server: each request (and each connection) goes to the next node's gateway in
+    turn, so a test's consecutive requests cross nodes — read-after-write included."""
+
+    def __init__(self, extra_config="", nodes=3):
+        if (ARGS.db if ARGS else "sqlite") != "postgres":
+            raise unittest.SkipTest("a multi-node placement needs PostgreSQL")
+        names = "abc"[:nodes]
+        layout = cluster_placement(nodes, [free_port() for _ in names])
+        first = Server(extra_config, placement=layout, node="a")
+        self.nodes = [first] + [Server(extra_config, placement=layout, node=n, shared_pg_db=first.pg_db)
+                                for n in names[1:]]
+        # Server's own fields, from the first node (sql, sql_write and dir use them).
+        self.__dict__.update({k: v for k, v in first.__dict__.items() if k not in ("proc", "port")})
+        self.nodes_by_name = dict(zip(names, self.nodes))
+        self.turn = 0
+
+    @property
+    def port(self):
+        return self.nodes[0].port
+
+    @port.setter
+    def port(self, value):
+        pass
+
+    @property
+    def proc(self):
+        return self.nodes[0].proc
+
+    @proc.setter
+    def proc(self, value):
+        pass
+
+    def start(self, timeout=60):
+        # A restart appends to the logs: look only at what this start writes.
+        offsets = [len(node.read_log()) if os.path.exists(node.log_path) else 0 for node in self.nodes]
+        for node in self.nodes:
+            node.start(timeout)
+        deadline = time.time() + timeout
+        for node, offset in zip(self.nodes, offsets):
+            # Every instance of the cluster reachable from this node: its links are up and every
+            # peer's instances have reported their handles.
+            while "cluster complete" not in node.read_log()[offset:]:
+                if time.time() > deadline:
+                    raise RuntimeError("cluster did not complete:\n" + node.read_log()[-3000:])
+                time.sleep(0.05)
+        return self
+
+    def read_log(self):
+        return "".join(f"==== node {n.node} ====\n" + n.read_log() for n in self.nodes)
+
+    def stop(self, timeout=20):
+        codes = [n.stop(timeout) for n in reversed(self.nodes)]
+        return next((c for c in codes if c != 0), 0)
+
+    def cleanup(self):
+        for n in reversed(self.nodes):
+            n.cleanup()
+
+    def connect(self, timeout=30):
+        node = self.nodes[self.turn % len(self.nodes)]
+        self.turn += 1
+        return http.client.HTTPConnection("127.0.0.1", node.port, timeout=timeout)
+
+
 class ServerTestCase(unittest.TestCase):
-    """A test class sharing one server started in setUpClass."""
+    """A test class sharing one server started in setUpClass (with --cluster N, one cluster)."""
     extra_config = ""
     placement = None
 
     @classmethod
     def setUpClass(cls):
-        cls.server = Server(cls.extra_config, cls.placement)
+        if ARGS.cluster:
+            if cls.placement:
+                raise unittest.SkipTest("has its own placement; --cluster runs the all-in-one cases on a cluster")
+            cls.server = ClusterServer(cls.extra_config, ARGS.cluster)
+        else:
+            cls.server = Server(cls.extra_config, cls.placement)
         try:
             cls.server.start()
         except Exception:
