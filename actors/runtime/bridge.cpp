@@ -2,6 +2,7 @@
 
 #include <caf/all.hpp>
 
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -13,6 +14,22 @@
 namespace myelin::runtime {
 namespace {
 
+using done_fn = std::function<void(api_response, std::string)>;
+
+// What is needed to send a request again: a GET or HEAD to a round-robin group (safe to repeat,
+// and another instance may serve it) whose instance died before answering — its node was killed,
+// say. Kept only for those, so other requests are never copied.
+struct retry_copy {
+  std::string group, key;
+  api_request request;
+};
+
+bool may_retry(const std::string& group, const api_request& r) {
+  if (r.method != "GET" && r.method != "HEAD") return false;
+  const group_info* g = find_group(group);
+  return g && g->balance == balance_policy::round_robin;
+}
+
 struct bridge_state {
   const instance_registry* registry = nullptr;
   stream_hub_actor hub;
@@ -21,60 +38,90 @@ struct bridge_state {
   struct pending {
     caf::actor_addr instance;
     std::string label;
-    std::function<void(api_response, std::string)> done;
+    done_fn done;
+    std::optional<retry_copy> retry;  // first attempt of a retryable request only
   };
   std::unordered_map<uint64_t, pending> in_flight;
   std::unordered_set<caf::actor_addr> monitored;
 };
 
-caf::behavior bridge_impl(caf::stateful_actor<bridge_state>* self, const instance_registry* registry,
-                          stream_hub_actor hub, std::chrono::seconds timeout) {
+using bridge_ptr = caf::stateful_actor<bridge_state>*;
+
+void send_job(bridge_ptr self, std::string group, std::string key, api_request request, done_fn done,
+              caf::actor_addr avoid);
+
+// The instance serving in-flight request `id` is gone (stopped, or its node lost): send a
+// retryable request to another instance once, answer the others 503.
+void fail_or_retry(bridge_ptr self, uint64_t id, const std::string& why) {
+  auto& st = self->state;
+  auto it = st.in_flight.find(id);
+  if (it == st.in_flight.end()) return;
+  auto p = std::move(it->second);
+  st.in_flight.erase(it);
+  if (p.retry) {
+    auto r = std::move(*p.retry);
+    return send_job(self, std::move(r.group), std::move(r.key), std::move(r.request), std::move(p.done), p.instance);
+  }
+  p.done(error_response(protocol::errors::unavailable(why)), p.label);
+}
+
+// `avoid`: the instance a retry must not go back to (null on a first attempt).
+void send_job(bridge_ptr self, std::string group, std::string key, api_request request, done_fn done,
+              caf::actor_addr avoid) {
+  auto& st = self->state;
+  auto ref = st.registry->pick(group, key);
+  if (ref.handle && avoid && ref.handle.address() == avoid) ref = st.registry->pick(group, key);  // the next one
+  if (!ref.handle || (avoid && ref.handle.address() == avoid)) {
+    done(error_response(protocol::errors::unavailable("No instance of " + group + " is available")),
+         ref.label.empty() ? group : ref.label);
+    return;
+  }
+  if (st.monitored.insert(ref.handle.address()).second) self->monitor(ref.handle);
+  auto id = ++st.next_id;
+  bridge_state::pending p{ref.handle.address(), ref.label, std::move(done), std::nullopt};
+  if (!avoid && may_retry(group, request)) p.retry = retry_copy{group, key, request};
+  st.in_flight.emplace(id, std::move(p));
+  // A long-poll may legitimately take its whole timeout before the handler even starts.
+  auto timeout = group == "sync" ? st.timeout + long_poll_allowance : st.timeout;
+  self->request(ref.handle, caf::duration{timeout}, std::move(request))
+      .then(
+          [=](api_response& resp) {
+            auto it = self->state.in_flight.find(id);
+            if (it == self->state.in_flight.end()) return;  // already failed (or retried) by down_msg
+            it->second.done(std::move(resp), it->second.label);
+            self->state.in_flight.erase(it);
+          },
+          [=](caf::error& err) {
+            auto it = self->state.in_flight.find(id);
+            if (it == self->state.in_flight.end()) return;
+            if (err == caf::sec::request_timeout) {
+              // It may still be running: never repeated.
+              it->second.done(error_response(protocol::errors::unavailable("The request timed out")),
+                              it->second.label);
+              self->state.in_flight.erase(it);
+              return;
+            }
+            fail_or_retry(self, id, "The instance failed: " + self->system().render(err));
+          });
+}
+
+caf::behavior bridge_impl(bridge_ptr self, const instance_registry* registry, stream_hub_actor hub,
+                          std::chrono::seconds timeout) {
   self->state.registry = registry;
   self->state.hub = hub;
   self->state.timeout = timeout;
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;
     st.monitored.erase(dm.source);
-    for (auto it = st.in_flight.begin(); it != st.in_flight.end();) {
-      if (it->second.instance == dm.source) {
-        it->second.done(error_response(protocol::errors::unavailable("The instance serving this request stopped")),
-                        it->second.label);
-        it = st.in_flight.erase(it);
-      } else {
-        ++it;
-      }
-    }
+    std::vector<uint64_t> lost;
+    for (const auto& [id, p] : st.in_flight)
+      if (p.instance == dm.source) lost.push_back(id);
+    for (auto id : lost) fail_or_retry(self, id, "The instance serving this request stopped");
   });
   return {
       [=](dispatch_job& job) {
-        auto& st = self->state;
-        auto ref = st.registry->pick(job.group, job.key);
-        if (!ref.handle) {
-          job.done(error_response(protocol::errors::unavailable("No instance of " + job.group + " is available")),
-                   ref.label.empty() ? job.group : ref.label);
-          return;
-        }
-        if (st.monitored.insert(ref.handle.address()).second) self->monitor(ref.handle);
-        auto id = ++st.next_id;
-        st.in_flight.emplace(id, bridge_state::pending{ref.handle.address(), ref.label, std::move(job.done)});
-        // A long-poll may legitimately take its whole timeout before the handler even starts.
-        auto timeout = job.group == "sync" ? st.timeout + long_poll_allowance : st.timeout;
-        self->request(ref.handle, caf::duration{timeout}, std::move(job.request))
-            .then(
-                [=](api_response& resp) {
-                  auto it = self->state.in_flight.find(id);
-                  if (it == self->state.in_flight.end()) return;  // already failed by down_msg
-                  it->second.done(std::move(resp), it->second.label);
-                  self->state.in_flight.erase(it);
-                },
-                [=](caf::error& err) {
-                  auto it = self->state.in_flight.find(id);
-                  if (it == self->state.in_flight.end()) return;
-                  auto msg = err == caf::sec::request_timeout ? std::string("The request timed out")
-                                                              : "The instance failed: " + self->system().render(err);
-                  it->second.done(error_response(protocol::errors::unavailable(msg)), it->second.label);
-                  self->state.in_flight.erase(it);
-                });
+        send_job(self, std::move(job.group), std::move(job.key), std::move(job.request), std::move(job.done),
+                 caf::actor_addr{});
       },
       [=](wait_job& job) {
         auto done = std::move(job.done);

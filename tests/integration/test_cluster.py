@@ -347,6 +347,62 @@ class ClusterKilledUnderLoad(unittest.TestCase):
         self.assertEqual(dupes, [], "messages the long-poller saw twice")
 
 
+class ClusterRetriesReads(unittest.TestCase):
+    """A GET in flight to a round-robin group's instance on a node that dies is sent again to an
+    instance on a live node: clients reading through the surviving gateway see no error at all."""
+
+    def test_reads_in_flight_to_a_killed_node_are_retried(self):
+        from harness import ARGS as args
+        if args.db != "postgres":
+            raise unittest.SkipTest("a multi-node placement needs PostgreSQL")
+        ports = (free_port(), free_port())
+        layout = f"""shared_secret: "retry test"
+nodes:
+  a: {{host: 127.0.0.1, port: {ports[0]}}}
+  b: {{host: 127.0.0.1, port: {ports[1]}}}
+groups:
+  client_reader:
+    - {{node: a, instances: 1}}
+    - {{node: b, instances: 2}}
+"""
+        a = Server(placement=layout, node="a")
+        b = Server(placement=layout, node="b", shared_pg_db=a.pg_db)
+        try:
+            a.start()
+            b.start()
+            Cluster.wait_linked(a)
+            Cluster.wait_linked(b)
+            statuses, served_by = [], set()
+            stop = threading.Event()
+
+            def reader():
+                conn = a.connect()
+                while not stop.is_set():
+                    r = a.get("/_myelin/debug/whereami/client_reader", conn=conn)
+                    statuses.append(r.status)
+                    if r.status == 200:
+                        served_by.add(r.json["instance"])
+                conn.close()
+            threads = [threading.Thread(target=reader) for _ in range(8)]
+            for t in threads:
+                t.start()
+            time.sleep(1.5)
+            b.proc.kill()  # two of the three instances die with their requests in flight
+            b.proc.wait()
+            b.log.close()
+            b.proc = None
+            time.sleep(1.5)
+            stop.set()
+            for t in threads:
+                t.join(10)
+        finally:
+            b.cleanup()
+            a.cleanup()
+        self.assertEqual(served_by, {"client_reader/0", "client_reader/1", "client_reader/2"})
+        self.assertGreater(len(statuses), 200)
+        self.assertEqual([s for s in statuses if s != 200], [], "reads failed while their instance's node died")
+
+
 class ClusterStatusSingleNode(ServerTestCase):
     """The status endpoint on a one-process deployment (both databases): one node, no links, every
     group available."""
