@@ -2,6 +2,7 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
 #include <optional>
 #include <unordered_map>
 #include <unordered_set>
@@ -22,6 +23,7 @@ using done_fn = std::function<void(api_response, std::string)>;
 struct retry_copy {
   std::string group, key;
   api_request request;
+  std::vector<caf::actor_addr> failed;  // instances it died on (a node takes several with it)
 };
 
 bool may_retry(const std::string& group, const api_request& r) {
@@ -39,7 +41,7 @@ struct bridge_state {
     caf::actor_addr instance;
     std::string label;
     done_fn done;
-    std::optional<retry_copy> retry;  // first attempt of a retryable request only
+    std::optional<retry_copy> retry;  // a retryable request: what its next attempt needs
   };
   std::unordered_map<uint64_t, pending> in_flight;
   std::unordered_set<caf::actor_addr> monitored;
@@ -48,10 +50,10 @@ struct bridge_state {
 using bridge_ptr = caf::stateful_actor<bridge_state>*;
 
 void send_job(bridge_ptr self, std::string group, std::string key, api_request request, done_fn done,
-              caf::actor_addr avoid);
+              std::vector<caf::actor_addr> avoid, bool retryable);
 
 // The instance serving in-flight request `id` is gone (stopped, or its node lost): send a
-// retryable request to another instance once, answer the others 503.
+// retryable request to another instance (each at most once), answer the others 503.
 void fail_or_retry(bridge_ptr self, uint64_t id, const std::string& why) {
   auto& st = self->state;
   auto it = st.in_flight.find(id);
@@ -60,18 +62,26 @@ void fail_or_retry(bridge_ptr self, uint64_t id, const std::string& why) {
   st.in_flight.erase(it);
   if (p.retry) {
     auto r = std::move(*p.retry);
-    return send_job(self, std::move(r.group), std::move(r.key), std::move(r.request), std::move(p.done), p.instance);
+    r.failed.push_back(p.instance);
+    return send_job(self, std::move(r.group), std::move(r.key), std::move(r.request), std::move(p.done),
+                    std::move(r.failed), true);
   }
   p.done(error_response(protocol::errors::unavailable(why)), p.label);
 }
 
-// `avoid`: the instance a retry must not go back to (null on a first attempt).
+// `avoid`: the instances a retry must not go back to (empty on a first attempt). A retryable
+// request keeps a copy and is tried on each other instance until one answers.
 void send_job(bridge_ptr self, std::string group, std::string key, api_request request, done_fn done,
-              caf::actor_addr avoid) {
+              std::vector<caf::actor_addr> avoid, bool retryable) {
   auto& st = self->state;
+  auto avoided = [&](const instance_ref& r) {
+    return std::find(avoid.begin(), avoid.end(), r.handle.address()) != avoid.end();
+  };
   auto ref = st.registry->pick(group, key);
-  if (ref.handle && avoid && ref.handle.address() == avoid) ref = st.registry->pick(group, key);  // the next one
-  if (!ref.handle || (avoid && ref.handle.address() == avoid)) {
+  // Round robin: each pick is the next instance, so as many picks as instances visit them all.
+  for (size_t n = st.registry->size(group); ref.handle && avoided(ref) && n > 0; --n)
+    ref = st.registry->pick(group, key);
+  if (!ref.handle || avoided(ref)) {
     done(error_response(protocol::errors::unavailable("No instance of " + group + " is available")),
          ref.label.empty() ? group : ref.label);
     return;
@@ -79,7 +89,7 @@ void send_job(bridge_ptr self, std::string group, std::string key, api_request r
   if (st.monitored.insert(ref.handle.address()).second) self->monitor(ref.handle);
   auto id = ++st.next_id;
   bridge_state::pending p{ref.handle.address(), ref.label, std::move(done), std::nullopt};
-  if (!avoid && may_retry(group, request)) p.retry = retry_copy{group, key, request};
+  if (retryable) p.retry = retry_copy{group, key, request, std::move(avoid)};
   st.in_flight.emplace(id, std::move(p));
   // A long-poll may legitimately take its whole timeout before the handler even starts.
   auto timeout = group == "sync" ? st.timeout + long_poll_allowance : st.timeout;
@@ -120,8 +130,9 @@ caf::behavior bridge_impl(bridge_ptr self, const instance_registry* registry, st
   });
   return {
       [=](dispatch_job& job) {
-        send_job(self, std::move(job.group), std::move(job.key), std::move(job.request), std::move(job.done),
-                 caf::actor_addr{});
+        bool retryable = may_retry(job.group, job.request);
+        send_job(self, std::move(job.group), std::move(job.key), std::move(job.request), std::move(job.done), {},
+                 retryable);
       },
       [=](wait_job& job) {
         auto done = std::move(job.done);

@@ -100,6 +100,7 @@ struct link_auth {
   std::string proof;  // HMAC(secret, "client|<client>|<server>|<server nonce>|<client nonce>")
   caf::actor connector;  // receives the server's later table changes
   caf::actor hub;        // receives the server's stream updates
+  caf::actor directory;  // the client's own directory: the server's connector links back through it
 };
 // Instances of the sending node: (group, global index) → handle; an invalid handle = restarting.
 struct link_entry {
@@ -150,7 +151,7 @@ typename Inspector::result_type inspect(Inspector& f, link_challenge& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, link_auth& x) {
-  return f(caf::meta::type_name("link_auth"), x.node, x.proof, x.connector, x.hub);
+  return f(caf::meta::type_name("link_auth"), x.node, x.proof, x.connector, x.hub, x.directory);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, link_entry& x) {

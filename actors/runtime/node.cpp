@@ -2,6 +2,10 @@
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
+#include <caf/openssl/manager.hpp>
+
+#include <filesystem>
+#include <fstream>
 
 #include "actors/runtime/api_instance.hpp"
 #include "actors/runtime/blocking_pool.hpp"
@@ -23,8 +27,31 @@
 
 namespace myelin::runtime {
 
-void configure_actor_system(caf::actor_system_config& cfg, size_t scheduler_threads) {
+// A path from the placement file: relative ones are relative to the file's directory.
+std::string placement_path(const placement& p, const std::string& path) {
+  std::filesystem::path f(path);
+  if (f.is_absolute() || p.origin.empty()) return path;
+  return (std::filesystem::path(p.origin).parent_path() / f).string();
+}
+
+void configure_actor_system(caf::actor_system_config& cfg, size_t scheduler_threads, const placement* links) {
   cfg.load<caf::io::middleman>();
+  if (links && links->multi_node() && links->tls.enabled()) {
+    const placement& layout = *links;
+    // Node links over TLS: CAF's OpenSSL module with certificate authentication switched on
+    // (a CA file makes it verify the peer's chain and require a certificate, on both sides).
+    for (auto [field, path] : {std::pair{"certificate", &layout.tls.certificate}, {"key", &layout.tls.key},
+                               {"ca", &layout.tls.ca}}) {
+      auto resolved = placement_path(layout, *path);
+      if (!std::ifstream(resolved))
+        throw std::runtime_error(layout.origin + ": tls." + field + ": cannot read " + resolved);
+    }
+    cfg.load<caf::openssl::manager>();
+    cfg.openssl_certificate = placement_path(layout, layout.tls.certificate);
+    cfg.openssl_key = placement_path(layout, layout.tls.key);
+    cfg.openssl_cafile = placement_path(layout, layout.tls.ca);
+    cfg.openssl_passphrase = layout.tls.passphrase;
+  }
   cfg.add_message_types<caf::id_block::myelin>();
   // The default work-stealing policy busy-polls; sharing sleeps when idle (STACK-NOTES).
   cfg.set("scheduler.policy", caf::atom("sharing"));
@@ -122,7 +149,7 @@ void node_runtime::start() {
   m.log.info("database ready", {{"engine", m.cfg.database.name}, {"schema_version", std::to_string(report.to_version)}});
 
   m.caf_cfg = std::make_unique<caf::actor_system_config>();
-  configure_actor_system(*m.caf_cfg, m.cfg.runtime.scheduler_threads);
+  configure_actor_system(*m.caf_cfg, m.cfg.runtime.scheduler_threads, &m.layout);
   m.sys = std::make_unique<caf::actor_system>(*m.caf_cfg);
   m.pool = std::make_unique<blocking_pool>(m.cfg.runtime.blocking_threads, "myelin-blocking");
   m.writers = std::make_unique<writer_client>(*m.sys, m.registry,

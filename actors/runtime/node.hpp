@@ -67,6 +67,9 @@ private:
 
 // Fills a CAF config the way every Myelin process wants it (scheduler policy and threads, the
 // middleman for node links, the message types).
-void configure_actor_system(caf::actor_system_config& cfg, size_t scheduler_threads);
+// `links`: a multi-node placement whose `tls` block switches the node links to CAF's OpenSSL
+// module (throws std::runtime_error naming an unreadable certificate, key or CA file).
+void configure_actor_system(caf::actor_system_config& cfg, size_t scheduler_threads,
+                            const placement* links = nullptr);
 
 } // namespace myelin::runtime

@@ -2,6 +2,8 @@
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
+#include <caf/openssl/publish.hpp>
+#include <caf/openssl/remote_actor.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -30,6 +32,7 @@ std::string link_client_proof(const std::string& secret, const std::string& clie
 std::string placement_digest(const placement& p) {
   std::string canonical;
   for (const auto& n : p.nodes) canonical += "node|" + n.name + "|" + n.host + "|" + std::to_string(n.port) + "\n";
+  canonical += std::string("tls|") + (p.tls.enabled() ? "on" : "off") + "\n";
   for (const auto& [group, assignments] : p.groups)
     for (const auto& a : assignments) canonical += "group|" + group + "|" + a.node + "|" + std::to_string(a.instances) + "\n";
   return protocol::sha256_hex(canonical);
@@ -72,9 +75,15 @@ private:
   std::map<std::string, peer_link_status> peers_;
 };
 
+// One connection per pair of nodes: the node whose name sorts first dials; the other's connector
+// links back over the connection the dialer opened (CAF's SSL middleman cannot cope with two
+// connections between the same nodes, one each way).
+bool dials(const std::string& me, const std::string& peer) { return me < peer; }
+
 struct shared_link_config {
   node_link_config cfg;
   std::string secret;
+  caf::actor directory;             // this node's, set before any connector starts
   std::string layout;               // placement_digest of cfg.layout
   mutable link_board board;
 };
@@ -104,8 +113,19 @@ struct directory_state {
   struct peer {
     caf::actor connector;
     caf::actor hub;
+    caf::actor directory;
   };
   std::map<std::string, peer> peers;  // authenticated nodes
+  std::map<std::string, caf::actor> local_connectors;  // this node's connector for each peer
+
+  // A peer that dials us linked in: our connector for it links back through its directory.
+  void link_back(const std::string& peer_name) {
+    auto p = peers.find(peer_name);
+    auto c = local_connectors.find(peer_name);
+    if (p == peers.end() || c == local_connectors.end() || !p->second.directory) return;
+    if (dials(lc->cfg.me, peer_name)) return;
+    caf::anon_send(c->second, atoms::link_atom_v, p->second.directory);
+  }
   logger log{"cluster"};
 };
 
@@ -167,12 +187,18 @@ caf::behavior directory_impl(caf::stateful_actor<directory_state>* self, link_co
         }
         if (auto old = st.peers.find(a.node); old != st.peers.end())  // the peer restarted
           caf::anon_send(st.lc->cfg.hub, atoms::link_atom_v, old->second.hub, false);
-        st.peers[a.node] = {a.connector, a.hub};
+        st.peers[a.node] = {a.connector, a.hub, a.directory};
         self->monitor(a.connector);
+        st.link_back(a.node);
         caf::anon_send(st.lc->cfg.hub, atoms::link_atom_v, a.hub, true);
         st.log.info("node linked (inbound)", {{"peer", a.node}});
         st.lc->board.update(a.node, [](peer_link_status& p) { p.inbound = true; });
         return local_table(*st.lc);
+      },
+      // This node's connector for `peer` (sent once, as connectors start).
+      [=](atoms::link_atom, const std::string& peer, const caf::actor& connector) {
+        self->state.local_connectors[peer] = connector;
+        self->state.link_back(peer);
       },
       // A local instance (re)started or stopped: every linked peer learns its new handle.
       [=](atoms::link_atom, const std::string& group, uint64_t index, const caf::actor& handle) {
@@ -237,6 +263,8 @@ void catch_up(connector_ptr self, const link_table& t) {
 
 void schedule_retry(connector_ptr self) {
   auto& st = self->state;
+  // The node that does not dial waits for the peer to link in again (its directory says when).
+  if (!dials(st.lc->cfg.me, st.peer->name)) return;
   self->delayed_send(self, st.retry, atoms::link_atom_v);
   st.retry = std::min<std::chrono::milliseconds>(st.retry * 2, max_retry);
 }
@@ -256,11 +284,18 @@ void link_failed(connector_ptr self, const std::string& why) {
   schedule_retry(self);
 }
 
-void try_link(connector_ptr self) {
+// `known`: the peer's directory, when the peer dialed us and we link back over its connection;
+// otherwise this node dials.
+void try_link(connector_ptr self, caf::actor known = nullptr) {
   auto& st = self->state;
   if (st.linked) return;
-  // Blocking, which is why connectors are detached actors with a thread of their own.
-  auto dir = self->system().middleman().remote_actor(st.peer->host, st.peer->port);
+  caf::expected<caf::actor> dir = known;
+  if (!known) {
+    // Blocking, which is why connectors are detached actors with a thread of their own.
+    dir = st.lc->cfg.layout->tls.enabled()
+              ? caf::openssl::remote_actor(self->system(), st.peer->host, st.peer->port)
+              : self->system().middleman().remote_actor(st.peer->host, st.peer->port);
+  }
   if (!dir) return link_failed(self, self->system().render(dir.error()));
   auto client_nonce = protocol::random_alnum(32);
   self->request(*dir, handshake_timeout, link_hello{st.lc->cfg.me, client_nonce, st.lc->layout})
@@ -279,7 +314,8 @@ void try_link(connector_ptr self) {
             }
             link_auth auth{st.lc->cfg.me, link_client_proof(st.lc->secret, st.lc->cfg.me, st.peer->name, c.nonce,
                                                             client_nonce),
-                           caf::actor_cast<caf::actor>(self), caf::actor_cast<caf::actor>(st.lc->cfg.hub)};
+                           caf::actor_cast<caf::actor>(self), caf::actor_cast<caf::actor>(st.lc->cfg.hub),
+                           st.lc->directory};
             self->request(*dir, handshake_timeout, std::move(auth))
                 .then(
                     [=](link_table& t) {
@@ -321,9 +357,24 @@ caf::behavior connector_impl(connector_ptr self, link_config_ptr lc, const node_
     });
     schedule_retry(self);
   });
-  self->send(self, atoms::link_atom_v);
+  if (dials(lc->cfg.me, peer->name))
+    self->send(self, atoms::link_atom_v);
+  else
+    lc->board.update(peer->name, [](peer_link_status& p) { p.last_error = "waiting for the peer to connect (it dials)"; });
   return {
       [=](atoms::link_atom) { try_link(self); },
+      // The peer dialed us and authenticated: link back through its directory.
+      [=](atoms::link_atom, caf::actor& peer_directory) {
+        auto& st = self->state;
+        if (st.linked && st.directory == peer_directory) return;
+        if (st.linked) {  // the peer restarted before the old link's down message reached us
+          self->demonitor(st.directory);
+          st.linked = false;
+          st.directory = nullptr;
+          st.forget_peer();
+        }
+        try_link(self, std::move(peer_directory));
+      },
       [=](link_table& t) {
         if (self->state.linked) self->state.apply(t);
       },
@@ -336,6 +387,7 @@ struct node_links::impl {
   caf::actor_system* sys = nullptr;
   link_config_ptr lc;
   std::atomic<bool> complete{false};
+  bool tls = false;
   caf::actor directory;
   std::vector<caf::actor> connectors;
   uint16_t port = 0;
@@ -353,16 +405,23 @@ node_links::node_links(caf::actor_system& sys, node_link_config cfg) : impl_(std
   m.lc = shared;
   const node_spec* me = m.lc->cfg.layout->find_node(m.lc->cfg.me);
   m.directory = sys.spawn(directory_impl, m.lc);
-  auto bound = sys.middleman().publish(m.directory, me->port, me->bind_address.c_str(), true);
+  shared->directory = m.directory;
+  m.tls = m.lc->cfg.layout->tls.enabled();
+  auto bound = m.tls ? caf::openssl::publish(m.directory, me->port, me->bind_address.c_str(), true)
+                     : sys.middleman().publish(m.directory, me->port, me->bind_address.c_str(), true);
   if (!bound) {
     caf::anon_send_exit(m.directory, caf::exit_reason::user_shutdown);
     throw std::runtime_error("cannot bind the node link on " + me->bind_address + ":" + std::to_string(me->port) +
                              ": " + sys.render(bound.error()));
   }
   m.port = *bound;
-  for (const auto& n : m.lc->cfg.layout->nodes)
-    if (n.name != m.lc->cfg.me) m.connectors.push_back(sys.spawn<caf::detached>(connector_impl, m.lc, &n));
+  for (const auto& n : m.lc->cfg.layout->nodes) {
+    if (n.name == m.lc->cfg.me) continue;
+    m.connectors.push_back(sys.spawn<caf::detached>(connector_impl, m.lc, &n));
+    caf::anon_send(m.directory, atoms::link_atom_v, n.name, m.connectors.back());
+  }
   logger("cluster").info("node link listening", {{"node", m.lc->cfg.me},
+                                                 {"transport", m.tls ? "tls" : "tcp"},
                                                  {"address", me->bind_address + ":" + std::to_string(m.port)},
                                                  {"peers", std::to_string(m.connectors.size())}});
 }
@@ -401,7 +460,9 @@ void node_links::stop() {
   auto& m = *impl_;
   if (m.stopped) return;
   m.stopped = true;
-  m.sys->middleman().unpublish(m.directory, m.port);
+  // CAF 0.17.6's caf::openssl::unpublish does not compile (it sends the wrong message to the
+  // SSL middleman): over TLS the acceptor closes with the actor system, a moment later.
+  if (!m.tls) m.sys->middleman().unpublish(m.directory, m.port);
   for (auto& c : m.connectors) caf::anon_send_exit(c, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(m.directory, caf::exit_reason::user_shutdown);
   m.connectors.clear();

@@ -162,12 +162,32 @@ placement parse_checked(const std::string& yaml_text, const std::string& origin)
 
   for (auto kv : root) {
     auto key = key_of(c, kv.first);
-    if (key != "nodes" && key != "groups" && key != "shared_secret")
-      c.fail(kv.first, "unknown key '" + key + "' (expected nodes, groups, shared_secret)");
+    if (key != "nodes" && key != "groups" && key != "shared_secret" && key != "tls")
+      c.fail(kv.first, "unknown key '" + key + "' (expected nodes, groups, shared_secret, tls)");
   }
   if (auto s = root["shared_secret"]) {
     if (s.IsScalar()) p.shared_secret = s.Scalar();
     else c.fail(s, "'shared_secret' must be a string");
+  }
+  if (auto t = root["tls"]) {
+    if (!t.IsMap()) {
+      c.fail(t, "'tls' must be a mapping with certificate, key and ca");
+    } else {
+      for (auto f : t) {
+        auto k = key_of(c, f.first);
+        std::string* field = k == "certificate" ? &p.tls.certificate
+                             : k == "key"       ? &p.tls.key
+                             : k == "ca"        ? &p.tls.ca
+                             : k == "passphrase" ? &p.tls.passphrase
+                                                 : nullptr;
+        if (!field) c.fail(f.first, "tls: unknown key '" + k + "' (expected certificate, key, ca, passphrase)");
+        else if (!f.second.IsScalar() || f.second.Scalar().empty()) c.fail(f.second, "tls." + k + " must be a path");
+        else *field = f.second.Scalar();
+      }
+      if (p.tls.certificate.empty() || p.tls.key.empty() || p.tls.ca.empty())
+        c.fail(t, "tls needs certificate, key and ca (every node presents its certificate and checks its peers' "
+                  "against the ca: mutual TLS)");
+    }
   }
 
   auto nodes = root["nodes"];

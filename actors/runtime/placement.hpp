@@ -26,10 +26,18 @@ struct group_assignment {
   size_t instances = 1;
 };
 
+// Mutual TLS on node links (CAF's OpenSSL module): every node presents `certificate` (with its
+// `key`) and accepts only peers whose certificate chains to `ca`. Paths are read at start.
+struct link_tls {
+  std::string certificate, key, ca, passphrase;
+  bool enabled() const { return !certificate.empty(); }
+};
+
 struct placement {
   std::string origin;                    // file path, "" for the built-in all-in-one
   std::vector<node_spec> nodes;
   std::string shared_secret;             // authenticates node links (multi-node)
+  link_tls tls;                          // encrypts them (optional)
   std::map<std::string, std::vector<group_assignment>> groups;
 
   const node_spec* find_node(const std::string& name) const;

@@ -39,6 +39,22 @@ BOOST_AUTO_TEST_CASE(all_in_one_has_every_group_once) {
   for (const auto& g : known_groups()) BOOST_TEST(p.total_instances(g.name) == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(tls_and_the_digest) {
+  const std::string base = "shared_secret: s\nnodes:\n  a: {host: h1, port: 1}\n  b: {host: h2, port: 1}\n";
+  auto plain = parse_placement(base, "p.yaml");
+  auto tls = parse_placement(base + "tls: {certificate: c.pem, key: k.pem, ca: ca.pem}\n", "p.yaml");
+  BOOST_TEST(!plain.tls.enabled());
+  BOOST_TEST(tls.tls.enabled());
+  BOOST_TEST(tls.tls.ca == "ca.pem");
+  // Nodes of one cluster must agree on TLS (and on everything else the digest covers); the files
+  // themselves differ per node.
+  BOOST_TEST(placement_digest(plain) != placement_digest(tls));
+  auto other_files = parse_placement(base + "tls: {certificate: d.pem, key: e.pem, ca: ca.pem}\n", "p.yaml");
+  BOOST_TEST(placement_digest(tls) == placement_digest(other_files));
+  auto more_sync = parse_placement(base + "groups:\n  sync: {node: b, instances: 2}\n", "p.yaml");
+  BOOST_TEST(placement_digest(plain) != placement_digest(more_sync));
+}
+
 BOOST_AUTO_TEST_CASE(multi_node_assignment) {
   auto p = parse_placement(R"(
 nodes:
@@ -89,6 +105,13 @@ BOOST_AUTO_TEST_CASE(errors_name_the_line_and_problem) {
   BOOST_TEST(e.find("p.yaml:") != std::string::npos, e);
   e = error_of("nodes:\n  main:\n    host: [a, b]\n");
   BOOST_TEST(e.find("bad value for 'host'") != std::string::npos, e);
+  // TLS on links: all three files, nothing else.
+  e = error_of("nodes:\n  main: {}\ntls: {certificate: c.pem, key: k.pem}\n");
+  BOOST_TEST(e.find("p.yaml:3: tls needs certificate, key and ca") != std::string::npos, e);
+  e = error_of("nodes:\n  main: {}\ntls: {certificate: c.pem, key: k.pem, ca: ca.pem, cipher: x}\n");
+  BOOST_TEST(e.find("tls: unknown key 'cipher'") != std::string::npos, e);
+  e = error_of("nodes:\n  main: {}\ntls: yes\n");
+  BOOST_TEST(e.find("'tls' must be a mapping") != std::string::npos, e);
   // Several problems are reported together.
   e = error_of("nodes:\n  main: {}\ngroups:\n  synk: 2\n  main: 3\n");
   BOOST_TEST(e.find("synk") != std::string::npos);
