@@ -73,21 +73,21 @@ json::array groups_json(const runtime::cluster_view& cv) {
   return out;
 }
 
+// out[stream][writer], created empty when missing.
+json::object& writer_entry(json::object& out, const std::string& stream, const std::string& writer) {
+  auto& s = out[stream];
+  if (!s.is_object()) s = json::object{};
+  auto& w = s.as_object()[writer];
+  if (!w.is_object()) w = json::object{};
+  return w.as_object();
+}
+
 json::object streams_json(runtime::handler_context& ctx) {
   json::object out;
-  for (const auto& p : runtime::load_all_stream_positions(ctx.db)) {
-    auto& stream = out[p.stream];
-    if (!stream.is_object()) stream = json::object{};
-    stream.as_object()[p.writer] = json::object{{"committed", p.position}};
-  }
+  for (const auto& p : runtime::load_all_stream_positions(ctx.db))
+    writer_entry(out, p.stream, p.writer)["committed"] = p.position;
   for (const auto& [stream, writers] : ctx.views->positions.snapshot())
-    for (const auto& [writer, position] : writers) {
-      auto& s = out[stream];
-      if (!s.is_object()) s = json::object{};
-      auto& w = s.as_object()[writer];
-      if (!w.is_object()) w = json::object{};
-      w.as_object()["published_here"] = position;
-    }
+    for (const auto& [writer, position] : writers) writer_entry(out, stream, writer)["published_here"] = position;
   return out;
 }
 

@@ -204,7 +204,7 @@ class MyelinDeployment:
             self._wait_ready(node, deadline)
         if self.multi_node:
             for node in self.nodes:
-                self._wait_linked(node, len(self.nodes) - 1, deadline)
+                self._wait_complete(node, deadline)
 
     def _wait_ready(self, node, deadline):
         while time.time() < deadline:
@@ -218,7 +218,7 @@ class MyelinDeployment:
             time.sleep(0.1)
         raise DeployError(f"{self.dep.name}: node {node.name} did not become ready:\n" + node.log_tail())
 
-    def _wait_linked(self, node, peers, deadline):
+    def _wait_complete(self, node, deadline):
         # "cluster complete": this node's links are up and every instance of the cluster (its own
         # and its peers') is reachable from it.
         while time.time() < deadline:
@@ -227,7 +227,7 @@ class MyelinDeployment:
             if node.proc.poll() is not None:
                 raise DeployError(f"{self.dep.name}: node {node.name} exited:\n" + node.log_tail())
             time.sleep(0.1)
-        raise DeployError(f"{self.dep.name}: node {node.name} did not link to its {peers} peers:\n"
+        raise DeployError(f"{self.dep.name}: node {node.name} did not reach every instance of the cluster:\n"
                           + node.log_tail())
 
     # --- what the generator needs ---

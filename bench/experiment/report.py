@@ -5,6 +5,8 @@ import os
 import shutil
 import subprocess
 
+from .deploy import ROOT
+
 TRAFFIC = ("messages", "typing", "receipts", "presence", "to_device", "media")
 SYNC_CLASSES = ("sync", "sync_initial")
 
@@ -88,8 +90,7 @@ def close_to(m, best):
 
 def shown_path(p):
     """A path as the reader of a report knows it: relative to the repository when inside it."""
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    return os.path.relpath(p, root) if p.startswith(root + os.sep) else p
+    return os.path.relpath(p, ROOT) if p.startswith(ROOT + os.sep) else p
 
 
 def fmt_ms(v):
@@ -110,12 +111,11 @@ def _gnuplot_string(s):
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def write_plots(results, out_dir):
+def write_plots(results, runs, out_dir):
     """PNG plots through gnuplot; returns the list of files made (empty without gnuplot)."""
     gnuplot = shutil.which("gnuplot")
     plots = os.path.join(out_dir, "plots")
     os.makedirs(plots, exist_ok=True)
-    runs = [metrics(r) for r in results["runs"]]
     deps = [d["name"] for d in results["experiment"]["deployments"] if any(m["deployment"] == d["name"] for m in runs)]
     if not runs or not gnuplot:
         return []
@@ -208,7 +208,7 @@ def write_plots(results, out_dir):
 
 # --- tables ---
 
-def write_csv(results, out_dir):
+def write_csv(runs, out_dir):
     fields = ["deployment", "load", "offered_per_s", "served_per_s", "non_sync_per_s", "requests", "errors",
               "error_rate", "send_p50_ms", "send_p99_ms", "messages", "expected", "delivered", "missed",
               "delivery_p50_ms", "delivery_p99_ms", "server_cpu_percent", "server_rss_mb", "loadgen_cpu_percent",
@@ -216,15 +216,13 @@ def write_csv(results, out_dir):
     with open(os.path.join(out_dir, "results.csv"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(fields)
-        for r in results["runs"]:
-            m = metrics(r)
+        for m in runs:
             w.writerow(["" if m[k] is None else (round(m[k], 4) if isinstance(m[k], float) else m[k])
                         for k in fields])
 
 
-def write_markdown(results, out_dir, plots):
+def write_markdown(results, runs, out_dir, plots):
     ex, env = results["experiment"], results["environment"]
-    runs = [metrics(r) for r in results["runs"]]
     w = results["workload"]
     lines = [f"# Experiment: {ex['name']}", ""]
     if ex["description"]:
@@ -367,7 +365,8 @@ def write_markdown(results, out_dir, plots):
 
 
 def write_report(results, out_dir):
-    write_csv(results, out_dir)
-    plots = write_plots(results, out_dir)
-    write_markdown(results, out_dir, plots)
+    runs = [metrics(r) for r in results["runs"]]  # one per run, in results order
+    write_csv(runs, out_dir)
+    plots = write_plots(results, runs, out_dir)
+    write_markdown(results, runs, out_dir, plots)
     return plots

@@ -333,17 +333,9 @@ class ClusterServer(Server):
     def port(self):
         return self.nodes[0].port
 
-    @port.setter
-    def port(self, value):
-        pass
-
     @property
     def proc(self):
         return self.nodes[0].proc
-
-    @proc.setter
-    def proc(self, value):
-        pass
 
     def start(self, timeout=60):
         # A restart appends to the logs: look only at what this start writes.

@@ -6,22 +6,15 @@ returns. A node with the wrong shared secret is refused. The admin status endpoi
 it. The multi-node cases are skipped on SQLite, which a multi-node placement refuses."""
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
 import time
 import unittest
 
-from harness import ARGS, Server, ServerTestCase, main  # noqa: F401
+from harness import ARGS, Server, ServerTestCase, free_port, main  # noqa: F401
 
 V3 = "/_matrix/client/v3"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def placement(port_a, port_b, secret="cluster test secret", sync_instances=2):

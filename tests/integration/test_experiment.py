@@ -9,13 +9,12 @@ import csv
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import unittest
 
-from harness import Server, main
+from harness import Server, free_port, main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RUNNER = os.path.join(ROOT, "bench", "run-experiment.py")
@@ -47,14 +46,8 @@ settle_seconds: 0.5
 
 
 def db():
-    return sys.argv[sys.argv.index("--db") + 1] if "--db" in sys.argv else "sqlite"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
+    import harness
+    return harness.ARGS.db
 
 class ExperimentRunner(unittest.TestCase):
     def setUp(self):
