@@ -481,6 +481,11 @@ class ClusterStatusSingleNode(ServerTestCase):
             self.assertEqual(g["available"], 0 if g["kind"] == "background" else g["total"], g)
         self.assertIn("sync", [g["name"] for g in r.json["groups"] if g["kind"] == "api"])
         self.assertIn("events", r.json["streams"])
+        self.assertEqual(r.headers["x-myelin-instance"], "main/0")  # the route table sends it to main
+        other = self.server.register("solo_user")
+        self.assertError(self.server.get("/_myelin/admin/v1/cluster", token=other["access_token"]), 403,
+                         "M_FORBIDDEN")
+        self.assertError(self.server.get("/_myelin/admin/v1/cluster"), 401, "M_MISSING_TOKEN")
 
 
 class ClusterWrongSecret(unittest.TestCase):
