@@ -27,7 +27,7 @@ endforeach()
 foreach(name test_rooms test_sync test_keys)
   add_test(NAME ${name}_cluster3
            COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/tests/integration/${name}.py
-                   --binary $<TARGET_FILE:myelin> --db postgres --cluster 3
+                   --binary $<TARGET_FILE:myelin> --db postgres --cluster 3 --netns auto
            WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
   set_tests_properties(${name}_cluster3 PROPERTIES TIMEOUT 600 LABELS "integration;postgres;cluster")
 endforeach()

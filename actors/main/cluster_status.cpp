@@ -8,6 +8,7 @@
 #include "actors/endpoint_helpers.hpp"
 #include "actors/runtime/groups.hpp"
 #include "actors/runtime/instance_registry.hpp"
+#include "actors/runtime/live_placement.hpp"
 #include "actors/runtime/node_link.hpp"
 #include "actors/runtime/node_views.hpp"
 #include "actors/runtime/placement.hpp"
@@ -22,11 +23,11 @@ namespace errors = protocol::errors;
 
 namespace {
 
-json::array nodes_json(const runtime::cluster_view& cv) {
+json::array nodes_json(const runtime::cluster_view& cv, const runtime::placement& layout) {
   std::vector<runtime::peer_link_status> links;
   if (cv.links) links = cv.links->status();
   json::array out;
-  for (const auto& n : cv.layout->nodes) {
+  for (const auto& n : layout.nodes) {
     json::object node{{"name", n.name}, {"self", n.name == cv.node}};
     if (n.port) node["address"] = n.host + ":" + std::to_string(n.port);
     for (const auto& l : links) {
@@ -44,10 +45,10 @@ json::array nodes_json(const runtime::cluster_view& cv) {
   return out;
 }
 
-json::array groups_json(const runtime::cluster_view& cv) {
+json::array groups_json(const runtime::cluster_view& cv, const runtime::placement& layout) {
   json::array out;
   for (const auto& g : runtime::known_groups()) {
-    auto total = cv.layout->total_instances(g.name);
+    auto total = layout.total_instances(g.name);
     if (total == 0) continue;
     auto refs = cv.registry->all(g.name);
     json::array instances;
@@ -56,7 +57,7 @@ json::array groups_json(const runtime::cluster_view& cv) {
       bool up = i < refs.size() && refs[i].handle;
       available += up;
       instances.push_back(json::object{{"instance", runtime::instance_label(g.name, i)},
-                                       {"node", cv.layout->node_of(g.name, i)},
+                                       {"node", layout.node_of(g.name, i)},
                                        {"available", up}});
     }
     // Background groups (federation_sender, pusher, appservice, background) have no work yet and
@@ -103,14 +104,16 @@ void register_cluster_status(runtime::endpoint_registry& r) {
           }
           if (!ctx.views || !ctx.views->cluster.layout) throw errors::unknown("cluster status is not available");
           const auto& cv = ctx.views->cluster;
+          auto layout = cv.layout->get();  // one snapshot: the placement may grow meanwhile
           return runtime::json_response(json::object{
               {"node", cv.node},
               {"answered_by", ctx.instance},
-              {"multi_node", cv.layout->multi_node()},
-              {"placement", cv.layout->origin.empty() ? json::value(nullptr) : json::value(cv.layout->origin)},
+              {"multi_node", layout->multi_node()},
+              {"placement", layout->origin.empty() ? json::value(nullptr) : json::value(layout->origin)},
+              {"layout_digest", cv.layout->digest()},
               {"started_ms", cv.started_ms},
-              {"nodes", nodes_json(cv)},
-              {"groups", groups_json(cv)},
+              {"nodes", nodes_json(cv, *layout)},
+              {"groups", groups_json(cv, *layout)},
               {"streams", streams_json(ctx)},
           });
         });

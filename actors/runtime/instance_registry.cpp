@@ -9,6 +9,7 @@ void instance_registry::declare(const std::string& group, size_t count) {
   auto& s = groups_[group];
   const group_info* info = find_group(group);
   s.policy = info ? info->balance : balance_policy::round_robin;
+  if (count <= s.slots.size()) return;  // slots only grow: a placement grows while the node runs
   s.slots.resize(count);
   for (size_t i = 0; i < count; ++i) s.slots[i].label = instance_label(group, i);
 }

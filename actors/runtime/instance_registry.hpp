@@ -23,7 +23,7 @@ struct instance_ref {
 
 class instance_registry {
 public:
-  // Declares a group with `count` instance slots.
+  // Declares a group with at least `count` instance slots (existing slots keep their handles).
   void declare(const std::string& group, size_t count);
   void set(const std::string& group, size_t index, caf::actor handle);
   void clear(const std::string& group, size_t index);

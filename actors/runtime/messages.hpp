@@ -88,7 +88,7 @@ struct stream_update {
 struct link_hello {
   std::string node;   // who is connecting
   std::string nonce;
-  std::string layout; // digest of its placement: nodes of different files must not mix
+  std::string layout; // its placement's layout_text: nodes of incompatible files must not mix
 };
 struct link_challenge {
   std::string node;   // who answers
@@ -112,6 +112,7 @@ struct link_table {
   std::string node;
   std::vector<link_entry> entries;
   caf::actor hub;
+  std::string layout;  // the answering node's layout_text: a client with an older one adopts it
 };
 
 template <class Inspector>
@@ -159,7 +160,7 @@ typename Inspector::result_type inspect(Inspector& f, link_entry& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, link_table& x) {
-  return f(caf::meta::type_name("link_table"), x.node, x.entries, x.hub);
+  return f(caf::meta::type_name("link_table"), x.node, x.entries, x.hub, x.layout);
 }
 
 } // namespace myelin

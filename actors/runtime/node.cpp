@@ -1,6 +1,10 @@
 #include "actors/runtime/node.hpp"
 
 #include <caf/all.hpp>
+
+#include <algorithm>
+#include <mutex>
+#include <set>
 #include <caf/io/all.hpp>
 #include <caf/openssl/manager.hpp>
 
@@ -10,6 +14,7 @@
 #include "actors/runtime/api_instance.hpp"
 #include "actors/runtime/blocking_pool.hpp"
 #include "actors/runtime/bridge.hpp"
+#include "actors/runtime/live_placement.hpp"
 #include "actors/runtime/node_link.hpp"
 #include "actors/runtime/node_views.hpp"
 #include "actors/runtime/stream_hub.hpp"
@@ -60,7 +65,8 @@ void configure_actor_system(caf::actor_system_config& cfg, size_t scheduler_thre
 
 struct node_runtime::impl {
   homeserver_config cfg;
-  placement layout;
+  placement layout;                    // as started; `live` is what the node works with
+  std::unique_ptr<live_placement> live;
   node_options opts;
   logger log{"node"};
   std::unique_ptr<caf::actor_system_config> caf_cfg;
@@ -77,6 +83,15 @@ struct node_runtime::impl {
   std::atomic<uint64_t> bridge_rr{0};
   caf::actor supervisor;
   std::unique_ptr<node_links> links;  // multi-node placements only
+  std::mutex supervised_mu;
+  std::set<std::pair<std::string, size_t>> supervised;  // this node's slots under the supervisor
+
+  // Starts one of this node's instances, once: at start and when the placement grows, which may
+  // race (a peer can link while the node is still starting).
+  void supervise_local(const std::string& group, size_t index) {
+    std::lock_guard lock(supervised_mu);
+    if (supervised.emplace(group, index).second) supervise(supervisor, group, index);
+  }
   std::vector<std::shared_ptr<const stream_writer_config>> writer_cfgs;
   bool started = false;
   bool stopped = false;
@@ -116,6 +131,7 @@ node_runtime::node_runtime(const homeserver_config& cfg, placement p, node_optio
     : impl_(std::make_unique<impl>()) {
   impl_->cfg = cfg;
   impl_->layout = std::move(p);
+  impl_->live = std::make_unique<live_placement>(impl_->layout);
   impl_->opts = std::move(opts);
   register_all_endpoints(impl_->endpoints);
 }
@@ -192,23 +208,33 @@ void node_runtime::start() {
     }
   }
 
+  // Before the links: a peer with a grown placement may hand this node new instances to start.
+  m.supervisor = spawn_supervisor(
+      *m.sys, [this](const std::string& g, size_t i) { return impl_->spawn_instance(g, i); }, &m.registry);
   if (m.layout.multi_node()) {
     // Peers learn about this node's instances as they (re)start; the links exist before the
     // first instance does, so none is missed.
-    m.links = std::make_unique<node_links>(*m.sys, node_link_config{&m.layout, me, &m.registry, m.hub});
+    node_link_config lcfg{m.live.get(), me, &m.registry, m.hub};
+    lcfg.grown = [this](const placement& before, const placement& after) {
+      const auto& me = impl_->opts.node_name;
+      for (const auto& g : known_groups()) {
+        auto had = before.indices_on(me, g.name);
+        for (size_t i : after.indices_on(me, g.name))
+          if (std::find(had.begin(), had.end(), i) == had.end()) impl_->supervise_local(g.name, i);
+      }
+    };
+    m.links = std::make_unique<node_links>(*m.sys, std::move(lcfg));
     m.registry.set_observer([this](const std::string& group, size_t index, const caf::actor& handle) {
       if (!impl_->links) return;
-      if (impl_->layout.node_of(group, index) == impl_->opts.node_name)
+      if (impl_->live->get()->node_of(group, index) == impl_->opts.node_name)
         impl_->links->local_instance_changed(group, index, handle);
       impl_->links->registry_changed();
     });
   }
-  m.views.cluster = cluster_view{&m.layout, me, &m.registry, m.links.get(),
+  m.views.cluster = cluster_view{m.live.get(), me, &m.registry, m.links.get(),
                                  std::chrono::duration_cast<std::chrono::milliseconds>(
                                      std::chrono::system_clock::now().time_since_epoch())
                                      .count()};
-  m.supervisor = spawn_supervisor(
-      *m.sys, [this](const std::string& g, size_t i) { return impl_->spawn_instance(g, i); }, &m.registry);
   // Writers first: API instances may write as soon as they exist.
   std::vector<std::string> order;
   for (const auto& g : known_groups())
@@ -218,8 +244,9 @@ void node_runtime::start() {
   caf::scoped_actor self{*m.sys};
   // Every instance of the cluster has a slot; this node fills its own, node links the others.
   for (const auto& group : order) {
-    m.registry.declare(group, m.layout.total_instances(group));
-    for (size_t i : m.layout.indices_on(me, group)) supervise(m.supervisor, group, i);
+    auto layout = m.live->get();
+    m.registry.declare(group, layout->total_instances(group));
+    for (size_t i : layout->indices_on(me, group)) m.supervise_local(group, i);
   }
   size_t bridges = std::max<size_t>(1, m.cfg.runtime.scheduler_threads);
   for (size_t i = 0; i < bridges; ++i)
@@ -252,8 +279,9 @@ void node_runtime::stop() {
     caf::scoped_actor self{*m.sys};
     // Stop the supervisor first so it does not restart what we shut down.
     self->send_exit(m.supervisor, caf::exit_reason::user_shutdown);
+    auto layout = m.live->get();
     for (const auto& group : m.registry.groups())  // this node's instances only: the others are peers'
-      for (size_t i : m.layout.indices_on(m.opts.node_name, group))
+      for (size_t i : layout->indices_on(m.opts.node_name, group))
         if (auto ref = m.registry.at(group, i); ref.handle) self->send_exit(ref.handle, caf::exit_reason::user_shutdown);
     for (auto& b : m.bridges) self->send_exit(b, caf::exit_reason::user_shutdown);
     self->send_exit(m.hub, caf::exit_reason::user_shutdown);
@@ -339,13 +367,12 @@ void node_runtime::authenticate(std::string access_token, std::function<void(gat
 }
 
 const endpoint_registry& node_runtime::endpoints() const { return impl_->endpoints; }
-const placement& node_runtime::layout() const { return impl_->layout; }
 instance_registry& node_runtime::registry() { return impl_->registry; }
 storage::database& node_runtime::db() { return *impl_->db; }
 caf::actor_system& node_runtime::system() { return *impl_->sys; }
 
 void node_runtime::release_long_polls() {
-  for (size_t i : impl_->layout.indices_on(impl_->opts.node_name, "sync"))
+  for (size_t i : impl_->live->get()->indices_on(impl_->opts.node_name, "sync"))
     if (auto ref = impl_->registry.at("sync", i); ref.handle) caf::anon_send(ref.handle, atoms::release_atom_v);
 }
 

@@ -52,7 +52,6 @@ public:
   void authenticate(std::string access_token, std::function<void(gateway::auth_result)> done) override;
 
   const endpoint_registry& endpoints() const;
-  const placement& layout() const;
   instance_registry& registry();
   storage::database& db();
   caf::actor_system& system();

@@ -11,6 +11,7 @@
 #include <mutex>
 
 #include "actors/runtime/instance_registry.hpp"
+#include "actors/runtime/live_placement.hpp"
 #include "actors/runtime/placement.hpp"
 #include "common/log.hpp"
 #include "protocol/crypto.hpp"
@@ -27,15 +28,6 @@ std::string link_client_proof(const std::string& secret, const std::string& clie
                               const std::string& server_nonce, const std::string& client_nonce) {
   return protocol::hmac_sha256_hex(secret, "myelin-link-client|" + client + "|" + server + "|" + server_nonce + "|" +
                                                client_nonce);
-}
-
-std::string placement_digest(const placement& p) {
-  std::string canonical;
-  for (const auto& n : p.nodes) canonical += "node|" + n.name + "|" + n.host + "|" + std::to_string(n.port) + "\n";
-  canonical += std::string("tls|") + (p.tls.enabled() ? "on" : "off") + "\n";
-  for (const auto& [group, assignments] : p.groups)
-    for (const auto& a : assignments) canonical += "group|" + group + "|" + a.node + "|" + std::to_string(a.instances) + "\n";
-  return protocol::sha256_hex(canonical);
 }
 
 namespace {
@@ -58,6 +50,10 @@ public:
     for (const auto& n : layout.nodes)
       if (n.name != me) peers_[n.name] = peer_link_status{.peer = n.name, .address = n.host + ":" + std::to_string(n.port)};
   }
+  void add(const node_spec& n) {
+    std::lock_guard lock(mu_);
+    peers_.try_emplace(n.name, peer_link_status{.peer = n.name, .address = n.host + ":" + std::to_string(n.port)});
+  }
   template <class F>
   void update(const std::string& peer, F&& f) {
     std::lock_guard lock(mu_);
@@ -75,17 +71,27 @@ private:
   std::map<std::string, peer_link_status> peers_;
 };
 
-// One connection per pair of nodes: the node whose name sorts first dials; the other's connector
-// links back over the connection the dialer opened (CAF's SSL middleman cannot cope with two
-// connections between the same nodes, one each way).
-bool dials(const std::string& me, const std::string& peer) { return me < peer; }
+// One connection per pair of nodes: the node listed later in the placement dials; the other's
+// connector links back over the connection the dialer opened (CAF's SSL middleman cannot cope with
+// two connections between the same nodes, one each way). Later, not earlier: a node appended to
+// the file is unknown to the running nodes until it links to them.
+bool dials(const placement& layout, const std::string& me, const std::string& peer) {
+  long mine = -1, theirs = -1;
+  for (size_t i = 0; i < layout.nodes.size(); ++i) {
+    if (layout.nodes[i].name == me) mine = static_cast<long>(i);
+    if (layout.nodes[i].name == peer) theirs = static_cast<long>(i);
+  }
+  return mine >= 0 && theirs >= 0 && mine > theirs;
+}
 
 struct shared_link_config {
   node_link_config cfg;
   std::string secret;
   caf::actor directory;             // this node's, set before any connector starts
-  std::string layout;               // placement_digest of cfg.layout
   mutable link_board board;
+  // Adopts a peer's newer layout: "" when adopted (or already current), else why not.
+  std::function<std::string(const placement&)> grow;
+  bool dials(const std::string& peer) const { return runtime::dials(*cfg.layout->get(), cfg.me, peer); }
 };
 using link_config_ptr = std::shared_ptr<const shared_link_config>;
 
@@ -94,9 +100,11 @@ link_table local_table(const shared_link_config& lc) {
   link_table t;
   t.node = lc.cfg.me;
   t.hub = caf::actor_cast<caf::actor>(lc.cfg.hub);
+  auto layout = lc.cfg.layout->get();
   for (const auto& g : known_groups())
-    for (size_t i : lc.cfg.layout->indices_on(lc.cfg.me, g.name))
+    for (size_t i : layout->indices_on(lc.cfg.me, g.name))
       t.entries.push_back(link_entry{g.name, i, lc.cfg.registry->at(g.name, i).handle});
+  t.layout = layout_text(*layout);
   return t;
 }
 
@@ -108,6 +116,7 @@ struct directory_state {
     std::string peer;
     std::string client_nonce;
     std::string server_nonce;
+    std::shared_ptr<const placement> grows_to;  // the peer's newer layout, adopted once it authenticates
   };
   std::map<caf::actor_addr, pending_handshake> pending;  // by the connecting actor
   struct peer {
@@ -123,7 +132,7 @@ struct directory_state {
     auto p = peers.find(peer_name);
     auto c = local_connectors.find(peer_name);
     if (p == peers.end() || c == local_connectors.end() || !p->second.directory) return;
-    if (dials(lc->cfg.me, peer_name)) return;
+    if (lc->dials(peer_name)) return;
     caf::anon_send(c->second, atoms::link_atom_v, p->second.directory);
   }
   logger log{"cluster"};
@@ -147,21 +156,45 @@ caf::behavior directory_impl(caf::stateful_actor<directory_state>* self, link_co
       [=](link_hello& h) -> caf::result<link_challenge> {
         auto& st = self->state;
         auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
-        if (h.node == st.lc->cfg.me || !st.lc->cfg.layout->find_node(h.node) || h.nonce.size() < 16) {
+        auto mine = st.lc->cfg.layout->get();
+        std::shared_ptr<const placement> grows_to;
+        if (h.layout != layout_text(*mine) && h.node != st.lc->cfg.me) {
+          // Instance numbers and affinity hashes come from the file: two files mix only when one
+          // merely adds to the other. Adopted after the peer proves the secret, not before.
+          std::string why;
+          try {
+            auto theirs = std::make_shared<const placement>(layout_from_text(h.layout, *mine));
+            if ((why = growth_problem(*mine, *theirs)).empty()) grows_to = theirs;
+            else if (growth_problem(*theirs, *mine).empty()) why.clear();  // the peer adopts ours
+          } catch (const std::exception& e) {
+            why = e.what();
+          }
+          if (!why.empty()) {
+            st.log.warn("refused a node link: it runs a different placement file", {{"claimed", h.node}, {"why", why}});
+            if (mine->find_node(h.node))
+              st.lc->board.update(h.node, [&](peer_link_status& p) {
+                ++p.refused;
+                p.last_error = "refused an inbound link: the peer runs a different placement file (" + why + ")";
+              });
+            return caf::make_error(caf::sec::invalid_argument, std::string("different placement file"));
+          }
+        }
+        const placement& known = grows_to ? *grows_to : *mine;
+        if (h.node == st.lc->cfg.me || !known.find_node(h.node) || h.nonce.size() < 16) {
           st.log.warn("refused a node link: unknown node", {{"claimed", h.node}});
           return caf::make_error(caf::sec::invalid_argument);
         }
-        if (h.layout != st.lc->layout) {
-          // Instance numbers and affinity hashes come from the file: two files must not mix.
-          st.log.warn("refused a node link: it runs a different placement file", {{"claimed", h.node}});
+        if (auto prev = st.pending.find(sender); prev != st.pending.end() && prev->second.peer == h.node) {
+          // Its previous handshake stopped after our proof: the peer's secret differs from ours.
+          st.log.warn("refused a node link: the peer gave up after our proof (wrong shared secret?)",
+                      {{"claimed", h.node}});
           st.lc->board.update(h.node, [](peer_link_status& p) {
             ++p.refused;
-            p.last_error = "refused an inbound link: the peer runs a different placement file";
+            p.last_error = "the peer gave up the handshake after this node's proof: wrong shared secret?";
           });
-          return caf::make_error(caf::sec::invalid_argument, std::string("different placement file"));
         }
         auto server_nonce = protocol::random_alnum(32);
-        st.pending[sender] = {h.node, h.nonce, server_nonce};
+        st.pending[sender] = {h.node, h.nonce, server_nonce, std::move(grows_to)};
         self->monitor(caf::actor_cast<caf::actor>(self->current_sender()));
         return link_challenge{st.lc->cfg.me, server_nonce,
                               link_server_proof(st.lc->secret, st.lc->cfg.me, h.node, h.nonce, server_nonce)};
@@ -176,6 +209,7 @@ caf::behavior directory_impl(caf::stateful_actor<directory_state>* self, link_co
         }
         auto expected = link_client_proof(st.lc->secret, a.node, st.lc->cfg.me, it->second.server_nonce,
                                           it->second.client_nonce);
+        auto grows_to = std::move(it->second.grows_to);
         st.pending.erase(it);
         if (!protocol::constant_time_equal(expected, a.proof) || !a.connector || !a.hub) {
           st.log.warn("refused a node link: wrong shared secret", {{"claimed", a.node}});
@@ -184,6 +218,12 @@ caf::behavior directory_impl(caf::stateful_actor<directory_state>* self, link_co
             p.last_error = "refused an inbound link: wrong shared secret";
           });
           return caf::make_error(caf::sec::invalid_argument);
+        }
+        if (grows_to) {
+          if (auto why = st.lc->grow(*grows_to); !why.empty()) {  // another peer's growth came first
+            st.log.warn("refused a node link: it runs a different placement file", {{"claimed", a.node}, {"why", why}});
+            return caf::make_error(caf::sec::invalid_argument, std::string("different placement file"));
+          }
         }
         if (auto old = st.peers.find(a.node); old != st.peers.end())  // the peer restarted
           caf::anon_send(st.lc->cfg.hub, atoms::link_atom_v, old->second.hub, false);
@@ -216,7 +256,7 @@ caf::behavior directory_impl(caf::stateful_actor<directory_state>* self, link_co
 
 struct connector_state {
   link_config_ptr lc;
-  const node_spec* peer = nullptr;
+  node_spec peer;  // a copy: the placement it came from may be replaced as it grows
   caf::actor directory;            // the peer's, once linked
   std::chrono::milliseconds retry = first_retry;
   bool linked = false;
@@ -225,9 +265,10 @@ struct connector_state {
 
   // Fills the peer's slots from its table; a peer may only fill slots the placement gives it.
   void apply(const link_table& t) {
+    auto layout = lc->cfg.layout->get();
     for (const auto& e : t.entries) {
-      if (lc->cfg.layout->node_of(e.group, e.index) != peer->name) {
-        log.warn("ignored a slot a peer does not own", {{"peer", peer->name}, {"group", e.group}});
+      if (layout->node_of(e.group, e.index) != peer.name) {
+        log.warn("ignored a slot a peer does not own", {{"peer", peer.name}, {"group", e.group}});
         continue;
       }
       if (e.handle) lc->cfg.registry->set(e.group, e.index, e.handle);
@@ -236,8 +277,9 @@ struct connector_state {
   }
 
   void forget_peer() {
+    auto layout = lc->cfg.layout->get();
     for (const auto& g : known_groups())
-      for (size_t i : lc->cfg.layout->indices_on(peer->name, g.name)) lc->cfg.registry->clear(g.name, i);
+      for (size_t i : layout->indices_on(peer.name, g.name)) lc->cfg.registry->clear(g.name, i);
   }
 };
 
@@ -264,20 +306,20 @@ void catch_up(connector_ptr self, const link_table& t) {
 void schedule_retry(connector_ptr self) {
   auto& st = self->state;
   // The node that does not dial waits for the peer to link in again (its directory says when).
-  if (!dials(st.lc->cfg.me, st.peer->name)) return;
+  if (!st.lc->dials(st.peer.name)) return;
   self->delayed_send(self, st.retry, atoms::link_atom_v);
   st.retry = std::min<std::chrono::milliseconds>(st.retry * 2, max_retry);
 }
 
 void link_failed(connector_ptr self, const std::string& why) {
   auto& st = self->state;
-  st.lc->board.update(st.peer->name, [&](peer_link_status& p) {
+  st.lc->board.update(st.peer.name, [&](peer_link_status& p) {
     ++p.failed_attempts;
     p.last_error = why;
   });
   if (st.warned != why) {
     st.log.warn("cannot link to node yet; retrying",
-                {{"peer", st.peer->name}, {"address", st.peer->host + ":" + std::to_string(st.peer->port)},
+                {{"peer", st.peer.name}, {"address", st.peer.host + ":" + std::to_string(st.peer.port)},
                  {"error", why}});
     st.warned = why;
   }
@@ -292,27 +334,27 @@ void try_link(connector_ptr self, caf::actor known = nullptr) {
   caf::expected<caf::actor> dir = known;
   if (!known) {
     // Blocking, which is why connectors are detached actors with a thread of their own.
-    dir = st.lc->cfg.layout->tls.enabled()
-              ? caf::openssl::remote_actor(self->system(), st.peer->host, st.peer->port)
-              : self->system().middleman().remote_actor(st.peer->host, st.peer->port);
+    dir = st.lc->cfg.layout->get()->tls.enabled()
+              ? caf::openssl::remote_actor(self->system(), st.peer.host, st.peer.port)
+              : self->system().middleman().remote_actor(st.peer.host, st.peer.port);
   }
   if (!dir) return link_failed(self, self->system().render(dir.error()));
   auto client_nonce = protocol::random_alnum(32);
-  self->request(*dir, handshake_timeout, link_hello{st.lc->cfg.me, client_nonce, st.lc->layout})
+  self->request(*dir, handshake_timeout, link_hello{st.lc->cfg.me, client_nonce, st.lc->cfg.layout->text()})
       .then(
           [=](link_challenge& c) {
             auto& st = self->state;
             auto expected =
-                link_server_proof(st.lc->secret, st.peer->name, st.lc->cfg.me, client_nonce, c.nonce);
-            if (c.node != st.peer->name || !protocol::constant_time_equal(expected, c.proof)) {
-              st.log.error("refused node link: the peer does not hold the shared secret", {{"peer", st.peer->name}});
-              st.lc->board.update(st.peer->name, [](peer_link_status& p) {
+                link_server_proof(st.lc->secret, st.peer.name, st.lc->cfg.me, client_nonce, c.nonce);
+            if (c.node != st.peer.name || !protocol::constant_time_equal(expected, c.proof)) {
+              st.log.error("refused node link: the peer does not hold the shared secret", {{"peer", st.peer.name}});
+              st.lc->board.update(st.peer.name, [](peer_link_status& p) {
                 ++p.failed_attempts;
                 p.last_error = "the peer does not hold the shared secret";
               });
               return schedule_retry(self);
             }
-            link_auth auth{st.lc->cfg.me, link_client_proof(st.lc->secret, st.lc->cfg.me, st.peer->name, c.nonce,
+            link_auth auth{st.lc->cfg.me, link_client_proof(st.lc->secret, st.lc->cfg.me, st.peer.name, c.nonce,
                                                             client_nonce),
                            caf::actor_cast<caf::actor>(self), caf::actor_cast<caf::actor>(st.lc->cfg.hub),
                            st.lc->directory};
@@ -320,6 +362,19 @@ void try_link(connector_ptr self, caf::actor known = nullptr) {
                 .then(
                     [=](link_table& t) {
                       auto& st = self->state;
+                      // The peer accepted our layout; when its own is newer (it only adds), adopt it
+                      // before filling its slots, which may be new ones.
+                      if (!t.layout.empty() && t.layout != st.lc->cfg.layout->text()) {
+                        std::string why;
+                        try {
+                          why = st.lc->grow(layout_from_text(t.layout, *st.lc->cfg.layout->get()));
+                        } catch (const std::exception& e) {
+                          why = e.what();
+                        }
+                        if (!why.empty())
+                          st.log.warn("kept this node's placement; the peer's does not only add to it",
+                                      {{"peer", st.peer.name}, {"why", why}});
+                      }
                       st.directory = *dir;
                       st.linked = true;
                       st.warned.clear();
@@ -328,8 +383,8 @@ void try_link(connector_ptr self, caf::actor known = nullptr) {
                       caf::anon_send(st.lc->cfg.hub, atoms::link_atom_v, t.hub, true);
                       st.apply(t);
                       catch_up(self, t);
-                      st.log.info("node linked", {{"peer", st.peer->name}, {"instances", std::to_string(t.entries.size())}});
-                      st.lc->board.update(st.peer->name, [](peer_link_status& p) {
+                      st.log.info("node linked", {{"peer", st.peer.name}, {"instances", std::to_string(t.entries.size())}});
+                      st.lc->board.update(st.peer.name, [](peer_link_status& p) {
                         p.linked = true;
                         p.changed_ms = unix_ms();
                         ++p.links;
@@ -340,7 +395,7 @@ void try_link(connector_ptr self, caf::actor known = nullptr) {
           [=](caf::error& e) { link_failed(self, "no handshake: " + self->system().render(e)); });
 }
 
-caf::behavior connector_impl(connector_ptr self, link_config_ptr lc, const node_spec* peer) {
+caf::behavior connector_impl(connector_ptr self, link_config_ptr lc, node_spec peer) {
   self->state.lc = lc;
   self->state.peer = peer;
   self->set_down_handler([=](caf::down_msg& dm) {
@@ -349,18 +404,18 @@ caf::behavior connector_impl(connector_ptr self, link_config_ptr lc, const node_
     st.linked = false;
     st.directory = nullptr;
     st.forget_peer();
-    st.log.warn("node link lost; its instances are unavailable until it returns", {{"peer", st.peer->name}});
-    st.lc->board.update(st.peer->name, [](peer_link_status& p) {
+    st.log.warn("node link lost; its instances are unavailable until it returns", {{"peer", st.peer.name}});
+    st.lc->board.update(st.peer.name, [](peer_link_status& p) {
       p.linked = false;
       p.changed_ms = unix_ms();
       p.last_error = "link lost";
     });
     schedule_retry(self);
   });
-  if (dials(lc->cfg.me, peer->name))
+  if (lc->dials(peer.name))
     self->send(self, atoms::link_atom_v);
   else
-    lc->board.update(peer->name, [](peer_link_status& p) { p.last_error = "waiting for the peer to connect (it dials)"; });
+    lc->board.update(peer.name, [](peer_link_status& p) { p.last_error = "waiting for the peer to connect (it dials)"; });
   return {
       [=](atoms::link_atom) { try_link(self); },
       // The peer dialed us and authenticated: link back through its directory.
@@ -389,9 +444,47 @@ struct node_links::impl {
   std::atomic<bool> complete{false};
   bool tls = false;
   caf::actor directory;
+  std::mutex mu;                     // connectors, growth
   std::vector<caf::actor> connectors;
   uint16_t port = 0;
-  bool stopped = false;
+  std::atomic<bool> stopped{false};
+
+  void start_connector(const node_spec& n) {
+    connectors.push_back(sys->spawn<caf::detached>(connector_impl, lc, n));
+    caf::anon_send(directory, atoms::link_atom_v, n.name, connectors.back());
+  }
+
+  // A linked peer's layout: adopt it when it only adds to ours (new slots in the registry, this
+  // node's new instances started, connectors for new nodes). "" when adopted, equal or older.
+  std::string grow(const placement& newer) {
+    auto& live = *lc->cfg.layout;
+    std::lock_guard lock(mu);
+    if (stopped) return "the node is stopping";
+    auto current = live.get();
+    if (layout_text(newer) == layout_text(*current) || growth_problem(newer, *current).empty()) return {};
+    std::string why;
+    auto before = live.grow(newer, why);
+    if (!before) return why;
+    auto after = live.get();
+    std::string changes;
+    for (const auto& g : known_groups()) {
+      size_t was = before->total_instances(g.name), now = after->total_instances(g.name);
+      if (was == now) continue;
+      lc->cfg.registry->declare(g.name, now);
+      changes += (changes.empty() ? "" : " ") + g.name + ":" + std::to_string(was) + "->" + std::to_string(now);
+    }
+    if (lc->cfg.grown) lc->cfg.grown(*before, *after);
+    for (size_t i = before->nodes.size(); i < after->nodes.size(); ++i) {
+      const auto& n = after->nodes[i];
+      lc->board.add(n);
+      if (n.name != lc->cfg.me) start_connector(n);
+      changes += (changes.empty() ? "" : " ") + std::string("node:+") + n.name;
+    }
+    logger("cluster").warn("adopted a newer placement from a linked node (it only adds)",
+                           {{"node", lc->cfg.me}, {"changes", changes}});
+    complete = false;
+    return {};
+  }
 };
 
 node_links::node_links(caf::actor_system& sys, node_link_config cfg) : impl_(std::make_unique<impl>()) {
@@ -399,14 +492,15 @@ node_links::node_links(caf::actor_system& sys, node_link_config cfg) : impl_(std
   m.sys = &sys;
   auto shared = std::make_shared<shared_link_config>();
   shared->cfg = std::move(cfg);
-  shared->secret = shared->cfg.layout->shared_secret;
-  shared->board.init(*shared->cfg.layout, shared->cfg.me);
-  shared->layout = placement_digest(*shared->cfg.layout);
+  auto layout = shared->cfg.layout->get();
+  shared->secret = layout->shared_secret;
+  shared->board.init(*layout, shared->cfg.me);
+  shared->grow = [impl = impl_.get()](const placement& newer) { return impl->grow(newer); };
   m.lc = shared;
-  const node_spec* me = m.lc->cfg.layout->find_node(m.lc->cfg.me);
+  const node_spec* me = layout->find_node(m.lc->cfg.me);
   m.directory = sys.spawn(directory_impl, m.lc);
   shared->directory = m.directory;
-  m.tls = m.lc->cfg.layout->tls.enabled();
+  m.tls = layout->tls.enabled();
   auto bound = m.tls ? caf::openssl::publish(m.directory, me->port, me->bind_address.c_str(), true)
                      : sys.middleman().publish(m.directory, me->port, me->bind_address.c_str(), true);
   if (!bound) {
@@ -415,10 +509,10 @@ node_links::node_links(caf::actor_system& sys, node_link_config cfg) : impl_(std
                              ": " + sys.render(bound.error()));
   }
   m.port = *bound;
-  for (const auto& n : m.lc->cfg.layout->nodes) {
-    if (n.name == m.lc->cfg.me) continue;
-    m.connectors.push_back(sys.spawn<caf::detached>(connector_impl, m.lc, &n));
-    caf::anon_send(m.directory, atoms::link_atom_v, n.name, m.connectors.back());
+  {
+    std::lock_guard lock(m.mu);
+    for (const auto& n : layout->nodes)
+      if (n.name != m.lc->cfg.me) m.start_connector(n);
   }
   logger("cluster").info("node link listening", {{"node", m.lc->cfg.me},
                                                  {"transport", m.tls ? "tls" : "tcp"},
@@ -434,7 +528,8 @@ void node_links::local_instance_changed(const std::string& group, size_t index, 
 
 void node_links::registry_changed() {
   auto& m = *impl_;
-  const auto& layout = *m.lc->cfg.layout;
+  auto current = m.lc->cfg.layout->get();
+  const auto& layout = *current;
   size_t total = 0;
   bool all = true;
   for (const auto& g : known_groups()) {
@@ -458,11 +553,14 @@ std::vector<peer_link_status> node_links::status() const { return impl_->lc->boa
 
 void node_links::stop() {
   auto& m = *impl_;
-  if (m.stopped) return;
-  m.stopped = true;
+  {
+    std::lock_guard lock(m.mu);  // no growth starts connectors after this
+    if (m.stopped.exchange(true)) return;
+  }
   // CAF 0.17.6's caf::openssl::unpublish does not compile (it sends the wrong message to the
   // SSL middleman): over TLS the acceptor closes with the actor system, a moment later.
   if (!m.tls) m.sys->middleman().unpublish(m.directory, m.port);
+  std::lock_guard lock(m.mu);
   for (auto& c : m.connectors) caf::anon_send_exit(c, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(m.directory, caf::exit_reason::user_shutdown);
   m.connectors.clear();

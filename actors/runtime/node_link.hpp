@@ -8,9 +8,14 @@
 //     requests to it answer 503 with Retry-After, while its node is down);
 //   - this node's hub forwards what its writers publish to the peer's hub, and the other way round.
 // A lost link empties the peer's slots at once and the connector starts retrying.
+// The handshake carries each side's layout (live_placement.hpp): when one side's file only adds to
+// the other's, the older side adopts the newer layout (new slots, new nodes' connectors) and links;
+// any other difference is refused. Of each pair of nodes, the one listed later in the file dials, so
+// an appended node dials the nodes that do not know it yet.
 #pragma once
 #include <caf/fwd.hpp>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,12 +26,16 @@ namespace myelin::runtime {
 
 struct placement;
 class instance_registry;
+class live_placement;
 
 struct node_link_config {
-  const placement* layout = nullptr;
+  live_placement* layout = nullptr;  // grows when a peer brings a newer, compatible file
   std::string me;                    // this node's name
   instance_registry* registry = nullptr;
   stream_hub_actor hub;              // this node's hub
+  // The placement grew (a peer linked with a newer file): the node starts its own new instances.
+  // Called after the registry has the new slots, before the new nodes' connectors start.
+  std::function<void(const placement& before, const placement& after)> grown;
 };
 
 // One peer's link as this node sees it, for the cluster status endpoint.
@@ -65,10 +74,6 @@ private:
   struct impl;
   std::unique_ptr<impl> impl_;
 };
-
-// What identifies a placement on the link: nodes (name, host, port) and every group's assignments.
-// Nodes whose digests differ refuse to link.
-std::string placement_digest(const placement& p);
 
 // The handshake's proofs, exposed for the tests: what a server and a client must show.
 std::string link_server_proof(const std::string& secret, const std::string& server, const std::string& client,

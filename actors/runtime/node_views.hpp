@@ -47,14 +47,14 @@ private:
   std::unordered_map<std::string, room_typing> rooms_;
 };
 
-struct placement;
+class live_placement;
 class instance_registry;
 class node_links;
 
 // Where this node stands in its cluster, for GET /_myelin/admin/v1/cluster. Set before the first
 // instance starts and constant after; the pointees are the node's own and outlive its instances.
 struct cluster_view {
-  const placement* layout = nullptr;
+  const live_placement* layout = nullptr;   // grows when a peer brings a newer, compatible file
   std::string node;                         // this node's name
   const instance_registry* registry = nullptr;
   const node_links* links = nullptr;        // null on a single node

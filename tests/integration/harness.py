@@ -30,6 +30,9 @@ def parse_args():
     p.add_argument("--cluster", type=int, default=0, metavar="N",
                    help="run each ServerTestCase against N nodes of one placement (PostgreSQL; 2 or 3), "
                         "its requests spread over every node's gateway")
+    p.add_argument("--netns", choices=["auto", "on", "off"], default="off",
+                   help="with --cluster: run each node in its own network namespace joined by veth pairs "
+                        "to a bridge (needs root and `ip netns`); auto falls back to loopback ports")
     p.add_argument("unittest_args", nargs="*")
     return p.parse_args()
 
@@ -83,9 +86,12 @@ class Server:
     """One myelin process. `extra_config` is appended to the generated homeserver.yaml."""
 
     def __init__(self, extra_config="", placement=None, db=None, expose_instance_header=True, node=None,
-                 shared_pg_db=None):
+                 shared_pg_db=None, host="127.0.0.1", netns=None):
         """`node` runs one node of a multi-node placement (--node); `shared_pg_db` makes it use another
-        server's PostgreSQL database (the nodes of a cluster share one) instead of a fresh one."""
+        server's PostgreSQL database (the nodes of a cluster share one) instead of a fresh one.
+        `netns` runs the process in that network namespace, its listener on `host` there."""
+        self.host = host
+        self.netns = netns
         self.db = db or ARGS.db
         self.node = node
         self.owns_pg_db = shared_pg_db is None
@@ -119,7 +125,7 @@ class Server:
         defaults = [
             ("server_name", "server_name: test.local\n"),
             ("public_baseurl", "public_baseurl: http://127.0.0.1/\n"),
-            ("listeners", "listeners:\n  - port: 0\n    bind_addresses: ['127.0.0.1']\n    type: http\n"
+            ("listeners", f"listeners:\n  - port: 0\n    bind_addresses: ['{self.host}']\n    type: http\n"
                           "    resources:\n      - names: [client, federation]\n"),
             ("database", self.database_yaml()),
             ("enable_registration", "enable_registration: true\n"),
@@ -137,6 +143,8 @@ class Server:
 
     def start(self, timeout=30):
         cmd = [ARGS.binary, "--config", os.path.join(self.dir, "homeserver.yaml")]
+        if self.netns:
+            cmd = ["ip", "netns", "exec", self.netns] + cmd  # execs the binary: the pid stays myelin's
         if self.placement:
             path = os.path.join(self.dir, "placement.yaml")
             with open(path, "w") as f:
@@ -221,7 +229,7 @@ class Server:
 
     # ---- HTTP ----
     def connect(self, timeout=30):
-        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
 
     def request(self, method, path, body=None, token=None, headers=None, raw=None, conn=None):
         h = dict(headers or {})
@@ -278,13 +286,15 @@ def free_port():
         return s.getsockname()[1]
 
 
-def cluster_placement(n, ports, secret="harness cluster secret"):
+def cluster_placement(n, ports, secret="harness cluster secret", hosts=None):
     """Groups spread so that nearly every request and stream update crosses a node link: a holds
     main, the account writers and one persister; b the sync tier with typing, receipts, presence
     and the other persister; c (with 3 nodes) the event creators, to-device, device lists and a
     second client_reader."""
     third = n >= 3
-    nodes = "".join(f"  {name}: {{host: 127.0.0.1, port: {port}}}\n" for name, port in zip("abc", ports))
+    hosts = hosts or ["127.0.0.1"] * n
+    nodes = "".join(f"  {name}: {{host: {host}, port: {port}, bind_address: {host}}}\n"
+                    for name, port, host in zip("abc", ports, hosts))
     return f"""shared_secret: "{secret}"
 nodes:
 {nodes}groups:
@@ -311,6 +321,72 @@ nodes:
 """
 
 
+class NetnsLab:
+    """Network namespaces for the nodes of a cluster test: one per node, each with a veth pair whose
+    other end is on a bridge in the test's namespace, so nodes reach each other (and the test reaches
+    their gateways) only over real interfaces, never a shared loopback. Needs root and `ip`."""
+
+    def __init__(self, names):
+        import random
+        self.tag = f"{os.getpid() % 10000}{random.randrange(100):02d}"
+        self.bridge = f"mybr{self.tag}"
+        self.spaces = []
+        for _ in range(20):  # a free /24 under 10.213.0.0/16
+            self.subnet = f"10.213.{random.randrange(1, 255)}"
+            if not subprocess.run(["ip", "route", "show", self.subnet + ".0/24"], capture_output=True,
+                                  text=True).stdout.strip():
+                break
+        try:
+            self.ip("link", "add", self.bridge, "type", "bridge")
+            self.ip("addr", "add", f"{self.subnet}.1/24", "dev", self.bridge)
+            self.ip("link", "set", self.bridge, "up")
+            self.hosts = {}
+            for i, name in enumerate(names):
+                ns, veth = f"myelin{self.tag}{name}", f"myv{self.tag}{name}"
+                self.ip("netns", "add", ns)
+                self.spaces.append(ns)
+                self.ip("link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns)
+                self.ip("-n", ns, "addr", "add", f"{self.subnet}.{10 + i}/24", "dev", "eth0")
+                self.ip("-n", ns, "link", "set", "eth0", "up")
+                self.ip("-n", ns, "link", "set", "lo", "up")
+                self.ip("link", "set", veth, "master", self.bridge, "up")
+                self.hosts[name] = (ns, f"{self.subnet}.{10 + i}")
+        except Exception:
+            self.remove()
+            raise
+
+    @staticmethod
+    def ip(*args):
+        subprocess.run(["ip", *args], check=True, capture_output=True)
+
+    @staticmethod
+    def available():
+        if os.geteuid() != 0 or not shutil.which("ip"):
+            return False
+        probe = f"myelinprobe{os.getpid()}"
+        ok = subprocess.run(["ip", "netns", "add", probe], capture_output=True).returncode == 0
+        if ok:
+            subprocess.run(["ip", "netns", "del", probe], capture_output=True)
+        return ok
+
+    def remove(self):
+        for ns in self.spaces:  # deleting a namespace deletes its end of the veth pair, and so both
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
+        self.spaces = []
+
+
+def use_netns():
+    mode = ARGS.netns if ARGS else "off"
+    if mode == "off":
+        return False
+    if NetnsLab.available():
+        return True
+    if mode == "on":
+        raise RuntimeError("--netns on: cannot create network namespaces (needs root and `ip netns`)")
+    return False
+
+
 class ClusterServer(Server):
     """N myelin processes of one multi-node placement sharing one PostgreSQL database, behind the
     same interface as Server: each request (and each connection) goes to the next node's gateway in
@@ -320,10 +396,19 @@ class ClusterServer(Server):
         if (ARGS.db if ARGS else "sqlite") != "postgres":
             raise unittest.SkipTest("a multi-node placement needs PostgreSQL")
         names = "abc"[:nodes]
-        layout = cluster_placement(nodes, [free_port() for _ in names])
-        first = Server(extra_config, placement=layout, node="a")
-        self.nodes = [first] + [Server(extra_config, placement=layout, node=n, shared_pg_db=first.pg_db)
-                                for n in names[1:]]
+        # In namespaces every node has an address of its own: one port serves them all.
+        self.lab = NetnsLab(names) if use_netns() else None
+        where = self.lab.hosts if self.lab else {n: (None, "127.0.0.1") for n in names}
+        ports = [free_port()] * nodes if self.lab else [free_port() for _ in names]
+        layout = cluster_placement(nodes, ports, hosts=[where[n][1] for n in names])
+        try:
+            first = Server(extra_config, placement=layout, node="a", host=where["a"][1], netns=where["a"][0])
+            self.nodes = [first] + [Server(extra_config, placement=layout, node=n, shared_pg_db=first.pg_db,
+                                           host=where[n][1], netns=where[n][0]) for n in names[1:]]
+        except BaseException:
+            if self.lab:
+                self.lab.remove()
+            raise
         # Server's own fields, from the first node (sql, sql_write and dir use them).
         self.__dict__.update({k: v for k, v in first.__dict__.items() if k not in ("proc", "port")})
         self.nodes_by_name = dict(zip(names, self.nodes))
@@ -362,11 +447,13 @@ class ClusterServer(Server):
     def cleanup(self):
         for n in reversed(self.nodes):
             n.cleanup()
+        if self.lab:
+            self.lab.remove()
 
     def connect(self, timeout=30):
         node = self.nodes[self.turn % len(self.nodes)]
         self.turn += 1
-        return http.client.HTTPConnection("127.0.0.1", node.port, timeout=timeout)
+        return http.client.HTTPConnection(node.host, node.port, timeout=timeout)
 
 
 class ServerTestCase(unittest.TestCase):

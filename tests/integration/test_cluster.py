@@ -17,7 +17,7 @@ from harness import ARGS, Server, ServerTestCase, free_port, main  # noqa: F401
 V3 = "/_matrix/client/v3"
 
 
-def placement(port_a, port_b, secret="cluster test secret", sync_instances=2):
+def placement(port_a, port_b, secret="cluster test secret", sync_instances=2, event_creators=1):
     # a: the account and room writers, client_reader, one persister. b: sync, event_creator, the other
     # persister, typing. Every cross-group path of a message crosses the link at least once.
     return f"""shared_secret: "{secret}"
@@ -30,7 +30,7 @@ groups:
   keys: {{node: a}}
   media: {{node: a}}
   sync: {{node: b, instances: {sync_instances}}}
-  event_creator: {{node: b}}
+  event_creator: {{node: b, instances: {event_creators}}}
   writer.events:
     - {{node: a, instances: 1}}
     - {{node: b, instances: 1}}
@@ -508,9 +508,10 @@ class ClusterWrongSecret(unittest.TestCase):
             self.assertNotIn("node linked", logs)
             user = a.register("erin")
             self.assertEqual(a.get(f"{V3}/sync?timeout=0", token=user["access_token"]).status, 503)
-            # The status endpoint tells the operator why.
+            # The status endpoint tells the operator why: b (listed later) dials, finds that a's proof
+            # does not match its secret and gives up; a sees that on b's next attempt (back-off: up
+            # to 5 s).
             a.sql_write(f"UPDATE users SET is_admin = 1 WHERE user_id = '{user['user_id']}'")
-            # a's connector learns it on its next attempt after b came up (back-off: up to 5 s).
             deadline = time.time() + 20
             while True:
                 r = a.get("/_myelin/admin/v1/cluster", token=user["access_token"])
@@ -528,29 +529,145 @@ class ClusterWrongSecret(unittest.TestCase):
 
 
 class ClusterDifferentPlacement(unittest.TestCase):
-    def test_nodes_of_different_placement_files_do_not_link(self):
-        """Instance numbers and affinity hashes come from the file: a node started with another
-        version of it (here: three sync instances instead of two) is refused, and says why."""
+    def test_nodes_of_incompatible_placement_files_do_not_link(self):
+        """Instance numbers and affinity hashes come from the file: a node started with a version of
+        it that does more than add (here: two event creators, which shard rooms, instead of one) is
+        refused, and says why."""
         from harness import ARGS as args
         if args.db != "postgres":
             raise unittest.SkipTest("a multi-node placement needs PostgreSQL")
         ports = (free_port(), free_port())
         a = Server(placement=placement(*ports), node="a")
-        b = Server(placement=placement(*ports, sync_instances=3), node="b", shared_pg_db=a.pg_db)
+        b = Server(placement=placement(*ports, event_creators=2), node="b", shared_pg_db=a.pg_db)
         try:
             a.start()
             b.start()
-            # a dials (its name sorts first): b's directory refuses it, and a's connector says why.
+            # b dials (it is listed later): a's directory refuses it, and b's connector says why.
             refused = "refused a node link: it runs a different placement file"
             deadline = time.time() + 20
-            while time.time() < deadline and not (refused in b.read_log() and
-                                                  "different placement file" in a.read_log()):
+            while time.time() < deadline and not (refused in a.read_log() and
+                                                  "different placement file" in b.read_log()):
                 time.sleep(0.1)
-            self.assertIn(refused, b.read_log())
-            self.assertIn("cannot link to node yet; retrying peer=b", a.read_log())
-            self.assertIn("different placement file", a.read_log())
+            self.assertIn(refused, a.read_log())
+            self.assertIn("group 'event_creator' changed", a.read_log())
+            self.assertIn("cannot link to node yet; retrying peer=a", b.read_log())
+            self.assertIn("different placement file", b.read_log())
             self.assertNotIn("node linked", a.read_log() + b.read_log())
+            self.assertNotIn("adopted", a.read_log() + b.read_log())
         finally:
+            b.cleanup()
+            a.cleanup()
+
+
+def growable_placement(ports, grown):
+    """Two nodes; grown: node c appended, with a client_reader and a sync instance, and one more
+    client_reader on a — every new instance after the existing ones, so running nodes adopt it."""
+    extra_node = f"  c: {{host: 127.0.0.1, port: {ports[2]}}}\n" if grown else ""
+    readers = "[{node: a, instances: 2}, {node: c}, {node: a}]" if grown else "{node: a, instances: 2}"
+    syncs = "[{node: b}, {node: c}]" if grown else "{node: b}"
+    return f"""shared_secret: "grow secret"
+nodes:
+  a: {{host: 127.0.0.1, port: {ports[0]}}}
+  b: {{host: 127.0.0.1, port: {ports[1]}}}
+{extra_node}groups:
+  main: {{node: a}}
+  client_reader: {readers}
+  sync: {syncs}
+  event_creator: {{node: b}}
+  writer.typing: {{node: b}}
+"""
+
+
+class ClusterGrowsLive(unittest.TestCase):
+    def test_a_node_started_with_a_grown_file_joins_without_restarting_the_others(self):
+        """a and b run the old file; c starts with the new one (c appended, more client_reader and
+        sync instances). a and b adopt it without a restart — a even starts its own new
+        client_reader — and requests and stream updates reach c's instances from every gateway."""
+        from harness import ARGS as args
+        if args.db != "postgres":
+            raise unittest.SkipTest("a multi-node placement needs PostgreSQL")
+        ports = (free_port(), free_port(), free_port())
+        a = Server(placement=growable_placement(ports, False), node="a")
+        b = Server(placement=growable_placement(ports, False), node="b", shared_pg_db=a.pg_db)
+        c = Server(placement=growable_placement(ports, True), node="c", shared_pg_db=a.pg_db)
+        try:
+            a.start()
+            b.start()
+            Cluster.wait_linked(a)
+            Cluster.wait_linked(b)
+            pids = (a.proc.pid, b.proc.pid)
+            alice = a.register("grow_alice")
+            a.sql_write(f"UPDATE users SET is_admin = 1 WHERE user_id = '{alice['user_id']}'")
+            room = a.post(f"{V3}/createRoom", {"preset": "public_chat"},
+                          token=alice["access_token"]).json["room_id"]
+            marks = {s: len(s.read_log()) for s in (a, b)}
+
+            c.start()
+            Cluster.wait_linked(c)
+            for s in (a, b):
+                Cluster.wait_linked(s, since=marks[s])  # complete again, with the new slots filled
+                self.assertIn("adopted a newer placement from a linked node", s.read_log()[marks[s]:])
+            self.assertEqual((a.proc.pid, b.proc.pid), pids)
+            self.assertIsNone(a.proc.poll())
+            self.assertIsNone(b.proc.poll())
+
+            # Every node reports the same layout, every new instance reachable.
+            digests = set()
+            for s in (a, b, c):
+                r = s.get("/_myelin/admin/v1/cluster", token=alice["access_token"])
+                self.assertEqual(r.status, 200, r)
+                digests.add(r.json["layout_digest"])
+                self.assertEqual([n["name"] for n in r.json["nodes"]], ["a", "b", "c"])
+                groups = {g["name"]: g for g in r.json["groups"]}
+                self.assertEqual((groups["client_reader"]["available"], groups["client_reader"]["total"]), (4, 4))
+                self.assertEqual((groups["sync"]["available"], groups["sync"]["total"]), (2, 2))
+                self.assertEqual([i["node"] for i in groups["client_reader"]["instances"]], ["a", "a", "c", "a"])
+            self.assertEqual(len(digests), 1, digests)
+
+            # a's and b's gateways spread client_reader requests over the new instances too: c's,
+            # and the one a started when it adopted the file.
+            for s in (a, b):
+                seen = set()
+                for _ in range(24):
+                    r = s.get(f"{V3}/rooms/{room}/state", token=alice["access_token"])
+                    self.assertEqual(r.status, 200, r)
+                    seen.add(r.headers["x-myelin-instance"])
+                self.assertEqual(seen, {f"client_reader/{i}" for i in range(4)})
+
+            # A user whose sync lands on c's instance, asked through b's gateway, is woken by a
+            # message sent through a's gateway.
+            user, since = None, None
+            for i in range(16):
+                u = a.register(f"grow_user{i}")
+                r = b.get(f"{V3}/sync?timeout=0", token=u["access_token"])
+                self.assertEqual(r.status, 200, r)
+                if r.headers["x-myelin-instance"] == "sync/1":
+                    user = u
+                    break
+            self.assertIsNotNone(user, "no user hashed to sync/1")
+            self.assertEqual(a.post(f"{V3}/join/{room}", {}, token=user["access_token"]).status, 200)
+            since = b.get(f"{V3}/sync?timeout=0", token=user["access_token"]).json["next_batch"]
+            got = {}
+
+            def long_poll():
+                got["r"] = b.get(f"{V3}/sync?timeout=20000&since={since}", token=user["access_token"])
+
+            t = threading.Thread(target=long_poll)
+            t.start()
+            time.sleep(0.5)
+            sent = a.put(f"{V3}/rooms/{room}/send/m.room.message/grow1", {"msgtype": "m.text", "body": "hi c"},
+                         token=alice["access_token"])
+            self.assertEqual(sent.status, 200, sent)
+            started = time.time()
+            t.join(25)
+            self.assertFalse(t.is_alive())
+            self.assertLess(time.time() - started, 10)
+            r = got["r"]
+            self.assertEqual(r.headers["x-myelin-instance"], "sync/1")
+            events = r.json["rooms"]["join"][room]["timeline"]["events"]
+            self.assertIn(sent.json["event_id"], [e["event_id"] for e in events])
+        finally:
+            c.cleanup()
             b.cleanup()
             a.cleanup()
 

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "actors/runtime/groups.hpp"
+#include "actors/runtime/live_placement.hpp"
 #include "actors/runtime/node_link.hpp"
 #include "actors/runtime/placement.hpp"
 #include "common/config.hpp"
@@ -53,6 +54,59 @@ BOOST_AUTO_TEST_CASE(tls_and_the_digest) {
   BOOST_TEST(placement_digest(tls) == placement_digest(other_files));
   auto more_sync = parse_placement(base + "groups:\n  sync: {node: b, instances: 2}\n", "p.yaml");
   BOOST_TEST(placement_digest(plain) != placement_digest(more_sync));
+}
+
+// A running cluster adopts a peer's file only when it merely adds: appended nodes, instances of
+// stateless or user-affinity groups after the existing ones. Everything else keeps the old file.
+BOOST_AUTO_TEST_CASE(live_growth_rules) {
+  const std::string nodes = "shared_secret: s\nnodes:\n  a: {host: h1, port: 1}\n  b: {host: h2, port: 1}\n";
+  const std::string groups = "groups:\n  sync: [{node: a, instances: 1}, {node: b, instances: 2}]\n";
+  auto base = parse_placement(nodes + groups, "p.yaml");
+  auto grown = [&](const std::string& extra_nodes, const std::string& extra_groups) {
+    return parse_placement(nodes + extra_nodes + groups + extra_groups, "p.yaml");
+  };
+  BOOST_TEST(growth_problem(base, base) == "");
+  // Allowed: a new node with new client_reader and sync instances after the existing ones.
+  auto bigger = parse_placement(nodes + "  c: {host: h3, port: 1}\n"
+                                "groups:\n  sync: [{node: a, instances: 1}, {node: b, instances: 2}, {node: c}]\n"
+                                "  client_reader: [{node: a}, {node: c, instances: 2}]\n", "p.yaml");
+  BOOST_TEST(growth_problem(base, bigger) == "");
+  BOOST_TEST(growth_problem(bigger, base) != "");  // shrinking is not live
+  // The text a node sends reproduces the layout, with this node's own settings kept.
+  auto copy = layout_from_text(layout_text(bigger), base);
+  BOOST_TEST(layout_text(copy) == layout_text(bigger));
+  BOOST_TEST(copy.shared_secret == "s");
+  BOOST_TEST(copy.total_instances("client_reader") == 3u);
+  BOOST_TEST(copy.node_of("sync", 3) == "c");
+  // Refused: renumbering (an instance inserted before existing ones), moved or inserted nodes,
+  // persisters and room-affinity groups, TLS.
+  auto renumbered = parse_placement(nodes + "groups:\n  sync: [{node: a, instances: 2}, {node: b, instances: 2}]\n",
+                                    "p.yaml");
+  BOOST_TEST(growth_problem(base, renumbered).find("renumbered") != std::string::npos);
+  auto moved = parse_placement("shared_secret: s\nnodes:\n  a: {host: h1, port: 1}\n  b: {host: h9, port: 1}\n" +
+                                   groups, "p.yaml");
+  BOOST_TEST(growth_problem(base, moved).find("node 'b'") != std::string::npos);
+  auto inserted = parse_placement("shared_secret: s\nnodes:\n  a: {host: h1, port: 1}\n  c: {host: h3, port: 1}\n"
+                                  "  b: {host: h2, port: 1}\n" + groups, "p.yaml");
+  BOOST_TEST(growth_problem(base, inserted) != "");
+  BOOST_TEST(growth_problem(base, grown("", "  writer.events: [{node: a, instances: 2}]\n")).find("writer.events") !=
+             std::string::npos);
+  BOOST_TEST(growth_problem(base, grown("", "  event_creator: [{node: a, instances: 2}]\n")).find("event_creator") !=
+             std::string::npos);
+  auto tls = parse_placement(nodes + groups + "tls: {certificate: c.pem, key: k.pem, ca: ca.pem}\n", "p.yaml");
+  BOOST_TEST(growth_problem(base, tls) != "");
+  BOOST_CHECK_THROW(layout_from_text("{\"nodes\":[]}", base), std::invalid_argument);
+  BOOST_CHECK_THROW(layout_from_text("not json", base), std::invalid_argument);
+  BOOST_CHECK_THROW(layout_from_text(layout_text(bigger), tls), std::invalid_argument);  // TLS differs
+  // live_placement: grows once, refuses what does not only add, keeps the current one then.
+  live_placement live(base);
+  std::string why;
+  BOOST_TEST(live.grow(bigger, why) != nullptr);
+  BOOST_TEST(live.get()->total_instances("sync") == 4u);
+  BOOST_TEST(live.digest() == placement_digest(bigger));
+  BOOST_TEST(live.grow(base, why) == nullptr);
+  BOOST_TEST(!why.empty());
+  BOOST_TEST(live.get()->nodes.size() == 3u);
 }
 
 BOOST_AUTO_TEST_CASE(multi_node_assignment) {
