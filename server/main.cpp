@@ -16,6 +16,7 @@
 
 #include "actors/client_reader/versions.hpp"
 #include "actors/runtime/groups.hpp"
+#include "actors/runtime/live_placement.hpp"
 #include "actors/runtime/node.hpp"
 #include "actors/runtime/placement.hpp"
 #include "actors/runtime/synapse_import.hpp"
@@ -32,7 +33,7 @@ namespace {
 
 constexpr const char* usage = R"(usage:
   myelin [--config FILE | --data-dir DIR] [--placement FILE] [--node NAME] [--expose-instance-header]
-  myelin placement check FILE [--config HOMESERVER.yaml]
+  myelin placement check FILE [--config HOMESERVER.yaml] [--running OLD.yaml]
   myelin placement from-synapse HOMESERVER.yaml WORKER.yaml...
   myelin --version
 
@@ -47,7 +48,9 @@ constexpr const char* usage = R"(usage:
   --bench-direct-endpoints   serve /_myelin/direct/{versions,whoami} inside the gateway (bench/)
 
   placement check    validates a placement file and prints its layout (exit 1 if invalid); with
-                     --config, also checks node link ports against that config's listeners
+                     --config, also checks node link ports against that config's listeners;
+                     with --running, says whether a cluster running OLD.yaml adopts FILE live
+                     (it only adds nodes and instances) or every node must restart with it
   placement from-synapse   translates a Synapse worker deployment (its homeserver.yaml, the worker
                      files, and any conf.d fragments) into a placement file on stdout; notes about
                      what does not translate one to one go to stderr
@@ -100,10 +103,21 @@ void check_link_ports(const runtime::placement& p, const homeserver_config& cfg)
   if (!all.empty()) throw config_error(all);
 }
 
-int placement_check(const std::string& file, const std::string& config_path) {
+int placement_check(const std::string& file, const std::string& config_path, const std::string& running_path) {
   try {
     auto p = runtime::load_placement(file);
     if (!config_path.empty()) check_link_ports(p, load_homeserver_config(config_path));
+    if (!running_path.empty()) {
+      auto running = runtime::load_placement(running_path);
+      auto why = runtime::growth_problem(running, p);
+      if (!why.empty()) {
+        std::cerr << file << ": a cluster running " << running_path
+                  << " will refuse it: " << why << "\n  (restart every node with the new file)\n";
+        return 1;
+      }
+      std::cout << file << ": a cluster running " << running_path
+                << " adopts it live: start the nodes it adds or changes\n";
+    }
     std::cout << file << ": OK — " << p.nodes.size() << " node(s)\n";
     for (const auto& n : p.nodes) {
       std::cout << "  node " << n.name;
@@ -151,9 +165,15 @@ int placement_from_synapse(const std::vector<std::string>& paths) {
 // `myelin placement SUBCOMMAND ...`; argv[1] is "placement".
 int placement_tool(int argc, char** argv) {
   std::vector<std::string> args(argv + 2, argv + argc);
-  if (args.size() >= 2 && args[0] == "check") {
-    if (args.size() == 2) return placement_check(args[1], "");
-    if (args.size() == 4 && args[2] == "--config") return placement_check(args[1], args[3]);
+  if (args.size() >= 2 && args[0] == "check" && args.size() % 2 == 0) {
+    std::string config, running;
+    bool ok = true;
+    for (size_t i = 2; i + 1 < args.size(); i += 2) {
+      if (args[i] == "--config") config = args[i + 1];
+      else if (args[i] == "--running") running = args[i + 1];
+      else ok = false;
+    }
+    if (ok) return placement_check(args[1], config, running);
   }
   if (args.size() >= 2 && args[0] == "from-synapse")
     return placement_from_synapse(std::vector<std::string>(args.begin() + 1, args.end()));

@@ -44,6 +44,22 @@ class PlacementCheck(unittest.TestCase):
         self.assertIn("OK", out.stdout)
         self.assertIn("syncx4", out.stdout)
 
+    def test_running_says_whether_a_cluster_adopts_the_file_live(self):
+        head = "shared_secret: s\nnodes:\n  a: {host: 10.0.0.1, port: 9300}\n  b: {host: 10.0.0.2, port: 9300}\n"
+        old = self.write("old.yaml", head + "groups:\n  sync: {node: b, instances: 2}\n")
+        grown = self.write("grown.yaml", head + "  c: {host: 10.0.0.3, port: 9300}\n"
+                                                "groups:\n  sync: [{node: b, instances: 2}, {node: c}]\n")
+        out = myelin("placement", "check", grown, "--running", old)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("adopts it live", out.stdout)
+        # Taking an instance away is not live: the cluster refuses it, and the tool says why.
+        out = myelin("placement", "check", old, "--running", grown)
+        self.assertEqual(out.returncode, 1, out)
+        self.assertIn("will refuse it", out.stderr)
+        self.assertIn("restart every node", out.stderr)
+        out = myelin("placement", "check", grown, "--running")
+        self.assertEqual(out.returncode, 2, out)  # usage
+
     def test_every_problem_is_reported_with_its_line(self):
         path = self.write("bad.yaml", "nodes:\n"
                                       "  a: {host: 10.0.0.1, port: 9300}\n"
