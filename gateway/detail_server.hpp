@@ -17,6 +17,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "common/log.hpp"
+#include "common/metrics.hpp"
 #include "gateway/detail_files.hpp"
 #include "gateway/detail_hop.hpp"
 #include "gateway/gateway.hpp"
@@ -32,8 +33,11 @@ struct listener_info {
   bool federation = false;
   bool media = false;
   bool openid = false;
+  bool metrics = false;       // GET /metrics (and /_synapse/metrics) here
+  bool metrics_only = false;  // a `type: metrics` listener: /metrics and /health, nothing else
 
   bool serves(std::string_view raw_path) const {
+    if (metrics_only) return false;
     auto starts = [&](std::string_view p) { return raw_path.substr(0, p.size()) == p; };
     if (starts("/_matrix/federation/v1/openid/")) return federation || openid;
     if (starts("/_matrix/federation/") || starts("/_matrix/key/")) return federation;
@@ -45,11 +49,16 @@ struct listener_info {
 
 inline listener_info make_listener_info(std::string name, const listener_config& l) {
   listener_info li{std::move(name), l.x_forwarded};
+  if (l.type == "metrics") {
+    li.metrics = li.metrics_only = true;
+    return li;
+  }
   for (const auto& r : l.resources) {
     if (r == "client") li.client = true;
     else if (r == "federation") li.federation = true;
     else if (r == "media") li.media = true;
     else if (r == "openid") li.openid = true;
+    else if (r == "metrics") li.metrics = true;
   }
   return li;
 }
@@ -93,6 +102,15 @@ struct server_state {
   std::atomic<uint64_t> open_connections{0};
   std::atomic<uint64_t> in_flight{0};
   std::atomic<int64_t> last_overload_log_ms{0};
+
+  // Every answered request, by the group that answered it ("gateway" when none did), its endpoint
+  // ("-" when none matched), method and status; latency by group.
+  metrics::family<metrics::counter>& requests_metric = metrics::registry::global().counters(
+      "myelin_http_requests_total", "HTTP requests answered, by group, endpoint, method and status code.",
+      {"group", "endpoint", "method", "code"});
+  metrics::family<metrics::histogram>& latency_metric = metrics::registry::global().histograms(
+      "myelin_http_request_duration_seconds", "Time from a request's header to its response written, by group.",
+      {"group"});
 
   const logger log{"gateway"};
   const logger access{"access"};

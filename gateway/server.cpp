@@ -92,6 +92,7 @@ std::string endpoint_name(const asio::ip::address& addr, uint16_t port) {
 }
 
 bool serves_http(const listener_config& l, const logger& log) {
+  if (l.type == "metrics") return true;  // GET /metrics and /health only (detail::listener_info)
   if (l.type != "http") {
     log.info("ignoring listener (not served by the gateway yet)", {{"type", l.type}});
     return false;
@@ -99,7 +100,7 @@ bool serves_http(const listener_config& l, const logger& log) {
   bool any = false;
   std::string ignored;
   for (const auto& r : l.resources) {
-    if (r == "client" || r == "federation" || r == "media" || r == "openid") any = true;
+    if (r == "client" || r == "federation" || r == "media" || r == "openid" || r == "metrics") any = true;
     else ignored += (ignored.empty() ? "" : ",") + r;
   }
   if (!ignored.empty())
@@ -152,6 +153,7 @@ struct server::impl {
   asio::io_context io;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::vector<std::unique_ptr<tcp_listener>> tcp_listeners;
+  std::shared_ptr<void> collector;  // the gateway's gauges in the metrics registry, while started
   std::vector<std::unique_ptr<unix_listener>> unix_listeners;
   std::vector<uint16_t> ports;
   std::vector<std::thread> threads;
@@ -313,6 +315,14 @@ void server::start() {
                    detail::report_exception{st, "accept loop failed"});
   for (size_t i = 0; i < impl_->threads_wanted; ++i) impl_->threads.emplace_back([this] { impl_->run_thread(); });
   impl_->started = true;
+  // The gateway's own gauges, read at each scrape.
+  impl_->collector = metrics::registry::global().add_collector([st](metrics::writer& w) {
+    w.header("myelin_http_in_flight_requests", "Requests between header and response on this node.",
+             metrics::kind::gauge);
+    w.sample("myelin_http_in_flight_requests", {}, static_cast<double>(st->in_flight.load()));
+    w.header("myelin_http_open_connections", "Open client connections on this node.", metrics::kind::gauge);
+    w.sample("myelin_http_open_connections", {}, static_cast<double>(st->open_connections.load()));
+  });
   for (auto& l : impl_->tcp_listeners) st->log.info("listening", {{"address", l->info->name}});
   for (auto& l : impl_->unix_listeners) st->log.info("listening", {{"address", l->info->name}});
 }

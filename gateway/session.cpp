@@ -60,7 +60,7 @@ reply json_reply(unsigned status, std::string body) {
 
 reply error_reply(const protocol::matrix_error& e) { return json_reply(static_cast<unsigned>(e.status()), e.body()); }
 
-enum class direct_endpoint { none, versions, whoami };
+enum class direct_endpoint { none, versions, whoami, health, metrics };
 
 // One request's context from its header to its access-log line. The views point into the
 // parser's message, which outlives the exchange.
@@ -92,7 +92,12 @@ std::string client_ip_of(const request& req, const listener_info& listener, cons
   return peer_ip;
 }
 
-direct_endpoint direct_endpoint_of(const server_state& st, const request& req, std::string_view path) {
+direct_endpoint direct_endpoint_of(const server_state& st, const request& req, std::string_view path,
+                                   const listener_info& listener) {
+  if (req.method() != http::verb::get && req.method() != http::verb::head) return direct_endpoint::none;
+  // Load balancers probe every listener, as in Synapse.
+  if (path == "/health") return direct_endpoint::health;
+  if (listener.metrics && (path == "/metrics" || path == "/_synapse/metrics")) return direct_endpoint::metrics;
   if (!st.direct_versions_body || req.method() != http::verb::get) return direct_endpoint::none;
   if (path == "/_myelin/direct/versions") return direct_endpoint::versions;
   if (path == "/_myelin/direct/whoami") return direct_endpoint::whoami;
@@ -109,7 +114,7 @@ exchange begin_exchange(server_state& st, const request& req, const listener_inf
   x.head = req.method() == http::verb::head;
   st.requests.fetch_add(1, std::memory_order_relaxed);
   if (req.method() == http::verb::options) return x;
-  x.direct = direct_endpoint_of(st, req, x.raw_path);
+  x.direct = direct_endpoint_of(st, req, x.raw_path, listener);
   // Always the raw path: decoding first would let "%2F" inside a parameter split it.
   // HEAD is GET without the body (RFC 9110 §9.3.2): the GET endpoint answers, make_response drops the body.
   std::string_view match_method = x.head ? std::string_view("GET") : x.method;
@@ -252,9 +257,26 @@ http::response<http::string_body> make_response(reply&& r, unsigned version, boo
   return res;
 }
 
+// Methods as a closed set: a label must not take whatever token a client sends.
+std::string_view method_label(std::string_view m) {
+  for (std::string_view known : {"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH"})
+    if (m == known) return known;
+  return "other";
+}
+
+void record_metrics(server_state& st, const exchange& x, unsigned status, const reply& r, double seconds) {
+  char code[8];
+  std::snprintf(code, sizeof code, "%u", status);
+  std::string_view endpoint = x.match.spec ? std::string_view(x.match.spec->name) : std::string_view("-");
+  st.requests_metric.with({r.group, endpoint, method_label(x.method), code}).inc();
+  st.latency_metric.with({r.group}).observe(seconds);
+}
+
 void log_access(server_state& st, const exchange& x, unsigned status, size_t bytes, const reply& r) {
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - x.start).count();
+  record_metrics(st, x, status, r, seconds);
   if (!st.access_log || !st.access.enabled(log_level::info)) return;
-  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - x.start).count();
+  double ms = seconds * 1000;
   char ms_text[32];
   std::snprintf(ms_text, sizeof ms_text, "%.1f", ms);
   // The path without its query: access tokens in ?access_token= must never reach a log.
@@ -325,8 +347,24 @@ asio::awaitable<std::optional<reply>> authenticate(server_state& st, exchange& x
   co_return std::nullopt;
 }
 
-// The benchmark's baseline: answered inside the gateway, no actor hop (enable_direct_endpoints).
+// Answered inside the gateway: /health, /metrics, and the benchmark's baseline without the actor
+// hop (enable_direct_endpoints).
 asio::awaitable<reply> answer_direct(server_state& st, exchange& x, const request& req) {
+  if (x.direct == direct_endpoint::health) {
+    reply r;
+    r.body = "OK";
+    r.content_type = "text/plain; charset=utf-8";
+    co_return r;
+  }
+  if (x.direct == direct_endpoint::metrics) {
+    reply r;
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    // Collectors read /proc and take registry locks: off the Asio thread.
+    auto [e] = co_await async_on_pool(
+        st.file_pool, [&r] { r.body = metrics::registry::global().render(); }, use_tuple);
+    if (e) std::rethrow_exception(e);
+    co_return r;
+  }
   if (x.direct == direct_endpoint::versions) co_return json_reply(200, *st.direct_versions_body);
   std::string query_token, token;
   parse_query(x.raw_query, &query_token);

@@ -22,6 +22,7 @@
 #include "actors/runtime/synapse_import.hpp"
 #include "common/config.hpp"
 #include "common/log.hpp"
+#include "common/metrics.hpp"
 #include "gateway/gateway.hpp"
 #include "protocol/crypto.hpp"
 #include "protocol/signing_key.hpp"
@@ -239,6 +240,12 @@ int run(const options& o) {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  // Standard process_* series and the build, on every scrape.
+  auto process_metrics = metrics::registry::global().add_collector([node](metrics::writer& w) {
+    metrics::write_process_metrics(w);
+    w.header("myelin_build_info", "Version of this node's binary.", metrics::kind::gauge);
+    w.sample("myelin_build_info", {{"version", MYELIN_VERSION}, {"node", node}}, 1);
+  });
   gateway::rate_limiter limiter(cfg.rate_limits);
   runtime::node_runtime runtime(cfg, layout, runtime::node_options{node, o.expose_instance_header, &limiter, key});
   runtime.start();

@@ -2,6 +2,8 @@
 // open_database() choosing a backend, and the text helpers both backends share (backend.hpp).
 #include "storage/database.hpp"
 
+#include "common/metrics.hpp"
+
 #include <charconv>
 #include <cmath>
 
@@ -83,7 +85,27 @@ database::lease& database::lease::operator=(lease&& other) noexcept {
   return *this;
 }
 
-database::lease database::acquire() { return lease(this, take()); }
+namespace {
+metrics::histogram& pool_wait_metric() {
+  static auto& h = metrics::registry::global()
+                       .histograms("myelin_db_pool_wait_seconds", "Time spent waiting for a pooled database connection.", {})
+                       .with({});
+  return h;
+}
+} // namespace
+
+metrics::histogram& query_duration_metric(dialect d) {
+  static auto& f = metrics::registry::global().histograms(
+      "myelin_db_query_duration_seconds", "Time to run one SQL statement, by database engine.", {"engine"});
+  static auto& sqlite = f.with({"sqlite"});
+  static auto& postgres = f.with({"postgres"});
+  return d == dialect::sqlite ? sqlite : postgres;
+}
+
+database::lease database::acquire() {
+  metrics::timer waited(pool_wait_metric());
+  return lease(this, take());
+}
 
 std::unique_ptr<database> open_database(const database_options& options) {
   switch (options.kind) {

@@ -15,6 +15,10 @@
 #include <variant>
 #include <vector>
 
+namespace myelin::metrics {
+class histogram;
+}
+
 namespace myelin::storage {
 
 enum class dialect { sqlite, postgres };
@@ -136,6 +140,9 @@ struct database_options {
   size_t pool_size = 8;             // PostgreSQL: max connections; SQLite: reader+writer connections
   int busy_timeout_ms = 10000;      // SQLite busy timeout
 };
+
+// The per-statement latency histogram of an engine (the backends time every exec into it).
+metrics::histogram& query_duration_metric(dialect d);
 
 // Opens a database (creating the SQLite file if needed) and returns its pool.
 // Throws database_error with a clear message if it cannot connect.

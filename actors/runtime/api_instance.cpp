@@ -6,6 +6,7 @@
 
 #include "actors/runtime/blocking_pool.hpp"
 #include "common/log.hpp"
+#include "common/metrics.hpp"
 #include "protocol/errors.hpp"
 
 namespace myelin::runtime {
@@ -38,11 +39,45 @@ api_response answer_request(const api_instance_deps& deps, const std::string& la
 
 } // namespace
 
+namespace {
+
+// Per instance: requests handed to the blocking pool and not answered yet (its backlog, the
+// instance's real queue: the actor's own mailbox only holds them for a moment). Per endpoint: the
+// handler's time, and how long jobs wait for a pool thread.
+struct instance_metrics {
+  metrics::family<metrics::gauge>& pending = metrics::registry::global().gauges(
+      "myelin_instance_pending_requests", "Requests a group instance has queued or running on the blocking pool.",
+      {"instance"});
+  metrics::family<metrics::histogram>& handler = metrics::registry::global().histograms(
+      "myelin_handler_duration_seconds", "Time an endpoint's handler runs, by endpoint.", {"endpoint"});
+  metrics::histogram& queue_wait =
+      metrics::registry::global()
+          .histograms("myelin_blocking_pool_wait_seconds", "Time a handler waits for a blocking-pool thread.", {})
+          .with({});
+};
+
+instance_metrics& instance_stats() {
+  static instance_metrics m;
+  return m;
+}
+
+} // namespace
+
 void post_answer(const api_instance_deps& deps, const std::string& label, const endpoint_entry* entry,
                  api_request req, const caf::actor& reply_to, uint64_t job_id) {
-  deps.pool->post([reply_to, job_id, entry, deps, req = std::move(req), label]() {
+  auto& stats = instance_stats();
+  auto& pending = stats.pending.with({label});
+  pending.add(1);
+  deps.pool->post([reply_to, job_id, entry, deps, req = std::move(req), label, &pending, &stats,
+                   posted = std::chrono::steady_clock::now()]() {
+    auto started = std::chrono::steady_clock::now();
+    stats.queue_wait.observe(std::chrono::duration<double>(started - posted).count());
     logger job_log("group", label);
-    caf::anon_send(reply_to, atoms::done_atom_v, job_id, answer_request(deps, label, job_log, entry, req));
+    auto resp = answer_request(deps, label, job_log, entry, req);
+    stats.handler.with({req.endpoint}).observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    pending.add(-1);
+    caf::anon_send(reply_to, atoms::done_atom_v, job_id, std::move(resp));
   });
 }
 

@@ -25,6 +25,7 @@
 #include "actors/sync/sync_instance.hpp"
 #include "common/clock.hpp"
 #include "common/log.hpp"
+#include "common/metrics.hpp"
 #include "protocol/crypto.hpp"
 #include "protocol/errors.hpp"
 #include "storage/migrations.hpp"
@@ -83,6 +84,8 @@ struct node_runtime::impl {
   std::atomic<uint64_t> bridge_rr{0};
   caf::actor supervisor;
   std::unique_ptr<node_links> links;  // multi-node placements only
+  std::shared_ptr<void> metrics_collector;  // this node's scrape-time metrics, while it runs
+  void write_metrics(metrics::writer& w) const;
   std::mutex supervised_mu;
   std::set<std::pair<std::string, size_t>> supervised;  // this node's slots under the supervisor
 
@@ -126,6 +129,42 @@ struct node_runtime::impl {
     return caf::actor_cast<caf::actor>(spawn_api_instance(*sys, label, deps));
   }
 };
+
+// What a scrape reads from the node: positions published here (compare a writer's position across
+// nodes to see a node lagging), pools, instances and links.
+void node_runtime::impl::write_metrics(metrics::writer& w) const {
+  using metrics::kind;
+  w.header("myelin_stream_position", "Highest position of each stream writer published on this node.", kind::gauge);
+  for (const auto& [stream, writers] : views.positions.snapshot())
+    for (const auto& [writer, position] : writers)
+      w.sample("myelin_stream_position", {{"stream", stream}, {"writer", writer}}, static_cast<double>(position));
+  if (db) {
+    double size = static_cast<double>(db->pool_size()), idle = static_cast<double>(db->idle_connections());
+    w.header("myelin_db_pool_connections", "Database pool connections by state.", kind::gauge);
+    w.sample("myelin_db_pool_connections", {{"state", "in_use"}}, size - idle);
+    w.sample("myelin_db_pool_connections", {{"state", "idle"}}, idle);
+  }
+  if (pool) {
+    w.header("myelin_blocking_pool_queued_jobs", "Jobs waiting for a blocking-pool thread.", kind::gauge);
+    w.sample("myelin_blocking_pool_queued_jobs", {}, static_cast<double>(pool->queued()));
+    w.header("myelin_blocking_pool_threads", "Blocking-pool threads.", kind::gauge);
+    w.sample("myelin_blocking_pool_threads", {}, static_cast<double>(pool->threads()));
+  }
+  auto layout = live->get();
+  w.header("myelin_group_instances", "Instances of each group in the placement, by whether this node reaches them.",
+           kind::gauge);
+  for (const auto& g : known_groups()) {
+    size_t total = layout->total_instances(g.name), up = 0;
+    auto refs = registry.all(g.name);
+    for (size_t i = 0; i < total && i < refs.size(); ++i) up += refs[i].handle ? 1 : 0;
+    w.sample("myelin_group_instances", {{"group", g.name}, {"state", "available"}}, static_cast<double>(up));
+    w.sample("myelin_group_instances", {{"group", g.name}, {"state", "unavailable"}}, static_cast<double>(total - up));
+  }
+  if (links) {
+    w.header("myelin_node_link_up", "1 while this node's link to a peer is up.", kind::gauge);
+    for (const auto& l : links->status()) w.sample("myelin_node_link_up", {{"peer", l.peer}}, l.linked ? 1 : 0);
+  }
+}
 
 node_runtime::node_runtime(const homeserver_config& cfg, placement p, node_options opts)
     : impl_(std::make_unique<impl>()) {
@@ -266,6 +305,7 @@ void node_runtime::start() {
     size_t n = m.layout.instances_on(me, group);
     if (n) summary += (summary.empty() ? "" : " ") + group + "x" + std::to_string(n);
   }
+  m.metrics_collector = metrics::registry::global().add_collector([this](metrics::writer& w) { impl_->write_metrics(w); });
   m.log.info("node started", {{"node", me}, {"groups", summary},
                               {"blocking_threads", std::to_string(m.pool->threads())}});
 }
@@ -274,6 +314,7 @@ void node_runtime::stop() {
   auto& m = *impl_;
   if (!m.started || m.stopped) return;
   m.stopped = true;
+  m.metrics_collector.reset();  // waits for a scrape in progress: nothing below is read after this
   if (m.links) m.links->stop();
   if (m.sys) {
     caf::scoped_actor self{*m.sys};

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <unordered_map>
 
+#include "common/metrics.hpp"
 #include "storage/backend.hpp"
 
 namespace myelin::storage {
@@ -123,6 +124,7 @@ public:
   dialect kind() const override { return dialect::postgres; }
 
   result exec(std::string_view sql, const sql_params& params) override {
+    metrics::timer timed(query_duration_metric(dialect::postgres));
     auto values = to_text_params(params, sql);
     const std::string& name = prepared_name(sql);
     return run(sql, [&](pqxx::transaction_base& t) {

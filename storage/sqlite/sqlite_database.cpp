@@ -7,6 +7,7 @@
 #include <semaphore>
 #include <unordered_map>
 
+#include "common/metrics.hpp"
 #include "storage/backend.hpp"
 
 namespace myelin::storage {
@@ -89,6 +90,7 @@ public:
   dialect kind() const override { return dialect::sqlite; }
 
   result exec(std::string_view sql, const sql_params& params) override {
+    metrics::timer timed(query_duration_metric(dialect::sqlite));
     sqlite3_stmt* stmt = prepare(sql);
     // Reset on every exit so a failed statement does not hold a read snapshot or lock open.
     struct resetter {
