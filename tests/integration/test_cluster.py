@@ -574,6 +574,7 @@ groups:
             self.assertIn("msg-0", seen, b.read_log()[-2000:])
             s = self.wait_status(lambda s: s["received"] > received_before, "b received nothing through Redis")
             self.assertEqual(s["publisher"], "up")
+            catch_ups_before = s["catch_ups"]
 
             # (b) Redis dies under a steady trickle.
             sender_thread = threading.Thread(target=trickle)
@@ -588,6 +589,8 @@ groups:
                                  and not s["peers"].get("a", {}).get("subscribed"), "the status missed the outage")
             self.assertTrue(s["last_error"], s)
             self.assertGreater(s["failures"], 0, s)
+            # b asked a what it had published (what Redis may have dropped) and caught up to it.
+            self.wait_status(lambda s: s["catch_ups"] > catch_ups_before, "b did not catch up after the loss")
             time.sleep(3)  # messages keep flowing, over the node link
 
             # (c) Redis returns on the same socket.
