@@ -12,6 +12,7 @@
 #include "actors/runtime/node_link.hpp"
 #include "actors/runtime/node_views.hpp"
 #include "actors/runtime/placement.hpp"
+#include "actors/runtime/redis_bus.hpp"
 #include "actors/runtime/stream_writer.hpp"
 #include "protocol/errors.hpp"
 #include "storage/tables/accounts.hpp"
@@ -92,6 +93,27 @@ json::object streams_json(runtime::handler_context& ctx) {
   return out;
 }
 
+// The Redis fan-out as this node sees it (the node serving the request, i.e. main's).
+json::object redis_json(const runtime::cluster_view& cv) {
+  if (!cv.redis) return json::object{{"configured", false}};
+  auto s = cv.redis->status();
+  json::object peers;
+  for (const auto& [peer, subscribed] : s.peers) peers[peer] = json::object{{"subscribed", subscribed}};
+  return json::object{{"configured", true},
+                      {"address", s.address},
+                      {"channel", s.channel},
+                      {"publisher", s.publisher_up ? "up" : "down"},
+                      {"subscriber", s.subscriber_up ? "subscribed" : "down"},
+                      {"published", s.published},
+                      {"received", s.received},
+                      {"returned", s.returned},
+                      {"failures", s.failures},
+                      {"catch_ups", s.catch_ups},
+                      {"last_error", s.last_error},
+                      {"changed_ms", s.changed_ms},
+                      {"peers", std::move(peers)}};
+}
+
 } // namespace
 
 void register_cluster_status(runtime::endpoint_registry& r) {
@@ -115,6 +137,7 @@ void register_cluster_status(runtime::endpoint_registry& r) {
               {"nodes", nodes_json(cv, *layout)},
               {"groups", groups_json(cv, *layout)},
               {"streams", streams_json(ctx)},
+              {"redis", redis_json(cv)},
           });
         });
 }

@@ -29,10 +29,21 @@ using stream_writer_actor = caf::typed_actor<
 // Across nodes: every hub forwards what this node's writers publish to the hubs of the linked
 // nodes (link_atom adds or, with false, removes one), which take it as `forward_atom` updates and
 // do not pass them on — each update crosses one link, once.
+//
+// With Redis (placement `redis:`), an update goes once to Redis and directly only to the peers
+// that do not report their Redis subscriber subscribed (stream_hub.cpp has the protocol):
+//   (redis_atom, bool)                        this node's subscriber is (not) subscribed (its bus)
+//   (redis_atom, vector<stream_update>)       published to the bus but not confirmed (its bus)
+//   (redis_atom, node, bool)                  a peer hub: its subscriber is (not) subscribed
+//   (position_atom) → vector<stream_position> a peer hub: what this node's writers have published
 using stream_hub_actor = caf::typed_actor<
     caf::reacts_to<atoms::publish_atom, stream_update>,
     caf::reacts_to<atoms::forward_atom, stream_update>,
     caf::reacts_to<atoms::link_atom, caf::actor, bool>,
+    caf::reacts_to<atoms::redis_atom, bool>,
+    caf::reacts_to<atoms::redis_atom, std::vector<stream_update>>,
+    caf::reacts_to<atoms::redis_atom, std::string, bool>,
+    caf::replies_to<atoms::position_atom>::with<std::vector<stream_position>>,
     caf::reacts_to<atoms::subscribe_atom, std::string, caf::actor>,
     caf::replies_to<atoms::wait_atom, std::vector<stream_position>>::with<bool>,
     caf::reacts_to<atoms::wait_atom>>;                                // periodic deadline sweep (self-sent)

@@ -17,6 +17,7 @@
 #include "actors/runtime/live_placement.hpp"
 #include "actors/runtime/node_link.hpp"
 #include "actors/runtime/node_views.hpp"
+#include "actors/runtime/redis_bus.hpp"
 #include "actors/runtime/stream_hub.hpp"
 #include "actors/runtime/stream_writer.hpp"
 #include "actors/runtime/supervisor.hpp"
@@ -84,6 +85,7 @@ struct node_runtime::impl {
   std::atomic<uint64_t> bridge_rr{0};
   caf::actor supervisor;
   std::unique_ptr<node_links> links;  // multi-node placements only
+  std::shared_ptr<redis_bus> bus;     // multi-node placements with `redis:` only
   std::shared_ptr<void> metrics_collector;  // this node's scrape-time metrics, while it runs
   void write_metrics(metrics::writer& w) const;
   std::mutex supervised_mu;
@@ -217,9 +219,11 @@ void node_runtime::start() {
       "*", [this](const stream_update& u) { impl_->views.positions.advance(u.stream, u.writer, u.position); });
   auto initial_positions = load_all_stream_positions(*m.db);
   m.views.positions.seed(initial_positions);
-  m.hub = spawn_stream_hub(*m.sys, listeners, std::move(initial_positions));
-
   const std::string& me = m.opts.node_name;
+  if (m.layout.multi_node() && m.layout.redis.enabled()) m.bus = std::make_shared<redis_bus>(m.layout.redis, me);
+  m.hub = spawn_stream_hub(*m.sys, listeners, std::move(initial_positions), m.bus);
+  if (m.bus) m.bus->start(m.hub);
+
   if (m.opts.signing_key.seed.empty()) m.opts.signing_key = protocol::generate_signing_key();
   storage::event_signer signer{m.cfg.server_name, m.opts.signing_key};
   // One definition per writer instance: a stream may keep per-instance memory (the events
@@ -273,7 +277,8 @@ void node_runtime::start() {
   m.views.cluster = cluster_view{m.live.get(), me, &m.registry, m.links.get(),
                                  std::chrono::duration_cast<std::chrono::milliseconds>(
                                      std::chrono::system_clock::now().time_since_epoch())
-                                     .count()};
+                                     .count(),
+                                 m.bus.get()};
   // Writers first: API instances may write as soon as they exist.
   std::vector<std::string> order;
   for (const auto& g : known_groups())
@@ -316,6 +321,7 @@ void node_runtime::stop() {
   m.stopped = true;
   m.metrics_collector.reset();  // waits for a scrape in progress: nothing below is read after this
   if (m.links) m.links->stop();
+  if (m.bus) m.bus->stop();  // its threads send to the hub: joined while the actor system lives
   if (m.sys) {
     caf::scoped_actor self{*m.sys};
     // Stop the supervisor first so it does not restart what we shut down.

@@ -43,7 +43,11 @@ void typing_cache::apply(const stream_update& update) {
     for (const auto& u : users->as_array())
       if (u.is_string()) entry.user_ids.emplace_back(u.as_string());
     std::unique_lock lock(mutex_);
-    rooms_[std::string(room->as_string())] = std::move(entry);
+    // A room keeps its latest row: an update may arrive twice, or late (a copy sent over a node link
+    // can overtake one sent through Redis), and must not bring back an older list. Typing positions
+    // only grow (the writer stores its position), so the highest is the newest.
+    auto& slot = rooms_[std::string(room->as_string())];
+    if (slot.position <= entry.position) slot = std::move(entry);
   }
 }
 

@@ -50,6 +50,7 @@ private:
 class live_placement;
 class instance_registry;
 class node_links;
+class redis_bus;
 
 // Where this node stands in its cluster, for GET /_myelin/admin/v1/cluster. Set before the first
 // instance starts and constant after; the pointees are the node's own and outlive its instances.
@@ -59,6 +60,7 @@ struct cluster_view {
   const instance_registry* registry = nullptr;
   const node_links* links = nullptr;        // null on a single node
   int64_t started_ms = 0;                   // unix ms
+  const redis_bus* redis = nullptr;         // null without Redis fan-out
 };
 
 struct node_views {

@@ -132,6 +132,39 @@ void read_assignment(checker& c, const YAML::Node& n, const std::string& group, 
   out.push_back(a);
 }
 
+// redis: {path} or {host, port}, optional password and channel.
+void read_redis(checker& c, const YAML::Node& r, redis_settings& out) {
+  if (!r.IsMap()) {
+    c.fail(r, "'redis' must be a mapping with path (a unix socket) or host and port");
+    return;
+  }
+  bool has_port = false;
+  for (auto f : r) {
+    auto k = key_of(c, f.first);
+    if (k == "port") {
+      try {
+        out.port = f.second.as<uint16_t>();
+        has_port = out.port != 0;
+      } catch (const YAML::Exception&) {
+      }
+      if (!has_port) c.fail(f.second, "redis.port must be a port number (1-65535)");
+      continue;
+    }
+    std::string* field = k == "path"       ? &out.path
+                         : k == "host"     ? &out.host
+                         : k == "password" ? &out.password
+                         : k == "channel"  ? &out.channel
+                                           : nullptr;
+    if (!field) c.fail(f.first, "redis: unknown key '" + k + "' (expected path, host, port, password, channel)");
+    else if (!f.second.IsScalar() || f.second.Scalar().empty()) c.fail(f.second, "redis." + k + " must be a non-empty string");
+    else *field = f.second.Scalar();
+  }
+  if (!out.path.empty() && (!out.host.empty() || has_port))
+    c.fail(r, "redis: give either path (a unix socket) or host and port, not both");
+  else if (out.path.empty() && (out.host.empty() || !has_port))
+    c.fail(r, "redis needs path (a unix socket) or host and port");
+}
+
 } // namespace
 
 namespace {
@@ -162,8 +195,8 @@ placement parse_checked(const std::string& yaml_text, const std::string& origin)
 
   for (auto kv : root) {
     auto key = key_of(c, kv.first);
-    if (key != "nodes" && key != "groups" && key != "shared_secret" && key != "tls")
-      c.fail(kv.first, "unknown key '" + key + "' (expected nodes, groups, shared_secret, tls)");
+    if (key != "nodes" && key != "groups" && key != "shared_secret" && key != "tls" && key != "redis")
+      c.fail(kv.first, "unknown key '" + key + "' (expected nodes, groups, shared_secret, tls, redis)");
   }
   if (auto s = root["shared_secret"]) {
     if (s.IsScalar()) p.shared_secret = s.Scalar();
@@ -189,6 +222,8 @@ placement parse_checked(const std::string& yaml_text, const std::string& origin)
                   "against the ca: mutual TLS)");
     }
   }
+
+  if (auto r = root["redis"]) read_redis(c, r, p.redis);
 
   auto nodes = root["nodes"];
   std::set<std::string> nodes_with_host;   // the 127.0.0.1 default only suits a single node
@@ -221,6 +256,9 @@ placement parse_checked(const std::string& yaml_text, const std::string& origin)
       p.nodes.push_back(n);
     }
   }
+
+  if (p.redis.enabled() && p.nodes.size() < 2)
+    c.fail(root["redis"], "redis is a fan-out bus between nodes: a single-node placement has nothing to fan out to");
 
   if (p.nodes.size() > 1) {
     std::map<std::pair<std::string, uint16_t>, std::string> endpoints;

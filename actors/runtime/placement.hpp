@@ -33,11 +33,25 @@ struct link_tls {
   bool enabled() const { return !certificate.empty(); }
 };
 
+// Redis pub/sub as the fan-out bus for stream updates between nodes (optional, multi-node only):
+// a unix socket `path`, or `host` + `port`. The node links keep working without it (and while it
+// is down); see actors/runtime/redis_bus.hpp.
+struct redis_settings {
+  std::string path;
+  std::string host;
+  uint16_t port = 0;
+  std::string password;
+  std::string channel = "myelin.streams";
+  bool enabled() const { return !path.empty() || !host.empty(); }
+  std::string address() const { return path.empty() ? host + ":" + std::to_string(port) : "unix:" + path; }
+};
+
 struct placement {
   std::string origin;                    // file path, "" for the built-in all-in-one
   std::vector<node_spec> nodes;
   std::string shared_secret;             // authenticates node links (multi-node)
   link_tls tls;                          // encrypts them (optional)
+  redis_settings redis;                  // fan-out bus for stream updates (optional)
   std::map<std::string, std::vector<group_assignment>> groups;
 
   const node_spec* find_node(const std::string& name) const;

@@ -50,6 +50,12 @@ class Postgres:
         m = re.search(r"MYELIN_TEST_PG=(.*)", env)
         self.conninfo = shlex.split(m.group(1))[0]
 
+    def redis_socket(self):
+        """The unix socket of the redis-server test-services.sh started next to PostgreSQL."""
+        if not self.services_dir:
+            raise DeployError("redis: true needs the runner's own services (not --pg)")
+        return os.path.join(self.services_dir, "redis.sock")
+
     def server_pid(self):
         """The postmaster's pid when this runner started the server (its CPU is part of what a
         PostgreSQL deployment costs); None for a server given by conninfo."""
@@ -163,6 +169,8 @@ class MyelinDeployment:
         for spec in nodes.values():
             if isinstance(spec, dict):
                 spec["port"] = free_port()
+        if self.dep.redis:
+            doc["redis"] = {"path": self.postgres.redis_socket()}
         self.placement_path = os.path.join(self.dir, "placement.yaml")
         with open(self.placement_path, "w") as f:
             yaml.safe_dump(doc, f, sort_keys=False)

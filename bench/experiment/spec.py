@@ -72,7 +72,7 @@ class Deployment:
     """One thing to measure: a Myelin placement started by the runner, or a running server."""
 
     def __init__(self, name, database="sqlite", placement=None, homeserver=None, base_urls=None, pids=None,
-                 gateways=None):
+                 gateways=None, redis=False):
         self.name = name
         self.database = database
         self.placement = placement      # absolute path or None (all-in-one)
@@ -80,6 +80,7 @@ class Deployment:
         self.base_urls = base_urls      # set: an external server, not started or stopped
         self.pids = pids or {}
         self.gateways = gateways        # node names whose gateway the users are spread over
+        self.redis = redis              # fan out stream updates through the runner's redis-server
 
     @property
     def external(self):
@@ -177,7 +178,7 @@ def load_experiment(path):
     seen = set()
     for d in deps:
         _only(path, d, "deployments[]", ["name", "database", "placement", "homeserver", "base_url", "pids",
-                                         "gateways"])
+                                         "gateways", "redis"])
         name = d.get("name")
         if not isinstance(name, str) or not name.strip():
             raise SpecError(f"{path}:{d.line}: deployments[]: name: missing")
@@ -189,7 +190,7 @@ def load_experiment(path):
             urls = d["base_url"] if isinstance(d["base_url"], list) else [d["base_url"]]
             if not urls or not all(isinstance(u, str) and u.startswith("http://") for u in urls):
                 _fail(path, d, "base_url", "must be an http:// URL or a list of them")
-            for k in ("database", "placement", "homeserver", "gateways"):
+            for k in ("database", "placement", "homeserver", "gateways", "redis"):
                 if k in d:
                     _fail(path, d, k, "does not apply to a running server given by base_url")
             dep.base_urls = urls
@@ -209,6 +210,12 @@ def load_experiment(path):
                 dep.placement = os.path.normpath(os.path.join(here, d["placement"]))
                 if not os.path.isfile(dep.placement):
                     _fail(path, d, "placement", f"no such file: {dep.placement}")
+            if "redis" in d:
+                if not isinstance(d["redis"], bool):
+                    _fail(path, d, "redis", "must be true or false")
+                if d["redis"] and (dep.database != "postgres" or not dep.placement):
+                    _fail(path, d, "redis", "needs a multi-node placement (and database: postgres)")
+                dep.redis = d["redis"]
             hs = d.get("homeserver", {})
             if not isinstance(hs, dict):
                 _fail(path, d, "homeserver", "must be a mapping of homeserver.yaml keys")

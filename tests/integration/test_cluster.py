@@ -400,6 +400,240 @@ groups:
         self.assertEqual([s for s in statuses if s != 200], [], "reads failed while their instance's node died")
 
 
+class RedisServer:
+    """A redis-server of the test's own on a unix socket in a temp dir, so the test can kill it."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="myelin-redis-")
+        self.socket = os.path.join(self.dir, "redis.sock")
+        self.proc = None
+
+    def start(self):
+        if os.path.exists(self.socket):
+            os.unlink(self.socket)  # left by a SIGKILL
+        self.proc = subprocess.Popen(["redis-server", "--port", "0", "--unixsocket", self.socket, "--unixsocketperm",
+                                      "700", "--save", "", "--appendonly", "no", "--dir", self.dir],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while not os.path.exists(self.socket):
+            if time.time() > deadline or self.proc.poll() is not None:
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.05)
+
+    def kill(self):
+        if self.proc is not None:
+            self.proc.kill()  # SIGKILL: no goodbye to its clients
+            self.proc.wait()
+            self.proc = None
+
+    def cleanup(self):
+        self.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class ClusterRedis(unittest.TestCase):
+    """Redis pub/sub as the fan-out bus. a runs the event creator and persister; b runs main (so the
+    status endpoint shows b's view of the bus) and the sync tier: a message sent through a reaches
+    b's long-polls through Redis. Then Redis is SIGKILLed under a steady trickle of messages: both
+    nodes log it, the status says so, and messages keep waking b's long-polls over the node link
+    within seconds; Redis restarts on the same socket and carries updates again. Every acknowledged
+    message is stored once, and b's long-poller saw each once."""
+
+    WAKE_LIMIT = 5.0  # seconds from a send's 200 to the long-poller on b seeing it (polls wait 25 s)
+
+    def test_redis_fan_out_survives_an_outage(self):
+        from harness import ARGS as args
+        if args.db != "postgres":
+            raise unittest.SkipTest("a multi-node placement needs PostgreSQL")
+        if shutil.which("redis-server") is None:
+            raise unittest.SkipTest("redis-server is not installed")
+        self.redis = RedisServer()
+        self.redis.start()
+        ports = (free_port(), free_port())
+        layout = f"""shared_secret: "redis test"
+nodes:
+  a: {{host: 127.0.0.1, port: {ports[0]}}}
+  b: {{host: 127.0.0.1, port: {ports[1]}}}
+redis: {{path: {self.redis.socket}}}
+groups:
+  main: {{node: b}}
+  client_reader: {{node: a}}
+  event_creator: {{node: a}}
+  writer.events: {{node: a}}
+  sync: {{node: b}}
+"""
+        lifted = "rc_message: {per_second: 1000, burst_count: 1000}\n"
+        self.a = Server(lifted, placement=layout, node="a")
+        self.b = Server(lifted, placement=layout, node="b", shared_pg_db=self.a.pg_db)
+        try:
+            self.a.start()
+            self.b.start()
+            Cluster.wait_linked(self.a)
+            Cluster.wait_linked(self.b)
+            self.run_scenario()
+        finally:
+            self.b.cleanup()
+            self.a.cleanup()
+            self.redis.cleanup()
+
+    def redis_status(self):
+        r = self.b.get("/_myelin/admin/v1/cluster", token=self.admin["access_token"])
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["node"], "b")
+        return r.json["redis"]
+
+    def wait_status(self, ok, what, timeout=20):
+        deadline = time.time() + timeout
+        while True:
+            s = self.redis_status()
+            if ok(s):
+                return s
+            if time.time() > deadline:
+                raise AssertionError(f"{what}: {s}\n{self.a.read_log()[-2000:]}\n{self.b.read_log()[-2000:]}")
+            time.sleep(0.2)
+
+    def wait_log(self, server, text, since, timeout=20):
+        deadline = time.time() + timeout
+        while text not in server.read_log()[since:]:
+            if time.time() > deadline:
+                raise AssertionError(f"no '{text}' in the log:\n" + server.read_log()[since:][-3000:])
+            time.sleep(0.1)
+
+    @staticmethod
+    def all_up(s):
+        return s["publisher"] == "up" and s["subscriber"] == "subscribed" and s["peers"].get("a", {}).get("subscribed")
+
+    def run_scenario(self):
+        a, b = self.a, self.b
+        self.admin = a.register("redis_admin")
+        a.sql_write(f"UPDATE users SET is_admin = 1 WHERE user_id = '{self.admin['user_id']}'")
+        sender = a.register("sender")
+        reader = b.register("reader")
+        room = a.post(f"{V3}/createRoom", {"preset": "public_chat"}, token=sender["access_token"]).json["room_id"]
+        self.assertEqual(b.post(f"{V3}/join/{room}", {}, token=reader["access_token"]).status, 200)
+        s = self.wait_status(self.all_up, "the bus did not come up")
+        self.assertTrue(s["configured"])
+        self.assertEqual(s["channel"], "myelin.streams")
+        self.assertEqual(s["address"], "unix:" + self.redis.socket)
+        received_before = s["received"]
+
+        since = b.get(f"{V3}/sync?timeout=0", token=reader["access_token"]).json["next_batch"]
+        seen = {}            # body → [times the long-poller on b saw it]
+        acked = {}           # txn → (event_id, time of its 200)
+        failures = []
+        stop_sending = threading.Event()
+        stop_syncing = threading.Event()
+
+        def sync_loop():
+            nonlocal since
+            filt = '{"room":{"timeline":{"limit":1000}}}'
+            conn = b.connect(timeout=40)
+            while not stop_syncing.is_set():
+                r = b.get(f"{V3}/sync?timeout=25000&since={since}&filter={filt}", token=reader["access_token"],
+                          conn=conn)
+                if r.status != 200:
+                    failures.append(("sync", r.status))
+                    time.sleep(0.2)
+                    continue
+                since = r.json["next_batch"]
+                timeline = r.json.get("rooms", {}).get("join", {}).get(room, {}).get("timeline", {})
+                if timeline.get("limited"):
+                    failures.append(("limited timeline", since))
+                for e in timeline.get("events", []):
+                    if e["type"] == "m.room.message":
+                        seen.setdefault(e["content"]["body"], []).append(time.time())
+            conn.close()
+
+        def send(k):
+            txn, body = f"t{k}", f"msg-{k}"
+            for _ in range(50):
+                r = a.put(f"{V3}/rooms/{room}/send/m.room.message/{txn}", {"msgtype": "m.text", "body": body},
+                          token=sender["access_token"])
+                if r.status == 200:
+                    acked[txn] = (r.json["event_id"], time.time())
+                    return
+                failures.append(("send", r.status))
+                time.sleep(0.1)
+
+        def trickle():
+            k = 1
+            while not stop_sending.is_set():
+                send(k)
+                k += 1
+                time.sleep(0.2)
+
+        syncer = threading.Thread(target=sync_loop)
+        syncer.start()
+        time.sleep(0.5)
+        try:
+            # (a) One message through a's gateway wakes the long-poll on b, through Redis.
+            send(0)
+            deadline = time.time() + self.WAKE_LIMIT
+            while "msg-0" not in seen and time.time() < deadline:
+                time.sleep(0.05)
+            self.assertIn("msg-0", seen, b.read_log()[-2000:])
+            s = self.wait_status(lambda s: s["received"] > received_before, "b received nothing through Redis")
+            self.assertEqual(s["publisher"], "up")
+            catch_ups_before = s["catch_ups"]
+
+            # (b) Redis dies under a steady trickle.
+            sender_thread = threading.Thread(target=trickle)
+            sender_thread.start()
+            time.sleep(2)
+            offsets = (len(a.read_log()), len(b.read_log()))
+            killed_at = time.time()
+            self.redis.kill()
+            self.wait_log(a, "redis fan-out lost", offsets[0])
+            self.wait_log(b, "redis fan-out lost", offsets[1])
+            s = self.wait_status(lambda s: s["publisher"] == "down" and s["subscriber"] == "down"
+                                 and not s["peers"].get("a", {}).get("subscribed"), "the status missed the outage")
+            self.assertTrue(s["last_error"], s)
+            self.assertGreater(s["failures"], 0, s)
+            # b asked a what it had published (what Redis may have dropped) and caught up to it.
+            self.wait_status(lambda s: s["catch_ups"] > catch_ups_before, "b did not catch up after the loss")
+            time.sleep(3)  # messages keep flowing, over the node link
+
+            # (c) Redis returns on the same socket.
+            offsets = (len(a.read_log()), len(b.read_log()))
+            restarted_at = time.time()
+            self.redis.start()
+            self.wait_log(a, "redis fan-out restored", offsets[0])
+            self.wait_log(b, "redis fan-out restored", offsets[1])
+            s = self.wait_status(self.all_up, "the bus did not come back")
+            received_back = s["received"]
+            self.wait_status(lambda s: s["received"] > received_back, "Redis carries nothing after the restart")
+            time.sleep(1)
+        finally:
+            stop_sending.set()
+            if "sender_thread" in locals():
+                sender_thread.join(30)
+            # Let the long-poller see the last messages, then stop it.
+            deadline = time.time() + 10
+            while time.time() < deadline and not {f"msg-{t[1:]}" for t in acked} <= set(seen):
+                time.sleep(0.1)
+            stop_syncing.set()
+            a.post(f"{V3}/rooms/{room}/send/m.room.message/last", {"msgtype": "m.text", "body": "last"},
+                   token=sender["access_token"])  # wakes the last long-poll
+            syncer.join(30)
+
+        # (d) Nothing wedged, lost or duplicated.
+        self.assertEqual(failures, [])
+        outage = [t for t, (_, at) in acked.items() if killed_at <= at <= restarted_at]
+        self.assertGreater(len(outage), 5, "too few messages were sent during the outage")
+        slow = {t: round(min(seen[f"msg-{t[1:]}"]) - at, 2) for t, (_, at) in acked.items()
+                if f"msg-{t[1:]}" in seen and min(seen[f"msg-{t[1:]}"]) - at > self.WAKE_LIMIT}
+        self.assertEqual(slow, {}, "messages that took too long to wake the long-poll on b")
+        wanted = {f"msg-{t[1:]}" for t in acked}
+        self.assertEqual(wanted - set(seen), set(), "acknowledged messages the long-poller on b never saw")
+        self.assertEqual({body: len(times) for body, times in seen.items() if len(times) > 1}, {},
+                         "messages the long-poller on b saw more than once")
+        r = a.get(f"{V3}/rooms/{room}/messages?dir=b&limit=1000", token=sender["access_token"])
+        self.assertEqual(r.status, 200, r)
+        stored = [e for e in r.json["chunk"] if e["type"] == "m.room.message" and e["content"]["body"] != "last"]
+        self.assertEqual(sorted(e["event_id"] for e in stored), sorted(event_id for event_id, _ in acked.values()))
+        self.assertEqual(len({e["content"]["body"] for e in stored}), len(stored), "a message stored twice")
+
+
 def make_ca(directory, name):
     """A CA and one certificate it signed (openssl CLI), for node links over TLS."""
     def run(*args):

@@ -193,6 +193,34 @@ BOOST_AUTO_TEST_CASE(what_placement_check_catches) {
   BOOST_TEST(error_of("nodes:\n  a: {host: 127.0.0.1, port: 9300}\n  b: {host: 127.0.0.1, port: 9301}\n") == "");
 }
 
+BOOST_AUTO_TEST_CASE(redis_fan_out_key) {
+  const std::string two = "shared_secret: s\nnodes:\n  a: {host: h1, port: 1}\n  b: {host: h2, port: 1}\n";
+  BOOST_TEST(!parse_placement(two, "p.yaml").redis.enabled());
+  auto unix_socket = parse_placement(two + "redis: {path: /run/redis.sock}\n", "p.yaml");
+  BOOST_TEST(unix_socket.redis.enabled());
+  BOOST_TEST(unix_socket.redis.path == "/run/redis.sock");
+  BOOST_TEST(unix_socket.redis.channel == "myelin.streams");  // the default
+  BOOST_TEST(unix_socket.redis.address() == "unix:/run/redis.sock");
+  auto tcp = parse_placement(two + "redis:\n  host: 10.0.0.5\n  port: 6380\n  password: pw\n  channel: c1\n", "p.yaml");
+  BOOST_TEST(tcp.redis.address() == "10.0.0.5:6380");
+  BOOST_TEST(tcp.redis.password == "pw");
+  BOOST_TEST(tcp.redis.channel == "c1");
+  // Bad input names the line.
+  auto e = error_of(two + "redis: {path: /run/redis.sock, host: h, port: 6379}\n");
+  BOOST_TEST(e.find("p.yaml:5: redis: give either path (a unix socket) or host and port, not both") != std::string::npos, e);
+  e = error_of(two + "redis:\n  host: h\n  port: lots\n");
+  BOOST_TEST(e.find("p.yaml:7: redis.port must be a port number") != std::string::npos, e);
+  e = error_of(two + "redis:\n  host: h\n");
+  BOOST_TEST(e.find("p.yaml:6: redis needs path (a unix socket) or host and port") != std::string::npos, e);
+  e = error_of(two + "redis: {path: /s, db: 2}\n");
+  BOOST_TEST(e.find("redis: unknown key 'db'") != std::string::npos, e);
+  e = error_of(two + "redis: on\n");
+  BOOST_TEST(e.find("p.yaml:5: 'redis' must be a mapping") != std::string::npos, e);
+  // One node has no peers to fan out to.
+  e = error_of("nodes:\n  main: {}\nredis: {path: /s}\n");
+  BOOST_TEST(e.find("p.yaml:3: redis is a fan-out bus between nodes") != std::string::npos, e);
+}
+
 BOOST_AUTO_TEST_CASE(link_ports_against_listeners) {
   auto p = parse_placement("nodes:\n  a: {host: 10.0.0.1, port: 8008, bind_address: 10.0.0.1}\n"
                            "  b: {host: 10.0.0.2, port: 9300, bind_address: 0.0.0.0}\n", "p.yaml");
