@@ -154,7 +154,7 @@ class SlidingSync(RoomClient, ServerTestCase):
 
     def test_required_state_and_subscriptions(self):
         me, bob, stranger = self.fresh_user("a"), self.fresh_user("b"), self.fresh_user("s")
-        room = self.create(me, name="members")
+        room = self.create(me, name="members", preset="public_chat")
         self.join(bob, room)
         self.send(bob, room, "from bob")
         old = self.create(me, name="old")
@@ -250,7 +250,7 @@ class SlidingSync(RoomClient, ServerTestCase):
 
     def test_extensions(self):
         me, bob = self.fresh_user("a"), self.fresh_user("b")
-        room = self.create(me, name="ext")
+        room = self.create(me, name="ext", preset="public_chat")
         self.join(bob, room)
         ev = self.send(bob, room, "read me")
         self.server.put(f"{V3}/user/{q(self.uid(me))}/account_data/org.example.g", {"g": 1}, token=self.tok(me))
