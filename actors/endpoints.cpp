@@ -45,6 +45,7 @@ void register_filters(runtime::endpoint_registry&);
 void register_account_data(runtime::endpoint_registry&);
 void register_sync(runtime::endpoint_registry&);
 void register_legacy_sync(runtime::endpoint_registry&);
+void register_sliding_sync(runtime::endpoint_registry&);
 void register_push_rules(runtime::endpoint_registry&);
 void register_notifications(runtime::endpoint_registry&);
 void register_typing(runtime::endpoint_registry&);
@@ -100,6 +101,7 @@ void register_all_endpoints(endpoint_registry& r) {
   endpoints::register_account_data(r);
   endpoints::register_sync(r);
   endpoints::register_legacy_sync(r);
+  endpoints::register_sliding_sync(r);
   endpoints::register_push_rules(r);
   endpoints::register_notifications(r);
   endpoints::register_typing(r);

@@ -52,7 +52,8 @@ const std::vector<migration>& all_migrations() {
                                                  schema::room_keys_migration(),
                                                  schema::dehydrated_devices_migration(),
                                                  schema::media_migration(),
-                                                 schema::url_cache_migration()};
+                                                 schema::url_cache_migration(),
+                                                 schema::sliding_sync_migration()};
   return list;
 }
 

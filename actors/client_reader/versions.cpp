@@ -17,7 +17,7 @@ const json::object& versions_body() {
   static const json::object body{
       {"versions", json::array{"r0.0.1", "r0.1.0", "r0.2.0", "r0.3.0", "r0.4.0", "r0.5.0", "r0.6.0", "r0.6.1",
                                "v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10"}},
-      {"unstable_features", json::object{{"org.matrix.msc3814", true}}},
+      {"unstable_features", json::object{{"org.matrix.msc3814", true}, {"org.matrix.simplified_msc3575", true}}},
   };
   return body;
 }

@@ -32,19 +32,23 @@ uint32_t writer_index(const std::string& label) {
   return n;
 }
 
+int64_t parse_timeout(const api_request& req) {
+  auto t = endpoints::query_param(req, "timeout");
+  if (!t || t->empty()) return 0;
+  int64_t v = 0;
+  auto [ptr, ec] = std::from_chars(t->data(), t->data() + t->size(), v);
+  if (ec != std::errc{} || ptr != t->data() + t->size() || v < 0)
+    throw protocol::errors::invalid_param("timeout must be a non-negative integer");
+  return std::min(v, max_timeout_ms);
+}
+
 sync_params parse_sync_params(const api_request& req) {
   sync_params p;
   if (auto since = endpoints::query_param(req, "since"); since && !since->empty()) {
     p.since = protocol::parse_sync_token(*since);
     if (!p.since) throw protocol::errors::invalid_param("Invalid since token");
   }
-  if (auto t = endpoints::query_param(req, "timeout"); t && !t->empty()) {
-    int64_t v = 0;
-    auto [ptr, ec] = std::from_chars(t->data(), t->data() + t->size(), v);
-    if (ec != std::errc{} || ptr != t->data() + t->size() || v < 0)
-      throw protocol::errors::invalid_param("timeout must be a non-negative integer");
-    p.timeout_ms = std::min(v, max_timeout_ms);
-  }
+  p.timeout_ms = parse_timeout(req);
   if (auto fs = endpoints::query_param(req, "full_state")) {
     if (*fs != "true" && *fs != "false") throw protocol::errors::invalid_param("full_state must be 'true' or 'false'");
     p.full_state = *fs == "true";
@@ -109,25 +113,14 @@ json::object global_account_data(sync_context& s, bool& any) {
   return json::object{{"events", std::move(events)}};
 }
 
-// Messages for this device in the window, oldest first, at most max_messages_per_sync: when cut,
-// the token's to_device position stops at the last one sent so the next sync continues there.
-// Messages up to `since` were received (the client synced past them) and are deleted.
+// The to_device section: when cut at max_messages_per_sync, the token's to_device position stops at
+// the last message sent so the next sync continues there.
 json::object to_device_section(sync_context& s, protocol::sync_token& upto, bool& any) {
-  json::array events;
-  const auto& device = s.viewer.device_id;
-  if (!device.empty()) {
-    namespace td = storage::to_device;
-    auto msgs = td::pending(s.c, s.viewer.user_id, device, s.since_of("to_device"), s.upto_of("to_device"),
-                            td::max_messages_per_sync);
-    if (msgs.size() >= td::max_messages_per_sync) upto.set("to_device", 0, msgs.back().position);
-    for (const auto& m : msgs)
-      events.push_back(td::client_event(m));
-    if (int64_t since = s.since_of("to_device"); since > 0 && !td::pending(s.c, s.viewer.user_id, device, 0, since, 1).empty())
-      s.ctx.writers.send("to_device", s.viewer.user_id, "ack",
-                         json::object{{"user_id", s.viewer.user_id}, {"device_id", device}, {"upto", since}});
-  }
-  any |= !events.empty();
-  return json::object{{"events", std::move(events)}};
+  auto batch = to_device_messages(s, s.since_of("to_device"), s.upto_of("to_device"),
+                                  storage::to_device::max_messages_per_sync);
+  if (batch.next < s.upto_of("to_device")) upto.set("to_device", 0, batch.next);
+  any |= !batch.events.empty();
+  return json::object{{"events", std::move(batch.events)}};
 }
 
 // Presence of the users sharing a room with the syncing user (and their own), changed in the window.
@@ -155,6 +148,23 @@ json::object device_lists_section(sync_context& s, bool& any) {
   return storage::device_lists::to_json(found);
 }
 
+} // namespace
+
+to_device_batch to_device_messages(sync_context& s, int64_t since, int64_t upto, size_t limit) {
+  namespace td = storage::to_device;
+  to_device_batch out;
+  out.next = upto;
+  const auto& device = s.viewer.device_id;
+  if (device.empty()) return out;
+  auto msgs = td::pending(s.c, s.viewer.user_id, device, since, upto, limit);
+  if (msgs.size() >= limit) out.next = msgs.back().position;
+  for (const auto& m : msgs) out.events.push_back(td::client_event(m));
+  if (since > 0 && !td::pending(s.c, s.viewer.user_id, device, 0, since, 1).empty())
+    s.ctx.writers.send("to_device", s.viewer.user_id, "ack",
+                       json::object{{"user_id", s.viewer.user_id}, {"device_id", device}, {"upto", since}});
+  return out;
+}
+
 // The syncing device's unclaimed one-time keys (signed_curve25519 always present, as clients
 // expect) and the algorithms of its fallback keys not used yet.
 void add_key_counts(sync_context& s, json::object& body) {
@@ -168,8 +178,6 @@ void add_key_counts(sync_context& s, json::object& body) {
   body["device_one_time_keys_count"] = std::move(counts);
   body["device_unused_fallback_key_types"] = std::move(unused);
 }
-
-} // namespace
 
 void sync_context::apply_event_fields(json::object& event) const {
   if (!filter.event_fields) return;
@@ -251,7 +259,9 @@ sync_outcome compute_sync(runtime::handler_context& ctx, const api_request& req,
 const long_poll_endpoint* long_poll_for(const std::string& endpoint_name) {
   static const long_poll_endpoint sync_endpoint{parse_sync_params, compute_sync};
   static const long_poll_endpoint events_endpoint{parse_events_params, compute_events};
+  static const long_poll_endpoint sliding_endpoint{parse_sliding_params, compute_sliding};
   if (endpoint_name == "sync") return &sync_endpoint;
+  if (endpoint_name == "sliding_sync") return &sliding_endpoint;
   if (endpoint_name == "events") return &events_endpoint;
   return nullptr;
 }

@@ -30,6 +30,8 @@ struct sync_params {
   bool from_now = false;
 };
 sync_params parse_sync_params(const api_request& req);
+// The `timeout` query parameter in ms, capped at max_timeout_ms (400 M_INVALID_PARAM if malformed).
+int64_t parse_timeout(const api_request& req);
 
 // Who must be woken for this sync: the user (to-device, account data, invites, joins) and the
 // rooms whose events, receipts or typing matter to them.
@@ -65,6 +67,12 @@ const long_poll_endpoint* long_poll_for(const std::string& endpoint_name);
 sync_params parse_events_params(const api_request& req);
 sync_outcome compute_events(runtime::handler_context& ctx, const api_request& req, const sync_params& params,
                             const protocol::sync_token& upto);
+
+// Simplified sliding sync (actors/sync/sliding/sliding.cpp): `pos` (its sync token as `since`) and
+// `timeout` from the query; the body is read by the computation.
+sync_params parse_sliding_params(const api_request& req);
+sync_outcome compute_sliding(runtime::handler_context& ctx, const api_request& req, const sync_params& params,
+                             const protocol::sync_token& upto);
 
 // "writer.events/3" → 3 (0 for a label without an index).
 uint32_t writer_index(const std::string& writer_label);

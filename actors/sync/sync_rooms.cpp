@@ -51,16 +51,10 @@ window ending_at(const window& w, const event_row& last) {
   return out;
 }
 
-struct timeline_result {
-  std::vector<event_row> events;  // chronological
-  bool limited = false;
-};
+} // namespace
 
-// The newest `limit` events of the window the user may see and wants, oldest first.
-timeline_result load_timeline(sync_context& s, const std::string& room_id, const window& w) {
+timeline_result load_timeline(sync_context& s, const std::string& room_id, const window& w, size_t limit) {
   const auto& f = s.filter.room.timeline;
-  size_t limit = f.limit ? static_cast<size_t>(std::clamp<int64_t>(*f.limit, 0, max_timeline_limit))
-                         : default_timeline_limit;
   size_t fetch = limit * 2 + 10;
   auto rows = storage::room_sync::newest_in_window(s.c, room_id, w, fetch);
   timeline_result out;
@@ -78,6 +72,13 @@ timeline_result load_timeline(sync_context& s, const std::string& room_id, const
   out.limited = taken_through < visible.size() || capped || (out.events.size() >= limit && visible.size() < rows.size());
   std::reverse(out.events.begin(), out.events.end());
   return out;
+}
+
+namespace {
+
+size_t filter_timeline_limit(const sync_context& s) {
+  const auto& f = s.filter.room.timeline;
+  return f.limit ? static_cast<size_t>(std::clamp<int64_t>(*f.limit, 0, max_timeline_limit)) : default_timeline_limit;
 }
 
 // The state group in force just before `e` (the previous event's), nullopt at the room's start.
@@ -126,35 +127,13 @@ std::vector<event_row> state_entries(sync_context& s, std::optional<int64_t> at,
 
 // m.heroes and member counts (spec: "summary"); heroes only matter for rooms without a name.
 json::object room_summary(sync_context& s, const std::string& room_id) {
-  auto r = s.c.exec(
-      "SELECT state_key, membership FROM current_state_events WHERE room_id = $1 AND type = 'm.room.member' "
-      "AND membership IN ('join', 'invite') ORDER BY state_key",
-      {room_id});
-  int64_t joined = 0, invited = 0;
-  json::array heroes;
-  for (size_t i = 0; i < r.size(); ++i) {
-    const auto& who = r[i].as_text(0);
-    (r[i].as_text(1) == "join" ? joined : invited)++;
-    if (who != s.viewer.user_id && heroes.size() < max_heroes) heroes.emplace_back(who);
+  auto m = room_members(s, room_id);
+  json::object out{{"m.joined_member_count", m.joined}, {"m.invited_member_count", m.invited}};
+  if (!m.named) {
+    json::array heroes;
+    for (auto& h : m.heroes) heroes.emplace_back(h);
+    out["m.heroes"] = std::move(heroes);
   }
-  json::object out{{"m.joined_member_count", joined}, {"m.invited_member_count", invited}};
-  bool named = events::current_state_event_id(s.c, room_id, "m.room.name", "") ||
-               events::current_state_event_id(s.c, room_id, "m.room.canonical_alias", "");
-  if (!named) out["m.heroes"] = std::move(heroes);
-  return out;
-}
-
-json::array typing_events(sync_context& s, const std::string& room_id) {
-  json::array out;
-  if (!s.ctx.views) return out;
-  runtime::typing_cache::room_typing t;
-  if (!s.ctx.views->typing.changed_since(room_id, s.since_of("typing"), t)) return out;
-  // An initial sync does not announce that nobody is typing.
-  if (s.initial() && t.user_ids.empty()) return out;
-  json::array users;
-  for (const auto& u : t.user_ids)
-    if (!s.ignored.count(u)) users.emplace_back(u);
-  out.push_back(json::object{{"type", "m.typing"}, {"content", json::object{{"user_ids", std::move(users)}}}});
   return out;
 }
 
@@ -197,7 +176,7 @@ struct room_build {
 // The body of rooms.join[room] / rooms.leave[room]; `changed` says whether anything is in it.
 json::object joined_or_left_room(sync_context& s, const room_build& b, bool joined, bool& changed) {
   const auto& room_id = b.m.room_id;
-  auto tl = load_timeline(s, room_id, b.w);
+  auto tl = load_timeline(s, room_id, b.w, filter_timeline_limit(s));
 
   std::optional<int64_t> at;
   if (!tl.events.empty()) at = state_before(s, tl.events.front());
@@ -241,7 +220,7 @@ json::object joined_or_left_room(sync_context& s, const room_build& b, bool join
 
   bool has_ephemeral = false;
   if (joined) {
-    auto ephemeral = typing_events(s, room_id);
+    auto ephemeral = typing_events(s, room_id, s.since_of("typing"));
     if (b.receipts)
       if (auto it = b.receipts->find(room_id); it != b.receipts->end()) ephemeral.push_back(it->second);
     has_ephemeral = !ephemeral.empty();
@@ -288,6 +267,43 @@ bool room_wanted(const sync_context& s, const std::string& room_id) {
 }
 
 } // namespace
+
+member_summary room_members(sync_context& s, const std::string& room_id) {
+  auto r = s.c.exec(
+      "SELECT state_key, membership FROM current_state_events WHERE room_id = $1 AND type = 'm.room.member' "
+      "AND membership IN ('join', 'invite') ORDER BY state_key",
+      {room_id});
+  member_summary out;
+  for (size_t i = 0; i < r.size(); ++i) {
+    const auto& who = r[i].as_text(0);
+    (r[i].as_text(1) == "join" ? out.joined : out.invited)++;
+    if (who != s.viewer.user_id && out.heroes.size() < max_heroes) out.heroes.push_back(who);
+  }
+  out.named = events::current_state_event_id(s.c, room_id, "m.room.name", "") ||
+              events::current_state_event_id(s.c, room_id, "m.room.canonical_alias", "");
+  return out;
+}
+
+json::array typing_events(sync_context& s, const std::string& room_id, int64_t since_typing) {
+  json::array out;
+  if (!s.ctx.views) return out;
+  runtime::typing_cache::room_typing t;
+  if (!s.ctx.views->typing.changed_since(room_id, since_typing, t)) return out;
+  // A first look at the room does not announce that nobody is typing.
+  if (since_typing == 0 && t.user_ids.empty()) return out;
+  json::array users;
+  for (const auto& u : t.user_ids)
+    if (!s.ignored.count(u)) users.emplace_back(u);
+  out.push_back(json::object{{"type", "m.typing"}, {"content", json::object{{"user_ids", std::move(users)}}}});
+  return out;
+}
+
+json::array stripped_state(sync_context& s, const membership& m) {
+  json::array state;
+  for (const auto& e : events::current_state_of_types(s.c, m.room_id, stripped_state_types)) state.push_back(stripped(e));
+  state.push_back(stripped(m.event));
+  return state;
+}
 
 json::object rooms_section(sync_context& s, sync_interest& interest, bool& any) {
   auto memberships = storage::room_sync::memberships_of(s.c, s.viewer.user_id);
@@ -348,17 +364,11 @@ json::object rooms_section(sync_context& s, sync_interest& interest, bool& any) 
       interest.room_ids.push_back(room_id);
       if (!initial && !changed_membership) continue;
       if (s.ignored.count(m.event.sender)) continue;  // invites from ignored users are dropped
-      json::array state;
-      for (const auto& e : events::current_state_of_types(s.c, room_id, stripped_state_types)) state.push_back(stripped(e));
-      state.push_back(stripped(m.event));
-      invite[room_id] = json::object{{"invite_state", json::object{{"events", std::move(state)}}}};
+      invite[room_id] = json::object{{"invite_state", json::object{{"events", stripped_state(s, m)}}}};
       any = true;
     } else if (m.membership == "knock") {
       if (!initial && !changed_membership) continue;
-      json::array state;
-      for (const auto& e : events::current_state_of_types(s.c, room_id, stripped_state_types)) state.push_back(stripped(e));
-      state.push_back(stripped(m.event));
-      knock[room_id] = json::object{{"knock_state", json::object{{"events", std::move(state)}}}};
+      knock[room_id] = json::object{{"knock_state", json::object{{"events", stripped_state(s, m)}}}};
       any = true;
     } else if (m.membership == "leave" || m.membership == "ban") {
       if (forgotten.count(room_id)) continue;

@@ -17,4 +17,5 @@ migration room_keys_migration();       // 0011
 migration dehydrated_devices_migration(); // 0012
 migration media_migration();           // 0013
 migration url_cache_migration();       // 0014
+migration sliding_sync_migration();    // 0015
 }

@@ -64,6 +64,9 @@ class JsSdkRooms(JsSdkScript):
     def test_media_with_matrix_js_sdk(self):
         self.run_script("media.mjs")
 
+    def test_sliding_sync_with_matrix_js_sdk(self):
+        self.run_script("sliding.mjs")
+
 
 # A server of its own: the accounts (ann, ben) are live.mjs's names too.
 class JsSdkCrypto(JsSdkScript):

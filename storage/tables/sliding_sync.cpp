@@ -1,0 +1,101 @@
+#include "storage/tables/sliding_sync.hpp"
+
+#include "storage/tables/in_list.hpp"
+
+namespace myelin::storage::sliding_sync {
+
+const std::vector<std::string>& bump_event_types() {
+  static const std::vector<std::string> types = {"m.room.create", "m.room.message", "m.room.encrypted",
+                                                 "m.sticker",     "m.call.invite",  "m.poll.start",
+                                                 "m.beacon_info"};
+  return types;
+}
+
+std::map<std::string, int64_t> bump_stamps(connection& c, const std::string& user_id) {
+  // A subquery per room rather than a join: each is a few index probes on (room_id, type, …).
+  static const std::string sql = [] {
+    std::vector<std::string> types = bump_event_types();
+    return "SELECT m.room_id, (SELECT MAX(e.stream_ordering) FROM events e WHERE e.room_id = m.room_id AND e.type IN (" +
+           in_list(2, types) + ")) FROM current_state_events m WHERE m.type = 'm.room.member' AND m.state_key = $1";
+  }();
+  sql_params params{user_id};
+  std::vector<std::string> types = bump_event_types();
+  in_list(2, types);
+  for (auto& t : types) params.emplace_back(t);
+  auto r = c.exec(sql, params);
+  std::map<std::string, int64_t> out;
+  for (size_t i = 0; i < r.size(); ++i) out[r[i].as_text(0)] = r[i].as_int(1);
+  return out;
+}
+
+room_state_contents state_of_user_rooms(connection& c, const std::string& user_id,
+                                        const std::vector<std::string>& types) {
+  room_state_contents out;
+  if (types.empty()) return out;
+  std::vector<std::string> padded = types;
+  auto list = in_list(2, padded);
+  sql_params params{user_id};
+  for (auto& t : padded) params.emplace_back(t);
+  auto r = c.exec("SELECT s.room_id, s.type, s.state_key, e.json FROM current_state_events m "
+                  "JOIN current_state_events s ON s.room_id = m.room_id AND s.type IN (" + list + ") "
+                  "JOIN events e ON e.event_id = s.event_id "
+                  "WHERE m.type = 'm.room.member' AND m.state_key = $1",
+                  params);
+  for (size_t i = 0; i < r.size(); ++i) out[r[i].as_text(0)][r[i].as_text(1)][r[i].as_text(2)] = r[i].as_text(3);
+  return out;
+}
+
+std::optional<connection_state> load(connection& c, const std::string& user_id, const std::string& device_id,
+                                     const std::string& conn_id, int64_t position_id) {
+  auto r = c.exec("SELECT p.connection_id, p.lists FROM sliding_sync_positions p JOIN sliding_sync_connections k "
+                  "ON k.id = p.connection_id WHERE p.id = $1 AND k.user_id = $2 AND k.device_id = $3 AND k.conn_id = $4",
+                  {position_id, user_id, device_id, conn_id});
+  if (r.size() == 0) return std::nullopt;
+  connection_state s;
+  s.connection_id = r[0].as_int(0);
+  s.position_id = position_id;
+  s.lists = r[0].as_text(1);
+  auto rooms = c.exec("SELECT room_id, sent_token, config FROM sliding_sync_connection_rooms WHERE position_id = $1",
+                      {position_id});
+  for (size_t i = 0; i < rooms.size(); ++i) s.rooms[rooms[i].as_text(0)] = {rooms[i].as_text(1), rooms[i].as_text(2)};
+  return s;
+}
+
+namespace {
+
+void delete_positions(connection& c, const std::string& where, const sql_params& params) {
+  c.exec("DELETE FROM sliding_sync_connection_rooms WHERE position_id IN (SELECT id FROM sliding_sync_positions WHERE " +
+             where + ")",
+         params);
+  c.exec("DELETE FROM sliding_sync_positions WHERE " + where, params);
+}
+
+} // namespace
+
+int64_t open(connection& c, const std::string& user_id, const std::string& device_id, const std::string& conn_id,
+             int64_t now_ms) {
+  auto old = c.exec("SELECT id FROM sliding_sync_connections WHERE user_id = $1 AND device_id = $2 AND conn_id = $3",
+                    {user_id, device_id, conn_id});
+  if (old.size() > 0) {
+    delete_positions(c, "connection_id = $1", {old[0].as_int(0)});
+    c.exec("DELETE FROM sliding_sync_connections WHERE id = $1", {old[0].as_int(0)});
+  }
+  auto r = c.exec("INSERT INTO sliding_sync_connections (user_id, device_id, conn_id, created_ts) "
+                  "VALUES ($1, $2, $3, $4) RETURNING id",
+                  {user_id, device_id, conn_id, now_ms});
+  return r[0].as_int(0);
+}
+
+int64_t save(connection& c, int64_t connection_id, int64_t keep, const std::string& lists,
+             const std::map<std::string, room_entry>& rooms, int64_t now_ms) {
+  auto r = c.exec("INSERT INTO sliding_sync_positions (connection_id, created_ts, lists) VALUES ($1, $2, $3) RETURNING id",
+                  {connection_id, now_ms, lists});
+  int64_t id = r[0].as_int(0);
+  for (const auto& [room_id, e] : rooms)
+    c.exec("INSERT INTO sliding_sync_connection_rooms (position_id, room_id, sent_token, config) VALUES ($1, $2, $3, $4)",
+           {id, room_id, e.sent_token, e.config});
+  delete_positions(c, "connection_id = $1 AND id <> $2 AND id <> $3", {connection_id, keep, id});
+  return id;
+}
+
+} // namespace myelin::storage::sliding_sync

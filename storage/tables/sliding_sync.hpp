@@ -1,0 +1,52 @@
+// Queries for simplified sliding sync (actors/sync/sliding/): the bump stamps of a user's rooms and
+// the connection state kept per (user, device, conn_id) (storage/schema/0015_sliding_sync.cpp).
+#pragma once
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "storage/database.hpp"
+
+namespace myelin::storage::sliding_sync {
+
+// The event types that move a room up a list (Synapse's DEFAULT_BUMP_EVENT_TYPES).
+const std::vector<std::string>& bump_event_types();
+
+// Per room the user has a membership in: the stream ordering of the newest bump event (0 if none).
+// One query over the events_room_type_order index.
+std::map<std::string, int64_t> bump_stamps(connection& c, const std::string& user_id);
+
+// Current state events of `types` in every room the user has a membership in: room → type →
+// (state_key → content JSON text). For list filters (encryption, room type, space children).
+using room_state_contents = std::map<std::string, std::map<std::string, std::map<std::string, std::string>>>;
+room_state_contents state_of_user_rooms(connection& c, const std::string& user_id, const std::vector<std::string>& types);
+
+struct room_entry {
+  std::string sent_token;  // the sync token the client has the room up to; "" = the position's own
+  std::string config;      // protocol::sliding::room_config::key() it was sent with
+  bool operator==(const room_entry&) const = default;
+};
+
+struct connection_state {
+  int64_t connection_id = 0;
+  int64_t position_id = 0;
+  std::string lists;  // JSON text: {"list name": count}
+  std::map<std::string, room_entry> rooms;
+};
+
+// The state at `position_id` if that position belongs to this (user, device, conn_id); nullopt
+// when unknown (never issued, pruned, or another connection's).
+std::optional<connection_state> load(connection& c, const std::string& user_id, const std::string& device_id,
+                                     const std::string& conn_id, int64_t position_id);
+
+// A fresh connection for the key, replacing any earlier one and its positions. Returns its id.
+int64_t open(connection& c, const std::string& user_id, const std::string& device_id, const std::string& conn_id,
+             int64_t now_ms);
+
+// Stores a new position of the connection and prunes every other position but `keep` (the one
+// the request came from, so a retried request still finds it). Returns the new position's id.
+int64_t save(connection& c, int64_t connection_id, int64_t keep, const std::string& lists,
+             const std::map<std::string, room_entry>& rooms, int64_t now_ms);
+
+} // namespace myelin::storage::sliding_sync
