@@ -2,6 +2,8 @@
 /metrics (and /_synapse/metrics) and nothing else; every listener answers GET /health. The values
 move as requests are made. Runs on both databases."""
 import http.client
+import json
+import os
 import re
 import unittest
 
@@ -103,6 +105,22 @@ class Metrics(ServerTestCase):
         self.assertGreater(total(after, "process_resident_memory_bytes"), 1e6)
         self.assertEqual(total(after, "myelin_group_instances", group="sync", state="available"), 1)
         self.assertGreater(total(after, "myelin_stream_position", stream="accounts"), 0)
+
+    def test_the_dashboard_plots_series_that_exist(self):
+        """docs/grafana-dashboard.json: every series a panel queries is one the server exports."""
+        path = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "grafana-dashboard.json")
+        with open(path) as f:
+            dashboard = json.load(f)
+        self.server.get("/_matrix/client/versions")
+        values, typed = self.scrape()
+        exported = typed | {name for name, _ in values}
+        used = set()
+        for panel in dashboard["panels"]:
+            for target in panel["targets"]:
+                used |= set(re.findall(r"\b((?:myelin|process)_[a-z_]+)", target["expr"]))
+        self.assertTrue(used)
+        # myelin_node_link_up exists only in a cluster.
+        self.assertEqual(sorted(used - exported - {"myelin_node_link_up"}), [])
 
 
 if __name__ == "__main__":
