@@ -6,7 +6,12 @@ namespace {
 
 // "((e.persister = $k AND e.stream_ordering > $k+1 AND e.stream_ordering <= $k+2) OR …)"; FALSE for
 // an empty window. Parameters are appended to `params`.
-std::string window_sql(const window& w, sql_params& params, const char* alias) {
+// `in_one_room`: the caller walks one room's events by the room index, so the window's columns
+// are wrapped in no-op expressions that no index serves. Without that, both SQLite (no statistics)
+// and PostgreSQL (a generic plan for the prepared statement) take the (persister, stream_ordering)
+// range for the index and walk every event of the server in it: 6.7 ms instead of well under 1 ms
+// per room at 2,000 rooms, and a 2,000-room initial sync took 22 s instead of 1.2 s on SQLite.
+std::string window_sql(const window& w, sql_params& params, const char* alias, bool in_one_room = false) {
   if (w.by_persister.empty()) return "(1 = 0)";
   std::string sql = "(";
   bool first = true;
@@ -14,8 +19,13 @@ std::string window_sql(const window& w, sql_params& params, const char* alias) {
     size_t k = params.size() + 1;
     if (!first) sql += " OR ";
     first = false;
-    sql += std::string("(") + alias + "persister = $" + std::to_string(k) + " AND " + alias + "stream_ordering > $" +
-           std::to_string(k + 1) + " AND " + alias + "stream_ordering <= $" + std::to_string(k + 2) + ")";
+    std::string persister_col = std::string(alias) + "persister", ordering = std::string(alias) + "stream_ordering";
+    if (in_one_room) {
+      persister_col = "(" + persister_col + " || '')";
+      ordering = "(" + ordering + " + 0)";
+    }
+    sql += "(" + persister_col + " = $" + std::to_string(k) + " AND " + ordering + " > $" + std::to_string(k + 1) +
+           " AND " + ordering + " <= $" + std::to_string(k + 2) + ")";
     params.emplace_back(persister);
     params.emplace_back(range.first);
     params.emplace_back(range.second);
@@ -51,7 +61,7 @@ std::vector<membership> memberships_of(connection& c, const std::string& user_id
 std::vector<events::event_row> newest_in_window(connection& c, const std::string& room_id, const window& w,
                                                 size_t limit) {
   sql_params params{room_id};
-  auto cond = window_sql(w, params, "");
+  auto cond = window_sql(w, params, "", true);
   params.emplace_back(static_cast<int64_t>(limit));
   auto r = c.exec(std::string("SELECT ") + events::event_columns + " FROM events WHERE room_id = $1 AND " + cond +
                       " ORDER BY topological_ordering DESC, stream_ordering DESC LIMIT $" +
