@@ -5,8 +5,10 @@ every /_matrix/push/v1/notify request and answers as each test tells it).
 Delivery: a mention of an offline user makes exactly one notify, with the right counts (the badge
 /sync shows) and the right device; event_id_only sends no event fields; a non-notifying event sends
 nothing; a gateway answering {"rejected": [pushkey]} gets that pusher deleted; a 500 then a 200
-delivers once, after a retry. Runs on SQLite and PostgreSQL."""
+delivers once, after a retry. All of it again on the split placement with three pusher instances
+(sharded by user: each user pushed once). Runs on SQLite and PostgreSQL."""
 import json
+import os
 import threading
 import time
 import uuid
@@ -16,6 +18,10 @@ from harness import ServerTestCase, main
 from room_helpers import V3, RoomClient, q
 
 NOTIFY = "/_matrix/push/v1/notify"
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+with open(os.path.join(ROOT, "configs", "placement-split.yaml")) as f:
+    # The split placement with three pusher instances, so users land on different shards.
+    SPLIT_3_PUSHERS = f.read().rstrip("\n") + "\n  pusher: 3\n"
 
 
 class FakeGateway:
@@ -273,6 +279,26 @@ class Pushers(RoomClient, ServerTestCase):
         self.assertEqual(len(self.gateway.for_key(key)), 2)  # delivered once: not sent again
         self.assertEqual(self.gateway.scripts[key], [])
         self.assertEqual(len(self.pushers("kim")), 1)
+
+
+class PushersSharded(Pushers):
+    """Everything again with three pusher instances: each user's pushes come from one shard, once."""
+    placement = SPLIT_3_PUSHERS
+
+    def test_each_user_pushed_once_across_shards(self):
+        names = [f"shard{i}" for i in range(8)]
+        room = self.public_room("shardsender", *names)
+        keys = {n: self.key() for n in names}
+        for n in names:
+            self.assertEqual(self.set_pusher(n, self.pusher_body(keys[n])).status, 200)
+        ev = self.send("shardsender", room, "hello everyone")
+        for n in names:
+            got = self.gateway.wait_for(keys[n], 1)
+            self.assertEqual([g["event_id"] for g in got], [ev], n)
+            self.assertEqual(got[0]["counts"]["unread"], 1, n)
+        time.sleep(0.5)
+        for n in names:
+            self.assertEqual(len(self.gateway.for_key(keys[n])), 1, n)
 
 
 if __name__ == "__main__":
