@@ -38,6 +38,8 @@ int64_t unread_badge(storage::connection& c, const std::string& user_id) {
   return total;
 }
 
+constexpr size_t max_queue = 100000;
+
 // The delivery thread and its queue. The actor only enqueues; everything that blocks is here.
 class delivery_worker {
 public:
@@ -53,10 +55,18 @@ public:
   }
 
   void enqueue(event_ref ev) {
+    bool dropped = false;
     {
       std::lock_guard lock(mu_);
+      // A gateway down for long (each notification retried for a while) must not grow the queue
+      // without bound: past the limit the oldest events go unpushed.
+      if (queue_.size() >= max_queue) {
+        queue_.pop_front();
+        dropped = true;
+      }
       queue_.push_back(std::move(ev));
     }
+    if (dropped) log_.warn("push queue full: oldest event dropped", {{"limit", std::to_string(max_queue)}});
     cv_.notify_all();
   }
 
