@@ -42,6 +42,7 @@ void register_cluster_status(runtime::endpoint_registry&);
 void register_messages(runtime::endpoint_registry&);
 void register_room_state(runtime::endpoint_registry&);
 void register_filters(runtime::endpoint_registry&);
+void register_pushers(runtime::endpoint_registry&);
 void register_account_data(runtime::endpoint_registry&);
 void register_sync(runtime::endpoint_registry&);
 void register_legacy_sync(runtime::endpoint_registry&);
@@ -98,6 +99,7 @@ void register_all_endpoints(endpoint_registry& r) {
   endpoints::register_messages(r);
   endpoints::register_room_state(r);
   endpoints::register_filters(r);
+  endpoints::register_pushers(r);
   endpoints::register_account_data(r);
   endpoints::register_sync(r);
   endpoints::register_legacy_sync(r);

@@ -716,6 +716,14 @@ homeserver_config parse_homeserver_config(const std::string& yaml_text, const st
           {"rc_media_create", r.rate(rl.media_create)},
           {"max_pending_media_uploads", r.count(cfg.media.max_pending_uploads)},
           {"unused_expiration_time", r.millis(cfg.media.unused_expiration_ms)},
+          {"pusher",
+           [&](const YAML::Node& v, const std::string& k) {
+             r.walk(v, k,
+                    {{"timeout", r.millis(cfg.pusher.timeout_ms)},
+                     {"max_attempts", r.count(cfg.pusher.max_attempts, 1, 100)},
+                     {"retry_delay", r.millis(cfg.pusher.retry_delay_ms)},
+                     {"max_retry_delay", r.millis(cfg.pusher.max_retry_delay_ms)}});
+           }},
           {"logging", [&](const YAML::Node& v, const std::string& k) { read_logging(r, v, k, cfg.logging); }},
           {"runtime",
            [&](const YAML::Node& v, const std::string& k) {

@@ -126,6 +126,14 @@ struct url_preview_config {
   int64_t timeout_ms = 10000;                           // url_preview_timeout (Myelin): each fetch, all in
 };
 
+// Myelin's `pusher` section: how the pusher group talks to push gateways (actors/pusher).
+struct pusher_config {
+  int64_t timeout_ms = 10000;        // timeout: each request to a gateway
+  size_t max_attempts = 5;           // max_attempts: tries of one notification (5xx, 429, network errors)
+  int64_t retry_delay_ms = 1000;     // retry_delay: before the second try, doubled after each failure
+  int64_t max_retry_delay_ms = 60000;  // max_retry_delay: the doubling stops here
+};
+
 struct homeserver_config {
   std::string config_path;              // the file this came from
   std::string server_name;
@@ -150,6 +158,7 @@ struct homeserver_config {
   presence_config presence;
   media_config media;
   url_preview_config url_preview;
+  pusher_config pusher;
   logging_config logging;
   runtime_config runtime;
   std::vector<std::string> warnings;    // unknown / ignored keys, for the startup log

@@ -61,8 +61,8 @@ json::array groups_json(const runtime::cluster_view& cv, const runtime::placemen
                                        {"node", layout.node_of(g.name, i)},
                                        {"available", up}});
     }
-    // Background groups (federation_sender, pusher, appservice, background) have no work yet and
-    // start no instances: listed, never available.
+    // Background groups (federation_sender, appservice, background) have no work yet and start
+    // no instances: listed, never available. pusher (actors/pusher) does start them.
     const char* kind = g.kind == runtime::group_kind::writer ? "stream_writer"
                        : g.kind == runtime::group_kind::api  ? "api"
                                                              : "background";

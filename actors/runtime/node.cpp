@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "actors/pusher/pusher_instance.hpp"
 #include "actors/runtime/api_instance.hpp"
 #include "actors/runtime/blocking_pool.hpp"
 #include "actors/runtime/bridge.hpp"
@@ -128,6 +129,10 @@ struct node_runtime::impl {
     deps.limiter = opts.limiter;
     deps.views = &views;
     if (group == "sync") return caf::actor_cast<caf::actor>(sync::spawn_sync_instance(*sys, label, deps, hub));
+    if (group == "pusher") {
+      pusher::pusher_deps pd{&cfg, db.get(), index, [this] { return live->get()->total_instances("pusher"); }};
+      return caf::actor_cast<caf::actor>(pusher::spawn_pusher_instance(*sys, label, std::move(pd), hub));
+    }
     return caf::actor_cast<caf::actor>(spawn_api_instance(*sys, label, deps));
   }
 };
@@ -285,6 +290,7 @@ void node_runtime::start() {
     if (g.kind == group_kind::writer) order.push_back(g.name);
   for (const auto& g : known_groups())
     if (g.kind == group_kind::api) order.push_back(g.name);
+  order.push_back("pusher");  // the one background group with instances so far
   caf::scoped_actor self{*m.sys};
   // Every instance of the cluster has a slot; this node fills its own, node links the others.
   for (const auto& group : order) {

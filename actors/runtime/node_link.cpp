@@ -533,7 +533,7 @@ void node_links::registry_changed() {
   size_t total = 0;
   bool all = true;
   for (const auto& g : known_groups()) {
-    if (g.kind == group_kind::background) continue;  // no instances are started for these yet
+    if (g.kind == group_kind::background && g.name != "pusher") continue;  // no instances started yet
     auto refs = m.lc->cfg.registry->all(g.name);
     size_t n = layout.total_instances(g.name);
     total += n;

@@ -383,6 +383,20 @@ BOOST_AUTO_TEST_CASE(presence_switch_in_both_synapse_spellings) {
   BOOST_TEST(contains(error_of(minimal + "presence:\n  enabled: sometimes\n"), "presence.enabled"));
 }
 
+BOOST_AUTO_TEST_CASE(pusher_section) {
+  auto d = parse(minimal).pusher;
+  BOOST_TEST(d.timeout_ms == 10000);
+  BOOST_TEST(d.max_attempts == 5u);
+  auto cfg = parse(minimal + "pusher:\n  timeout: 3s\n  max_attempts: 2\n  retry_delay: 250ms\n  max_retry_delay: 1m\n");
+  BOOST_TEST(cfg.warnings.empty());
+  BOOST_TEST(cfg.pusher.timeout_ms == 3000);
+  BOOST_TEST(cfg.pusher.max_attempts == 2u);
+  BOOST_TEST(cfg.pusher.retry_delay_ms == 250);
+  BOOST_TEST(cfg.pusher.max_retry_delay_ms == 60000);
+  BOOST_TEST(contains(error_of(minimal + "pusher:\n  max_attempts: 0\n"), "pusher.max_attempts"));
+  BOOST_TEST(contains(error_of(minimal + "pusher:\n  retry_delay: soon\n"), "pusher.retry_delay"));
+}
+
 BOOST_AUTO_TEST_CASE(null_values_keep_defaults) {
   auto cfg = parse(minimal + "public_baseurl: https://matrix.example.org\nsession_lifetime:\nredis:\n");
   BOOST_TEST(cfg.warnings.empty());
