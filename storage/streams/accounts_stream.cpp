@@ -139,6 +139,16 @@ op_output deactivate(connection& c, const json::object& args) {
   return out;
 }
 
+// Admin API: sets the server-admin flag and/or reactivates a deactivated account (which has no
+// password until one is set).
+op_output set_user_flags(connection& c, const json::object& args) {
+  auto user_id = req_string(args, "user_id");
+  if (!accounts::get_user(c, user_id)) throw protocol::errors::not_found("User not found");
+  if (auto admin = protocol::opt_bool(args, "admin")) accounts::set_admin(c, user_id, *admin);
+  if (protocol::opt_bool(args, "reactivate").value_or(false)) accounts::set_reactivated(c, user_id);
+  return {json::object{}, {json::object{{"type", "user_flags_changed"}, {"user_id", user_id}}}};
+}
+
 op_output update_device(connection& c, const json::object& args) {
   op_output out{json::object{}, {}};
   auto user_id = req_string(args, "user_id");
@@ -213,6 +223,7 @@ stream_definition accounts_stream() {
                                {"logout_all", on_connection(logout_all)},
                                {"set_password", on_connection(set_password)},
                                {"deactivate", on_connection(deactivate)},
+                               {"set_user_flags", on_connection(set_user_flags)},
                                {"update_device", on_connection(update_device)},
                                {"delete_devices", on_connection(delete_devices)},
                                {"set_profile", on_connection(set_profile)},
