@@ -53,7 +53,8 @@ const std::vector<migration>& all_migrations() {
                                                  schema::dehydrated_devices_migration(),
                                                  schema::media_migration(),
                                                  schema::url_cache_migration(),
-                                                 schema::sliding_sync_migration()};
+                                                 schema::sliding_sync_migration(),
+                                                 schema::event_reports_migration()};
   return list;
 }
 

@@ -221,9 +221,7 @@ api_response reset_password(runtime::handler_context& ctx, const api_request& re
 }
 
 // Sessions by device, each with its last connection (Myelin keeps the latest only).
-api_response whois(runtime::handler_context& ctx, const api_request& req) {
-  admin::require_admin(ctx, req);
-  auto user_id = admin::local_user_id(ctx, req.path_params.at(0));
+api_response whois_response(runtime::handler_context& ctx, const std::string& user_id) {
   existing_user(ctx, user_id);
   auto c = ctx.db.acquire();
   json::object devices;
@@ -236,6 +234,18 @@ api_response whois(runtime::handler_context& ctx, const api_request& req) {
     devices[d.device_id] = json::object{{"sessions", json::array{json::object{{"connections", connections}}}}};
   }
   return runtime::json_response(json::object{{"user_id", user_id}, {"devices", std::move(devices)}});
+}
+
+api_response whois(runtime::handler_context& ctx, const api_request& req) {
+  admin::require_admin(ctx, req);
+  return whois_response(ctx, admin::local_user_id(ctx, req.path_params.at(0)));
+}
+
+// The spec's GET /admin/whois: admins may ask about anyone, every user about themselves.
+api_response client_whois(runtime::handler_context& ctx, const api_request& req) {
+  const auto& user_id = req.path_params.at(0);
+  if (user_id != req.user_id) admin::require_admin(ctx, req);
+  return whois_response(ctx, admin::local_user_id(ctx, user_id));
 }
 
 api_response joined_rooms(runtime::handler_context& ctx, const api_request& req) {
@@ -287,6 +297,8 @@ void register_admin_users(runtime::endpoint_registry& r) {
   r.add({.name = "admin.reset_password", .method = "POST", .path = "/_synapse/admin/v1/reset_password/{userId}"},
         reset_password);
   r.add({.name = "admin.whois", .method = "GET", .path = "/_synapse/admin/v1/whois/{userId}"}, whois);
+  r.add({.name = "admin.whois.client", .method = "GET", .path = "/_matrix/client/{:r0|v3}/admin/whois/{userId}"},
+        client_whois);
   r.add({.name = "admin.users.joined_rooms", .method = "GET",
          .path = "/_synapse/admin/v1/users/{userId}/joined_rooms"},
         joined_rooms);

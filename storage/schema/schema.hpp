@@ -18,4 +18,5 @@ migration dehydrated_devices_migration(); // 0012
 migration media_migration();           // 0013
 migration url_cache_migration();       // 0014
 migration sliding_sync_migration();    // 0015
+migration event_reports_migration();   // 0016
 }

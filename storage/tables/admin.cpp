@@ -178,4 +178,55 @@ std::vector<std::string> joined_members(connection& c, const std::string& room_i
   return out;
 }
 
+namespace {
+
+constexpr const char* report_select =
+    "SELECT r.id, r.received_ts, r.room_id, r.event_id, r.user_id, r.reason, r.score, e.sender "
+    "FROM event_reports r LEFT JOIN events e ON e.event_id = r.event_id ";
+
+event_report report_from(const row& r) {
+  return event_report{r.as_int(0),  r.as_int(1),     r.as_text(2),   r.as_text(3),
+                      r.as_text(4), r.opt_text(5),   r.opt_int(6),   r.opt_text(7)};
+}
+
+} // namespace
+
+int64_t insert_event_report(connection& c, const event_report& r) {
+  auto res = c.exec("INSERT INTO event_reports (received_ts, room_id, event_id, user_id, reason, score) "
+                    "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                    {r.received_ts, r.room_id, r.event_id, r.user_id, nullable(r.reason), nullable(r.score)});
+  return res.empty() ? 0 : res[0].as_int(0);
+}
+
+bool delete_event_report(connection& c, int64_t id) {
+  return c.exec("DELETE FROM event_reports WHERE id = $1", {id}).affected_rows() > 0;
+}
+
+report_page list_event_reports(connection& c, const report_filter& f) {
+  std::string where = "WHERE 1 = 1";
+  sql_params params;
+  if (f.user_id) {
+    params.push_back(contains_pattern(*f.user_id));
+    where += " AND lower(r.user_id) LIKE $" + std::to_string(params.size()) + " ESCAPE '\\'";
+  }
+  if (f.room_id) {
+    params.push_back(contains_pattern(*f.room_id));
+    where += " AND lower(r.room_id) LIKE $" + std::to_string(params.size()) + " ESCAPE '\\'";
+  }
+  report_page page;
+  auto total = c.exec("SELECT COUNT(*) FROM event_reports r " + where, params);
+  page.total = total.empty() ? 0 : total[0].as_int(0);
+  auto r = c.exec(std::string(report_select) + where + " ORDER BY r.id " + (f.newest_first ? "DESC" : "ASC") +
+                      " LIMIT " + std::to_string(f.limit) + " OFFSET " + std::to_string(f.from),
+                  params);
+  for (size_t i = 0; i < r.size(); ++i) page.reports.push_back(report_from(r[i]));
+  return page;
+}
+
+std::optional<event_report> get_event_report(connection& c, int64_t id) {
+  auto r = c.exec(std::string(report_select) + "WHERE r.id = $1", {id});
+  if (r.empty()) return std::nullopt;
+  return report_from(r[0]);
+}
+
 } // namespace myelin::storage::admin

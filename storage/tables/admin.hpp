@@ -58,4 +58,36 @@ std::vector<room_summary> room_summaries(connection& c, const std::string& serve
 // The users whose current membership in the room is "join", by user id.
 std::vector<std::string> joined_members(connection& c, const std::string& room_id);
 
+// Event reports (storage/schema/0016_event_reports.cpp).
+struct event_report {
+  int64_t id = 0;
+  int64_t received_ts = 0;
+  std::string room_id;
+  std::string event_id;
+  std::string user_id;
+  std::optional<std::string> reason;
+  std::optional<int64_t> score;
+  std::optional<std::string> sender;  // of the reported event, when it is known
+};
+
+struct report_filter {
+  int64_t from = 0;
+  int64_t limit = 100;
+  bool newest_first = true;              // Synapse's default (dir=b)
+  std::optional<std::string> user_id;    // substring of the reporter's id
+  std::optional<std::string> room_id;    // substring of the room id
+};
+
+struct report_page {
+  std::vector<event_report> reports;
+  int64_t total = 0;
+};
+
+// Writes (accounts stream writer only).
+int64_t insert_event_report(connection& c, const event_report& r);
+bool delete_event_report(connection& c, int64_t id);
+// Reads.
+report_page list_event_reports(connection& c, const report_filter& f);
+std::optional<event_report> get_event_report(connection& c, int64_t id);
+
 } // namespace myelin::storage::admin

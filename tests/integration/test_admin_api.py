@@ -61,6 +61,9 @@ class AccessControl(AdminCase):
         ("GET", "/v1/rooms/!nowhere:test.local", None),
         ("GET", "/v1/rooms/!nowhere:test.local/members", None),
         ("GET", "/v1/rooms/!nowhere:test.local/state", None),
+        ("GET", "/v1/event_reports", None),
+        ("GET", "/v1/event_reports/1", None),
+        ("DELETE", "/v1/event_reports/1", None),
     ]
 
     def test_token_required_and_admins_only(self):
@@ -300,6 +303,71 @@ class Rooms(AdminCase):
             with self.subTest(suffix=suffix):
                 self.assertError(self.get(f"/v1/rooms/{q('!unknown:test.local')}{suffix}"), 404, "M_NOT_FOUND")
                 self.assertError(self.get(f"/v1/rooms/not-a-room{suffix}"), 400, "M_INVALID_PARAM")
+
+
+class EventReports(AdminCase):
+    def test_report_list_show_delete(self):
+        room = self.create("reported_owner", name="Reported room", preset="public_chat")
+        self.join("reporter", room)
+        bad = self.send("reported_owner", room, "something awful")
+        path = f"{V3}/rooms/{q(room)}/report/{q(bad)}"
+        self.assertEqual(self.ok(self.server.post(path, {"reason": "spam", "score": -100}, token=self.tok("reporter"))),
+                         {})
+        self.ok(self.server.post(path, {}, token=self.tok("reported_owner")))
+        # Unknown events, events of another room and events the reporter cannot see are all 404.
+        self.assertError(self.server.post(f"{V3}/rooms/{q(room)}/report/{q('$nope')}", {}, token=self.tok("reporter")),
+                         404, "M_NOT_FOUND")
+        private = self.create("reported_owner")
+        hidden = self.send("reported_owner", private, "private")
+        self.assertError(self.server.post(f"{V3}/rooms/{q(private)}/report/{q(hidden)}", {},
+                                          token=self.tok("reporter")), 404, "M_NOT_FOUND")
+        self.assertError(self.server.post(f"{V3}/rooms/{q(private)}/report/{q(bad)}", {},
+                                          token=self.tok("reported_owner")), 404, "M_NOT_FOUND")
+        self.assertError(self.server.post(path, {"score": 5}, token=self.tok("reporter")), 400, "M_INVALID_PARAM")
+        self.assertError(self.server.post(path, {"reason": 5}, token=self.tok("reporter")), 400, "M_BAD_JSON")
+        self.assertEqual(self.server.post(path, {}).status, 401)
+
+        listing = self.ok(self.get("/v1/event_reports"))
+        self.assertEqual(listing["total"], 2)
+        newest, oldest = listing["event_reports"]
+        self.assertGreater(newest["id"], oldest["id"])
+        self.assertEqual(oldest["user_id"], self.uid("reporter"))
+        self.assertEqual(oldest["reason"], "spam")
+        self.assertEqual(oldest["score"], -100)
+        self.assertEqual(oldest["sender"], self.uid("reported_owner"))
+        self.assertEqual(oldest["name"], "Reported room")
+        self.assertEqual(oldest["event_id"], bad)
+        forwards = self.ok(self.get("/v1/event_reports?dir=f&limit=1"))
+        self.assertEqual([r["id"] for r in forwards["event_reports"]], [oldest["id"]])
+        self.assertEqual(forwards["next_token"], 1)
+        mine = self.ok(self.get("/v1/event_reports?user_id=" + q(self.uid("reporter"))))
+        self.assertEqual([r["id"] for r in mine["event_reports"]], [oldest["id"]])
+        self.assertEqual(self.ok(self.get("/v1/event_reports?room_id=" + q(private)))["total"], 0)
+
+        one = self.ok(self.get(f"/v1/event_reports/{oldest['id']}"))
+        self.assertEqual(one["event_json"]["room_id"], room)  # the PDU as stored, as Synapse shows it
+        self.assertEqual(one["event_json"]["content"]["body"], "something awful")
+        self.assertEqual(self.ok(self.server.delete(f"{ADMIN}/v1/event_reports/{oldest['id']}", token=self.admin)), {})
+        self.assertError(self.get(f"/v1/event_reports/{oldest['id']}"), 404, "M_NOT_FOUND")
+        self.assertError(self.server.delete(f"{ADMIN}/v1/event_reports/{oldest['id']}", token=self.admin),
+                         404, "M_NOT_FOUND")
+        self.assertEqual(self.ok(self.get("/v1/event_reports"))["total"], 1)
+        for bad_id in ("abc", "0", "-4"):
+            self.assertError(self.get(f"/v1/event_reports/{bad_id}"), 400, "M_INVALID_PARAM")
+        for bad_query in ("dir=x", "limit=-1", "from=z"):
+            self.assertError(self.get("/v1/event_reports?" + bad_query), 400, "M_INVALID_PARAM")
+
+
+class ClientWhois(AdminCase):
+    def test_self_or_admin(self):
+        tok, uid = self.user("curious")
+        path = f"{V3}/admin/whois/{q(uid)}"
+        self.assertEqual(self.ok(self.server.get(path, token=tok))["user_id"], uid)
+        self.assertEqual(self.ok(self.server.get(path, token=self.admin))["user_id"], uid)
+        self.assertError(self.server.get(f"{V3}/admin/whois/{q(self.admin_id)}", token=tok), 403, "M_FORBIDDEN")
+        self.assertError(self.server.get(path), 401, "M_MISSING_TOKEN")
+        self.assertError(self.server.get(f"{V3}/admin/whois/{q('@ghost:test.local')}", token=self.admin),
+                         404, "M_NOT_FOUND")
 
 
 def mac(nonce, user, password, admin, user_type=None, secret=SECRET):
