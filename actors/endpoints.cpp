@@ -43,6 +43,7 @@ void register_admin_users(runtime::endpoint_registry&);
 void register_admin_rooms(runtime::endpoint_registry&);
 void register_admin_register(runtime::endpoint_registry&);
 void register_admin_event_reports(runtime::endpoint_registry&);
+void register_admin_devices(runtime::endpoint_registry&);
 void register_messages(runtime::endpoint_registry&);
 void register_room_state(runtime::endpoint_registry&);
 void register_filters(runtime::endpoint_registry&);
@@ -103,6 +104,7 @@ void register_all_endpoints(endpoint_registry& r) {
   endpoints::register_admin_rooms(r);
   endpoints::register_admin_register(r);
   endpoints::register_admin_event_reports(r);
+  endpoints::register_admin_devices(r);
   endpoints::register_messages(r);
   endpoints::register_room_state(r);
   endpoints::register_filters(r);

@@ -61,6 +61,12 @@ class AccessControl(AdminCase):
         ("GET", "/v1/rooms/!nowhere:test.local", None),
         ("GET", "/v1/rooms/!nowhere:test.local/members", None),
         ("GET", "/v1/rooms/!nowhere:test.local/state", None),
+        ("GET", "/v2/users/@root:test.local/devices", None),
+        ("GET", "/v2/users/@root:test.local/devices/X", None),
+        ("PUT", "/v2/users/@root:test.local/devices/X", {"display_name": "x"}),
+        ("DELETE", "/v2/users/@root:test.local/devices/X", None),
+        ("POST", "/v2/users/@root:test.local/delete_devices", {"devices": ["X"]}),
+        ("GET", "/_matrix/client/v3/admin/whois/@root:test.local", None),
         ("GET", "/v1/event_reports", None),
         ("GET", "/v1/event_reports/1", None),
         ("DELETE", "/v1/event_reports/1", None),
@@ -69,9 +75,10 @@ class AccessControl(AdminCase):
     def test_token_required_and_admins_only(self):
         for method, path, body in self.ENDPOINTS:
             with self.subTest(method=method, path=path):
-                r = self.server.request(method, ADMIN + path, body=body)
+                full = path if path.startswith("/_matrix") else ADMIN + path
+                r = self.server.request(method, full, body=body)
                 self.assertError(r, 401, "M_MISSING_TOKEN")
-                r = self.server.request(method, ADMIN + path, body=body, token=self.tok("mallory"))
+                r = self.server.request(method, full, body=body, token=self.tok("mallory"))
                 self.assertError(r, 403, "M_FORBIDDEN")
         # Nothing the refused requests asked for happened.
         self.assertEqual(self.server.sql("SELECT user_id FROM users WHERE user_id = '@newbie:test.local'"), [])
@@ -303,6 +310,40 @@ class Rooms(AdminCase):
             with self.subTest(suffix=suffix):
                 self.assertError(self.get(f"/v1/rooms/{q('!unknown:test.local')}{suffix}"), 404, "M_NOT_FOUND")
                 self.assertError(self.get(f"/v1/rooms/not-a-room{suffix}"), 400, "M_INVALID_PARAM")
+
+
+class Devices(AdminCase):
+    def test_list_rename_delete(self):
+        first, uid = self.user("gadgets")
+        second = self.server.login("gadgets", device_id="SECOND").json["access_token"]
+        third = self.server.login("gadgets", device_id="THIRD").json["access_token"]
+        base = f"/v2/users/{q(uid)}/devices"
+        listing = self.ok(self.get(base))
+        self.assertEqual(listing["total"], 3)
+        self.assertIn("SECOND", [d["device_id"] for d in listing["devices"]])
+        self.assertTrue(all(d["user_id"] == uid for d in listing["devices"]))
+        self.assertEqual(self.ok(self.server.put(f"{ADMIN}{base}/SECOND", {"display_name": "Phone"},
+                                                 token=self.admin)), {})
+        self.assertEqual(self.ok(self.get(f"{base}/SECOND"))["display_name"], "Phone")
+        self.assertError(self.get(f"{base}/NOPE"), 404, "M_NOT_FOUND")
+        self.assertError(self.server.put(f"{ADMIN}{base}/NOPE", {"display_name": "x"}, token=self.admin),
+                         404, "M_NOT_FOUND")
+        self.assertError(self.server.put(f"{ADMIN}{base}/SECOND", {"display_name": "x" * 101}, token=self.admin),
+                         400, "M_INVALID_PARAM")
+
+        self.assertEqual(self.ok(self.server.delete(f"{ADMIN}{base}/SECOND", token=self.admin)), {})
+        self.assertEqual(self.whoami(second).status, 401)
+        self.assertEqual(self.whoami(first).status, 200)
+        self.ok(self.server.delete(f"{ADMIN}{base}/SECOND", token=self.admin))  # already gone: fine
+        self.ok(self.server.post(f"{ADMIN}/v2/users/{q(uid)}/delete_devices", {"devices": ["THIRD"]},
+                                 token=self.admin))
+        self.assertEqual(self.whoami(third).status, 401)
+        self.assertEqual(self.ok(self.get(base))["total"], 1)
+        self.assertError(self.server.post(f"{ADMIN}/v2/users/{q(uid)}/delete_devices", {}, token=self.admin),
+                         400, "M_MISSING_PARAM")
+        self.assertError(self.server.post(f"{ADMIN}/v2/users/{q(uid)}/delete_devices", {"devices": [1]},
+                                          token=self.admin), 400, "M_INVALID_PARAM")
+        self.assertError(self.get(f"/v2/users/{q('@ghost:test.local')}/devices"), 404, "M_NOT_FOUND")
 
 
 class EventReports(AdminCase):
