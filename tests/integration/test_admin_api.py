@@ -506,6 +506,10 @@ class Synadm(AdminCase):
         self.assertEqual(self.ok(self.get("/v2/users/" + q("@cli_user:test.local")))["displayname"], "CLI User")
         rooms = self.synadm_json("room", "list")
         self.assertIn(room, [r["room_id"] for r in rooms["rooms"]])
+        self.assertEqual(self.synadm_json("room", "details", room)["name"], "CLI room")
+        self.assertEqual(self.synadm_json("room", "members", room)["members"], ["@cli_user:test.local"])
+        self.assertIn("m.room.create", [e["type"] for e in self.synadm_json("room", "state", room)["state"]])
+        self.assertIn("devices", self.synadm_json("user", "whois", "@cli_user:test.local"))
         self.synadm("user", "deactivate", "@cli_user:test.local")
         self.assertIs(self.ok(self.get("/v2/users/" + q("@cli_user:test.local")))["deactivated"], True)
 
