@@ -248,6 +248,18 @@ api_response client_whois(runtime::handler_context& ctx, const api_request& req)
   return whois_response(ctx, admin::local_user_id(ctx, user_id));
 }
 
+// Synapse's GET/PUT /users/{userId}/admin: the server-admin flag alone.
+api_response set_admin_flag(runtime::handler_context& ctx, const api_request& req) {
+  admin::require_admin(ctx, req);
+  auto user_id = admin::local_user_id(ctx, req.path_params.at(0));
+  auto flag = bool_field(body_object(ctx, req), "admin");
+  if (!flag) throw errors::missing_param("Missing key 'admin'");
+  if (!*flag && user_id == req.user_id) throw errors::invalid_param("You may not demote yourself");
+  existing_user(ctx, user_id);
+  auto w = ctx.writers.write("accounts", user_id, "set_user_flags", {{"user_id", user_id}, {"admin", *flag}});
+  return json_response_after(json::object{}, w.position);
+}
+
 api_response joined_rooms(runtime::handler_context& ctx, const api_request& req) {
   admin::require_admin(ctx, req);
   auto user_id = admin::local_user_id(ctx, req.path_params.at(0));
@@ -299,6 +311,14 @@ void register_admin_users(runtime::endpoint_registry& r) {
   r.add({.name = "admin.whois", .method = "GET", .path = "/_synapse/admin/v1/whois/{userId}"}, whois);
   r.add({.name = "admin.whois.client", .method = "GET", .path = "/_matrix/client/{:r0|v3}/admin/whois/{userId}"},
         client_whois);
+  r.add({.name = "admin.users.admin.get", .method = "GET", .path = "/_synapse/admin/v1/users/{userId}/admin"},
+        [](runtime::handler_context& ctx, const api_request& req) {
+          admin::require_admin(ctx, req);
+          auto user = existing_user(ctx, admin::local_user_id(ctx, req.path_params.at(0)));
+          return runtime::json_response(json::object{{"admin", user.is_admin}});
+        });
+  r.add({.name = "admin.users.admin.put", .method = "PUT", .path = "/_synapse/admin/v1/users/{userId}/admin"},
+        set_admin_flag);
   r.add({.name = "admin.users.joined_rooms", .method = "GET",
          .path = "/_synapse/admin/v1/users/{userId}/joined_rooms"},
         joined_rooms);

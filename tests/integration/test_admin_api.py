@@ -57,6 +57,8 @@ class AccessControl(AdminCase):
         ("GET", "/v1/whois/@root:test.local", None),
         ("POST", "/v1/users/@root:test.local/login", {}),
         ("GET", "/v1/users/@root:test.local/joined_rooms", None),
+        ("GET", "/v1/users/@root:test.local/admin", None),
+        ("PUT", "/v1/users/@mallory:test.local/admin", {"admin": True}),
         ("GET", "/v1/rooms", None),
         ("GET", "/v1/rooms/!nowhere:test.local", None),
         ("GET", "/v1/rooms/!nowhere:test.local/members", None),
@@ -185,6 +187,22 @@ class Users(AdminCase):
                          400, "M_INVALID_PARAM")
         self.assertError(self.server.put(ADMIN + "/v2/users/" + q(self.admin_id), {"admin": False},
                                          token=self.admin), 400, "M_INVALID_PARAM")
+
+    def test_admin_flag(self):
+        uid = self.uid("promoted")
+        path = f"{ADMIN}/v1/users/{q(uid)}/admin"
+        self.assertEqual(self.ok(self.server.get(path, token=self.admin)), {"admin": False})
+        self.assertEqual(self.ok(self.server.put(path, {"admin": True}, token=self.admin)), {})
+        self.assertEqual(self.ok(self.server.get(path, token=self.admin)), {"admin": True})
+        self.ok(self.server.get(ADMIN + "/v2/users", token=self.tok("promoted")))
+        self.ok(self.server.put(path, {"admin": False}, token=self.admin))
+        self.assertError(self.server.get(ADMIN + "/v2/users", token=self.tok("promoted")), 403, "M_FORBIDDEN")
+        self.assertError(self.server.put(path, {}, token=self.admin), 400, "M_MISSING_PARAM")
+        self.assertError(self.server.put(path, {"admin": 1}, token=self.admin), 400, "M_INVALID_PARAM")
+        self.assertError(self.server.put(f"{ADMIN}/v1/users/{q(self.admin_id)}/admin", {"admin": False},
+                                         token=self.admin), 400, "M_INVALID_PARAM")
+        self.assertError(self.server.get(f"{ADMIN}/v1/users/{q('@ghost:test.local')}/admin", token=self.admin),
+                         404, "M_NOT_FOUND")
 
     def test_deactivate(self):
         tok, uid = self.user("leaving")
