@@ -1,7 +1,9 @@
 // Shared steps of the Synapse-compatible admin API (/_synapse/admin/…, served by `main`): the
 // admin check every endpoint starts with, path user ids, and checked query parameters.
 #pragma once
+#include <boost/json/value.hpp>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "actors/runtime/endpoint_registry.hpp"
@@ -18,5 +20,11 @@ std::string local_user_id(const runtime::handler_context& ctx, const std::string
 // "true"/"false" flag.
 int64_t query_count(const api_request& req, std::string_view name, int64_t fallback, int64_t max = INT32_MAX);
 bool query_flag(const api_request& req, std::string_view name, bool fallback);
+
+// Optional fields as Synapse shows them: the value, or null.
+template <class T>
+boost::json::value or_null(const std::optional<T>& v) {
+  return v ? boost::json::value(*v) : boost::json::value(nullptr);
+}
 
 } // namespace myelin::endpoints::admin

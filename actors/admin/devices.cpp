@@ -18,15 +18,14 @@ namespace errors = protocol::errors;
 
 namespace {
 
-json::value opt_json(const std::optional<std::string>& v) { return v ? json::value(*v) : json::value(nullptr); }
 
 json::object device_json(const storage::accounts::device_row& d) {
   return json::object{{"user_id", d.user_id},
                       {"device_id", d.device_id},
-                      {"display_name", opt_json(d.display_name)},
-                      {"last_seen_ip", opt_json(d.last_seen_ip)},
-                      {"last_seen_ts", d.last_seen_ts ? json::value(*d.last_seen_ts) : json::value(nullptr)},
-                      {"last_seen_user_agent", opt_json(d.last_seen_user_agent)}};
+                      {"display_name", admin::or_null(d.display_name)},
+                      {"last_seen_ip", admin::or_null(d.last_seen_ip)},
+                      {"last_seen_ts", admin::or_null(d.last_seen_ts)},
+                      {"last_seen_user_agent", admin::or_null(d.last_seen_user_agent)}};
 }
 
 // The path's user, checked to be an admin's request about an existing local user.

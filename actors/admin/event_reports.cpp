@@ -23,7 +23,6 @@ using storage::admin::event_report;
 
 namespace {
 
-json::value opt_json(const std::optional<std::string>& v) { return v ? json::value(*v) : json::value(nullptr); }
 
 api_response report(runtime::handler_context& ctx, const api_request& req) {
   const auto& room_id = req.path_params.at(0);
@@ -52,22 +51,12 @@ struct room_labels {
   std::optional<std::string> name, canonical_alias;
 };
 
-std::optional<std::string> content_string(const std::string& event_json, std::string_view key) {
-  boost::system::error_code ec;
-  auto v = json::parse(event_json, ec);
-  if (ec || !v.is_object()) return std::nullopt;
-  auto* content = v.as_object().if_contains("content");
-  auto* s = content && content->is_object() ? content->as_object().if_contains(key) : nullptr;
-  if (!s || !s->is_string()) return std::nullopt;
-  return std::string(s->as_string());
-}
-
 room_labels labels_of(storage::connection& c, const std::string& room_id) {
   room_labels l;
   for (const auto& e : storage::events::current_state_of_types(c, room_id, {"m.room.name", "m.room.canonical_alias"})) {
     if (e.state_key != "") continue;
-    if (e.type == "m.room.name") l.name = content_string(e.json, "name");
-    else l.canonical_alias = content_string(e.json, "alias");
+    if (e.type == "m.room.name") l.name = storage::admin::content_string(e.json, "name");
+    else l.canonical_alias = storage::admin::content_string(e.json, "alias");
   }
   return l;
 }
@@ -76,13 +65,13 @@ json::object report_json(const event_report& r, const room_labels& l) {
   return json::object{{"id", r.id},
                       {"received_ts", r.received_ts},
                       {"room_id", r.room_id},
-                      {"name", opt_json(l.name)},
-                      {"canonical_alias", opt_json(l.canonical_alias)},
+                      {"name", admin::or_null(l.name)},
+                      {"canonical_alias", admin::or_null(l.canonical_alias)},
                       {"event_id", r.event_id},
                       {"user_id", r.user_id},
-                      {"reason", opt_json(r.reason)},
-                      {"score", r.score ? json::value(*r.score) : json::value(nullptr)},
-                      {"sender", opt_json(r.sender)}};
+                      {"reason", admin::or_null(r.reason)},
+                      {"score", admin::or_null(r.score)},
+                      {"sender", admin::or_null(r.sender)}};
 }
 
 int64_t report_id(const api_request& req) {

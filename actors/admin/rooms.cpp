@@ -22,24 +22,23 @@ using storage::admin::room_summary;
 
 namespace {
 
-json::value opt_json(const std::optional<std::string>& v) { return v ? json::value(*v) : json::value(nullptr); }
 
 json::object room_json(const room_summary& s) {
   return json::object{{"room_id", s.room_id},
-                      {"name", opt_json(s.name)},
-                      {"canonical_alias", opt_json(s.canonical_alias)},
+                      {"name", admin::or_null(s.name)},
+                      {"canonical_alias", admin::or_null(s.canonical_alias)},
                       {"joined_members", s.joined_members},
                       {"joined_local_members", s.joined_local_members},
                       {"version", s.version},
                       {"creator", s.creator},
-                      {"encryption", opt_json(s.encryption)},
+                      {"encryption", admin::or_null(s.encryption)},
                       {"federatable", s.federatable},
                       {"public", s.is_public},
-                      {"join_rules", opt_json(s.join_rules)},
-                      {"guest_access", opt_json(s.guest_access)},
-                      {"history_visibility", opt_json(s.history_visibility)},
+                      {"join_rules", admin::or_null(s.join_rules)},
+                      {"guest_access", admin::or_null(s.guest_access)},
+                      {"history_visibility", admin::or_null(s.history_visibility)},
                       {"state_events", s.state_events},
-                      {"room_type", opt_json(s.room_type)}};
+                      {"room_type", admin::or_null(s.room_type)}};
 }
 
 // The sort key of an order_by name: strings (a missing one sorts after every present one),
@@ -130,8 +129,8 @@ api_response room_details(runtime::handler_context& ctx, const api_request& req)
   auto c = ctx.db.acquire();
   auto s = existing_room(*c, ctx, room_id);
   auto out = room_json(s);
-  out["topic"] = opt_json(s.topic);
-  out["avatar"] = opt_json(s.avatar);
+  out["topic"] = admin::or_null(s.topic);
+  out["avatar"] = admin::or_null(s.avatar);
   return runtime::json_response(out);
 }
 

@@ -30,15 +30,13 @@ namespace {
 constexpr size_t max_password_length = 512;
 constexpr size_t max_profile_field = 256;
 
-json::value opt_json(const std::optional<std::string>& v) { return v ? json::value(*v) : json::value(nullptr); }
-json::value opt_json(const std::optional<int64_t>& v) { return v ? json::value(*v) : json::value(nullptr); }
 
 // One user as the list and the details endpoints show it (Synapse's field names; what Myelin does
 // not have — erasure, shadow-bans, locks, approval, user types — has its neutral value).
 json::object user_json(const storage::admin::user_entry& e) {
   return json::object{{"name", e.user.user_id},
-                      {"displayname", opt_json(e.displayname)},
-                      {"avatar_url", opt_json(e.avatar_url)},
+                      {"displayname", admin::or_null(e.displayname)},
+                      {"avatar_url", admin::or_null(e.avatar_url)},
                       {"is_guest", e.user.is_guest},
                       {"admin", e.user.is_admin},
                       {"deactivated", e.user.deactivated},
@@ -48,7 +46,7 @@ json::object user_json(const storage::admin::user_entry& e) {
                       {"approved", true},
                       {"user_type", nullptr},
                       {"creation_ts", e.user.created_ts},
-                      {"last_seen_ts", opt_json(e.last_seen_ts)}};
+                      {"last_seen_ts", admin::or_null(e.last_seen_ts)}};
 }
 
 json::object user_details(runtime::handler_context& ctx, const std::string& user_id) {
@@ -228,9 +226,9 @@ api_response whois_response(runtime::handler_context& ctx, const std::string& us
   for (const auto& d : storage::accounts::list_devices(*c, user_id)) {
     json::array connections;
     if (d.last_seen_ts)
-      connections.push_back(json::object{{"ip", opt_json(d.last_seen_ip)},
+      connections.push_back(json::object{{"ip", admin::or_null(d.last_seen_ip)},
                                          {"last_seen", *d.last_seen_ts},
-                                         {"user_agent", opt_json(d.last_seen_user_agent)}});
+                                         {"user_agent", admin::or_null(d.last_seen_user_agent)}});
     devices[d.device_id] = json::object{{"sessions", json::array{json::object{{"connections", connections}}}}};
   }
   return runtime::json_response(json::object{{"user_id", user_id}, {"devices", std::move(devices)}});

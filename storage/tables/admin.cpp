@@ -72,9 +72,6 @@ std::optional<user_entry> get_user_entry(connection& c, const std::string& user_
   return user_from(r[0]);
 }
 
-namespace {
-
-// content[key] of a state event as a string, if it is one.
 std::optional<std::string> content_string(const std::string& event_json, std::string_view key) {
   boost::system::error_code ec;
   auto v = json::parse(event_json, ec);
@@ -85,6 +82,8 @@ std::optional<std::string> content_string(const std::string& event_json, std::st
   if (!s || !s->is_string()) return std::nullopt;
   return std::string(s->as_string());
 }
+
+namespace {
 
 bool content_bool(const std::string& event_json, std::string_view key, bool fallback) {
   boost::system::error_code ec;

@@ -51,6 +51,9 @@ struct room_summary {
   int64_t state_events = 0;
 };
 
+// content[key] of a stored event's JSON, if it is a string (room names, aliases, topics).
+std::optional<std::string> content_string(const std::string& event_json, std::string_view key);
+
 // Every room (a handful of queries over all rooms, not one per room); `room_id` limits it to one.
 std::vector<room_summary> room_summaries(connection& c, const std::string& server_name,
                                          const std::optional<std::string>& room_id = std::nullopt);
