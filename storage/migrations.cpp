@@ -54,7 +54,8 @@ const std::vector<migration>& all_migrations() {
                                                  schema::media_migration(),
                                                  schema::url_cache_migration(),
                                                  schema::sliding_sync_migration(),
-                                                 schema::pushers_migration()};
+                                                 schema::pushers_migration(),
+                                                 schema::event_reports_migration()};
   return list;
 }
 

@@ -7,6 +7,7 @@
 #include "protocol/json.hpp"
 #include "storage/streams/stream_definition.hpp"
 #include "storage/tables/accounts.hpp"
+#include "storage/tables/admin.hpp"
 
 namespace myelin::storage {
 namespace {
@@ -139,6 +140,37 @@ op_output deactivate(connection& c, const json::object& args) {
   return out;
 }
 
+// Admin API: sets the server-admin flag and/or reactivates a deactivated account (which has no
+// password until one is set).
+op_output set_user_flags(connection& c, const json::object& args) {
+  auto user_id = req_string(args, "user_id");
+  if (!accounts::get_user(c, user_id)) throw protocol::errors::not_found("User not found");
+  if (auto admin = protocol::opt_bool(args, "admin")) accounts::set_admin(c, user_id, *admin);
+  if (protocol::opt_bool(args, "reactivate").value_or(false)) accounts::set_reactivated(c, user_id);
+  return {json::object{}, {json::object{{"type", "user_flags_changed"}, {"user_id", user_id}}}};
+}
+
+// Event reports: made by any user about an event they can see, read and deleted by admins. The
+// rows name the reporter; nothing subscribes to them.
+op_output report_event(connection& c, const json::object& args) {
+  storage::admin::event_report r;
+  r.received_ts = now_ms();
+  r.room_id = req_string(args, "room_id");
+  r.event_id = req_string(args, "event_id");
+  r.user_id = req_string(args, "user_id");
+  r.reason = opt_string(args, "reason");
+  r.score = protocol::opt_int(args, "score");
+  auto id = storage::admin::insert_event_report(c, r);
+  return {json::object{{"id", id}}, {json::object{{"type", "event_reported"}, {"user_id", r.user_id}}}};
+}
+
+op_output delete_event_report(connection& c, const json::object& args) {
+  auto id = protocol::opt_int(args, "id").value_or(0);
+  auto report = storage::admin::get_event_report(c, id);
+  if (!report || !storage::admin::delete_event_report(c, id)) throw protocol::errors::not_found("Event report not found");
+  return {json::object{}, {json::object{{"type", "event_report_deleted"}, {"user_id", report->user_id}}}};
+}
+
 op_output update_device(connection& c, const json::object& args) {
   op_output out{json::object{}, {}};
   auto user_id = req_string(args, "user_id");
@@ -213,6 +245,9 @@ stream_definition accounts_stream() {
                                {"logout_all", on_connection(logout_all)},
                                {"set_password", on_connection(set_password)},
                                {"deactivate", on_connection(deactivate)},
+                               {"set_user_flags", on_connection(set_user_flags)},
+                               {"report_event", on_connection(report_event)},
+                               {"delete_event_report", on_connection(delete_event_report)},
                                {"update_device", on_connection(update_device)},
                                {"delete_devices", on_connection(delete_devices)},
                                {"set_profile", on_connection(set_profile)},

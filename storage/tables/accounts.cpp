@@ -33,6 +33,14 @@ void set_deactivated(connection& c, const std::string& user_id) {
   c.exec("UPDATE users SET deactivated = 1, password_hash = NULL WHERE user_id = $1", {user_id});
 }
 
+void set_admin(connection& c, const std::string& user_id, bool is_admin) {
+  c.exec("UPDATE users SET is_admin = $2 WHERE user_id = $1", {user_id, int64_t(is_admin)});
+}
+
+void set_reactivated(connection& c, const std::string& user_id) {
+  c.exec("UPDATE users SET deactivated = 0 WHERE user_id = $1", {user_id});
+}
+
 std::optional<profile_row> get_profile(connection& c, const std::string& user_id) {
   auto r = c.exec("SELECT displayname, avatar_url FROM profiles WHERE user_id = $1", {user_id});
   if (r.empty()) return std::nullopt;

@@ -25,6 +25,9 @@ bool is_server_admin(connection& c, const std::string& user_id);
 void insert_user(connection& c, const user_row& u);
 void set_password_hash(connection& c, const std::string& user_id, const std::optional<std::string>& hash);
 void set_deactivated(connection& c, const std::string& user_id);
+// Admin API: the server-admin flag, and undoing a deactivation.
+void set_admin(connection& c, const std::string& user_id, bool is_admin);
+void set_reactivated(connection& c, const std::string& user_id);
 
 struct profile_row {
   std::optional<std::string> displayname;
