@@ -5,6 +5,7 @@
 // behind). Served by `main`, like Synapse's admin API.
 #include <boost/json.hpp>
 
+#include "actors/admin/admin_helpers.hpp"
 #include "actors/endpoint_helpers.hpp"
 #include "actors/runtime/groups.hpp"
 #include "actors/runtime/instance_registry.hpp"
@@ -15,7 +16,6 @@
 #include "actors/runtime/redis_bus.hpp"
 #include "actors/runtime/stream_writer.hpp"
 #include "protocol/errors.hpp"
-#include "storage/tables/accounts.hpp"
 
 namespace myelin::endpoints {
 
@@ -61,8 +61,8 @@ json::array groups_json(const runtime::cluster_view& cv, const runtime::placemen
                                        {"node", layout.node_of(g.name, i)},
                                        {"available", up}});
     }
-    // Background groups (federation_sender, appservice, background) have no work yet and start
-    // no instances: listed, never available. pusher (actors/pusher) does start them.
+    // Idle groups (federation_sender, appservice, background: no work yet) start no instances:
+    // listed, never available.
     const char* kind = g.kind == runtime::group_kind::writer ? "stream_writer"
                        : g.kind == runtime::group_kind::api  ? "api"
                                                              : "background";
@@ -119,11 +119,7 @@ json::object redis_json(const runtime::cluster_view& cv) {
 void register_cluster_status(runtime::endpoint_registry& r) {
   r.add({.name = "admin.cluster", .method = "GET", .path = "/_myelin/admin/v1/cluster"},
         [](runtime::handler_context& ctx, const api_request& req) {
-          {
-            auto c = ctx.db.acquire();
-            if (!storage::accounts::is_server_admin(*c, req.user_id))
-              throw errors::forbidden("You are not a server admin");
-          }
+          admin::require_admin(ctx, req);
           if (!ctx.views || !ctx.views->cluster.layout) throw errors::unknown("cluster status is not available");
           const auto& cv = ctx.views->cluster;
           auto layout = cv.layout->get();  // one snapshot: the placement may grow meanwhile

@@ -29,6 +29,7 @@ struct group_info {
   balance_policy balance;
   bool singleton;            // more than one instance is a placement error
   std::string description;
+  bool idle = false;         // no work yet: no node starts instances of it (listed, never available)
 };
 
 // The longest long-poll an instance may hold a request (the sync group's /sync and /events); the

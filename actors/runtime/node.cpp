@@ -1,15 +1,13 @@
 #include "actors/runtime/node.hpp"
 
 #include <caf/all.hpp>
-
-#include <algorithm>
-#include <mutex>
-#include <set>
 #include <caf/io/all.hpp>
 #include <caf/openssl/manager.hpp>
 
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <set>
 
 #include "actors/pusher/pusher_instance.hpp"
 #include "actors/runtime/api_instance.hpp"
@@ -263,13 +261,10 @@ void node_runtime::start() {
     // Peers learn about this node's instances as they (re)start; the links exist before the
     // first instance does, so none is missed.
     node_link_config lcfg{m.live.get(), me, &m.registry, m.hub};
-    lcfg.grown = [this](const placement& before, const placement& after) {
-      const auto& me = impl_->opts.node_name;
-      for (const auto& g : known_groups()) {
-        auto had = before.indices_on(me, g.name);
-        for (size_t i : after.indices_on(me, g.name))
-          if (std::find(had.begin(), had.end(), i) == had.end()) impl_->supervise_local(g.name, i);
-      }
+    // supervise_local starts only the slots not started yet: the new ones.
+    lcfg.grown = [this](const placement& grown_to) {
+      for (const auto& g : known_groups())
+        for (size_t i : grown_to.indices_on(impl_->opts.node_name, g.name)) impl_->supervise_local(g.name, i);
     };
     m.links = std::make_unique<node_links>(*m.sys, std::move(lcfg));
     m.registry.set_observer([this](const std::string& group, size_t index, const caf::actor& handle) {
@@ -279,18 +274,13 @@ void node_runtime::start() {
       impl_->links->registry_changed();
     });
   }
-  m.views.cluster = cluster_view{m.live.get(), me, &m.registry, m.links.get(),
-                                 std::chrono::duration_cast<std::chrono::milliseconds>(
-                                     std::chrono::system_clock::now().time_since_epoch())
-                                     .count(),
-                                 m.bus.get()};
-  // Writers first: API instances may write as soon as they exist.
+  m.views.cluster = cluster_view{m.live.get(), me, &m.registry, m.links.get(), now_ms(), m.bus.get()};
+  // Writers first: the other groups' instances may write as soon as they exist.
   std::vector<std::string> order;
   for (const auto& g : known_groups())
     if (g.kind == group_kind::writer) order.push_back(g.name);
   for (const auto& g : known_groups())
-    if (g.kind == group_kind::api) order.push_back(g.name);
-  order.push_back("pusher");  // the one background group with instances so far
+    if (g.kind != group_kind::writer && !g.idle) order.push_back(g.name);
   caf::scoped_actor self{*m.sys};
   // Every instance of the cluster has a slot; this node fills its own, node links the others.
   for (const auto& group : order) {

@@ -13,6 +13,7 @@
 #include "actors/runtime/instance_registry.hpp"
 #include "actors/runtime/live_placement.hpp"
 #include "actors/runtime/placement.hpp"
+#include "common/clock.hpp"
 #include "common/log.hpp"
 #include "protocol/crypto.hpp"
 
@@ -35,11 +36,6 @@ namespace {
 constexpr auto handshake_timeout = std::chrono::seconds(5);
 constexpr auto first_retry = std::chrono::milliseconds(250);
 constexpr auto max_retry = std::chrono::seconds(5);
-
-int64_t unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // Link health per peer, written by the connectors and the directory (each on its own thread),
 // read by the status endpoint.
@@ -386,7 +382,7 @@ void try_link(connector_ptr self, caf::actor known = nullptr) {
                       st.log.info("node linked", {{"peer", st.peer.name}, {"instances", std::to_string(t.entries.size())}});
                       st.lc->board.update(st.peer.name, [](peer_link_status& p) {
                         p.linked = true;
-                        p.changed_ms = unix_ms();
+                        p.changed_ms = now_ms();
                         ++p.links;
                       });
                     },
@@ -407,7 +403,7 @@ caf::behavior connector_impl(connector_ptr self, link_config_ptr lc, node_spec p
     st.log.warn("node link lost; its instances are unavailable until it returns", {{"peer", st.peer.name}});
     st.lc->board.update(st.peer.name, [](peer_link_status& p) {
       p.linked = false;
-      p.changed_ms = unix_ms();
+      p.changed_ms = now_ms();
       p.last_error = "link lost";
     });
     schedule_retry(self);
@@ -473,7 +469,7 @@ struct node_links::impl {
       lc->cfg.registry->declare(g.name, now);
       changes += (changes.empty() ? "" : " ") + g.name + ":" + std::to_string(was) + "->" + std::to_string(now);
     }
-    if (lc->cfg.grown) lc->cfg.grown(*before, *after);
+    if (lc->cfg.grown) lc->cfg.grown(*after);
     for (size_t i = before->nodes.size(); i < after->nodes.size(); ++i) {
       const auto& n = after->nodes[i];
       lc->board.add(n);
@@ -533,7 +529,7 @@ void node_links::registry_changed() {
   size_t total = 0;
   bool all = true;
   for (const auto& g : known_groups()) {
-    if (g.kind == group_kind::background && g.name != "pusher") continue;  // no instances started yet
+    if (g.idle) continue;  // no instances are started for these
     auto refs = m.lc->cfg.registry->all(g.name);
     size_t n = layout.total_instances(g.name);
     total += n;

@@ -34,8 +34,9 @@ struct node_link_config {
   instance_registry* registry = nullptr;
   stream_hub_actor hub;              // this node's hub
   // The placement grew (a peer linked with a newer file): the node starts its own new instances.
-  // Called after the registry has the new slots, before the new nodes' connectors start.
-  std::function<void(const placement& before, const placement& after)> grown;
+  // Called with the grown placement after the registry has the new slots, before the new nodes'
+  // connectors start.
+  std::function<void(const placement& grown_to)> grown;
 };
 
 // One peer's link as this node sees it, for the cluster status endpoint.

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/clock.hpp"
 #include "common/log.hpp"
 
 namespace myelin::runtime {
@@ -32,11 +33,6 @@ constexpr auto max_retry = 5s;
 constexpr auto ping_after = 1s;        // a quiet connection is probed this often
 constexpr int poll_slice_ms = 200;     // how soon the subscriber notices stop()
 constexpr size_t max_batch = 512;      // PUBLISHes pipelined per round trip
-
-int64_t unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 struct context_deleter {
   void operator()(redisContext* c) const { redisFree(c); }
@@ -139,7 +135,7 @@ struct redis_bus::impl {
       last_error = std::string(role) + ": " + error;
     }
     if (current == next) return;
-    changed_ms = unix_ms();
+    changed_ms = now_ms();
     if (up)
       log.info(current == phase::starting ? "redis fan-out connected" : "redis fan-out restored",
                {{"role", role}, {"address", settings.address()}, {"channel", settings.channel}});
