@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <fstream>
+#include <functional>
 #include <set>
 #include <sstream>
 
@@ -132,6 +133,43 @@ void read_assignment(checker& c, const YAML::Node& n, const std::string& group, 
   out.push_back(a);
 }
 
+// A mapping of named fields (tls:, redis:): each string field takes a non-empty scalar
+// ("SECTION.KEY must be `requirement`" otherwise); `other` may take a key that is not a string field
+// (it returns whether it knew the key); any other key is reported with the `expected` list.
+void read_fields(checker& c, const YAML::Node& m, const std::string& section,
+                 std::initializer_list<std::pair<std::string_view, std::string*>> strings,
+                 const std::string& requirement, const std::string& expected,
+                 const std::function<bool(const std::string&, const YAML::Node&)>& other = {}) {
+  for (auto f : m) {
+    auto k = key_of(c, f.first);
+    std::string* field = nullptr;
+    for (const auto& [name, target] : strings)
+      if (k == name) field = target;
+    if (!field) {
+      if (!other || !other(k, f.second))
+        c.fail(f.first, section + ": unknown key '" + k + "' (expected " + expected + ")");
+    } else if (!f.second.IsScalar() || f.second.Scalar().empty()) {
+      c.fail(f.second, section + "." + k + " must be " + requirement);
+    } else {
+      *field = f.second.Scalar();
+    }
+  }
+}
+
+// tls: {certificate, key, ca}, optional passphrase.
+void read_tls(checker& c, const YAML::Node& t, link_tls& out) {
+  if (!t.IsMap()) {
+    c.fail(t, "'tls' must be a mapping with certificate, key and ca");
+    return;
+  }
+  read_fields(c, t, "tls",
+              {{"certificate", &out.certificate}, {"key", &out.key}, {"ca", &out.ca}, {"passphrase", &out.passphrase}},
+              "a path", "certificate, key, ca, passphrase");
+  if (out.certificate.empty() || out.key.empty() || out.ca.empty())
+    c.fail(t, "tls needs certificate, key and ca (every node presents its certificate and checks its peers' "
+              "against the ca: mutual TLS)");
+}
+
 // redis: {path} or {host, port}, optional password and channel.
 void read_redis(checker& c, const YAML::Node& r, redis_settings& out) {
   if (!r.IsMap()) {
@@ -139,26 +177,19 @@ void read_redis(checker& c, const YAML::Node& r, redis_settings& out) {
     return;
   }
   bool has_port = false;
-  for (auto f : r) {
-    auto k = key_of(c, f.first);
-    if (k == "port") {
-      try {
-        out.port = f.second.as<uint16_t>();
-        has_port = out.port != 0;
-      } catch (const YAML::Exception&) {
-      }
-      if (!has_port) c.fail(f.second, "redis.port must be a port number (1-65535)");
-      continue;
-    }
-    std::string* field = k == "path"       ? &out.path
-                         : k == "host"     ? &out.host
-                         : k == "password" ? &out.password
-                         : k == "channel"  ? &out.channel
-                                           : nullptr;
-    if (!field) c.fail(f.first, "redis: unknown key '" + k + "' (expected path, host, port, password, channel)");
-    else if (!f.second.IsScalar() || f.second.Scalar().empty()) c.fail(f.second, "redis." + k + " must be a non-empty string");
-    else *field = f.second.Scalar();
-  }
+  read_fields(c, r, "redis",
+              {{"path", &out.path}, {"host", &out.host}, {"password", &out.password}, {"channel", &out.channel}},
+              "a non-empty string", "path, host, port, password, channel",
+              [&](const std::string& k, const YAML::Node& v) {
+                if (k != "port") return false;
+                try {
+                  out.port = v.as<uint16_t>();
+                  has_port = out.port != 0;
+                } catch (const YAML::Exception&) {
+                }
+                if (!has_port) c.fail(v, "redis.port must be a port number (1-65535)");
+                return true;
+              });
   if (!out.path.empty() && (!out.host.empty() || has_port))
     c.fail(r, "redis: give either path (a unix socket) or host and port, not both");
   else if (out.path.empty() && (out.host.empty() || !has_port))
@@ -202,27 +233,7 @@ placement parse_checked(const std::string& yaml_text, const std::string& origin)
     if (s.IsScalar()) p.shared_secret = s.Scalar();
     else c.fail(s, "'shared_secret' must be a string");
   }
-  if (auto t = root["tls"]) {
-    if (!t.IsMap()) {
-      c.fail(t, "'tls' must be a mapping with certificate, key and ca");
-    } else {
-      for (auto f : t) {
-        auto k = key_of(c, f.first);
-        std::string* field = k == "certificate" ? &p.tls.certificate
-                             : k == "key"       ? &p.tls.key
-                             : k == "ca"        ? &p.tls.ca
-                             : k == "passphrase" ? &p.tls.passphrase
-                                                 : nullptr;
-        if (!field) c.fail(f.first, "tls: unknown key '" + k + "' (expected certificate, key, ca, passphrase)");
-        else if (!f.second.IsScalar() || f.second.Scalar().empty()) c.fail(f.second, "tls." + k + " must be a path");
-        else *field = f.second.Scalar();
-      }
-      if (p.tls.certificate.empty() || p.tls.key.empty() || p.tls.ca.empty())
-        c.fail(t, "tls needs certificate, key and ca (every node presents its certificate and checks its peers' "
-                  "against the ca: mutual TLS)");
-    }
-  }
-
+  if (auto t = root["tls"]) read_tls(c, t, p.tls);
   if (auto r = root["redis"]) read_redis(c, r, p.redis);
 
   auto nodes = root["nodes"];
