@@ -2,11 +2,10 @@
 // open_database() choosing a backend, and the text helpers both backends share (backend.hpp).
 #include "storage/database.hpp"
 
-#include "common/metrics.hpp"
-
 #include <charconv>
 #include <cmath>
 
+#include "common/metrics.hpp"
 #include "storage/backend.hpp"
 
 namespace myelin::storage {

@@ -39,6 +39,20 @@ user_entry user_from(const row& r) {
                     r.opt_text(6), r.opt_text(7), r.opt_int(8)};
 }
 
+// One page of an admin list, and how many rows match in all: `count_sql` and `select_sql` both
+// end where `where` goes; rows come in `order` (ascending or descending), from `from`, `limit` of them.
+template <class Each>
+int64_t select_page(connection& c, const std::string& count_sql, const std::string& select_sql,
+                    const std::string& where, const sql_params& params, const std::string& order, bool descending,
+                    int64_t limit, int64_t from, Each&& each) {
+  auto total = c.exec(count_sql + where, params);
+  auto r = c.exec(select_sql + where + " ORDER BY " + order + (descending ? " DESC" : " ASC") + " LIMIT " +
+                      std::to_string(limit) + " OFFSET " + std::to_string(from),
+                  params);
+  for (size_t i = 0; i < r.size(); ++i) each(r[i]);
+  return total.empty() ? 0 : total[0].as_int(0);
+}
+
 } // namespace
 
 user_page list_users(connection& c, const user_filter& f) {
@@ -57,12 +71,9 @@ user_page list_users(connection& c, const user_filter& f) {
     where += " AND (lower(u.user_id) LIKE " + p + " ESCAPE '\\' OR lower(p.displayname) LIKE " + p + " ESCAPE '\\')";
   }
   user_page page;
-  auto total = c.exec("SELECT COUNT(*) FROM users u LEFT JOIN profiles p ON p.user_id = u.user_id " + where, params);
-  page.total = total.empty() ? 0 : total[0].as_int(0);
-  auto r = c.exec(std::string(user_select) + where + " ORDER BY u.user_id " + (f.descending ? "DESC" : "ASC") +
-                      " LIMIT " + std::to_string(f.limit) + " OFFSET " + std::to_string(f.from),
-                  params);
-  for (size_t i = 0; i < r.size(); ++i) page.users.push_back(user_from(r[i]));
+  page.total = select_page(c, "SELECT COUNT(*) FROM users u LEFT JOIN profiles p ON p.user_id = u.user_id ",
+                           user_select, where, params, "u.user_id", f.descending, f.limit, f.from,
+                           [&](const row& r) { page.users.push_back(user_from(r)); });
   return page;
 }
 
@@ -213,12 +224,9 @@ report_page list_event_reports(connection& c, const report_filter& f) {
     where += " AND lower(r.room_id) LIKE $" + std::to_string(params.size()) + " ESCAPE '\\'";
   }
   report_page page;
-  auto total = c.exec("SELECT COUNT(*) FROM event_reports r " + where, params);
-  page.total = total.empty() ? 0 : total[0].as_int(0);
-  auto r = c.exec(std::string(report_select) + where + " ORDER BY r.id " + (f.newest_first ? "DESC" : "ASC") +
-                      " LIMIT " + std::to_string(f.limit) + " OFFSET " + std::to_string(f.from),
-                  params);
-  for (size_t i = 0; i < r.size(); ++i) page.reports.push_back(report_from(r[i]));
+  page.total = select_page(c, "SELECT COUNT(*) FROM event_reports r ", report_select, where, params, "r.id",
+                           f.newest_first, f.limit, f.from,
+                           [&](const row& r) { page.reports.push_back(report_from(r)); });
   return page;
 }
 
