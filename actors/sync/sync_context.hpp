@@ -44,6 +44,9 @@ struct timeline_result {
 timeline_result load_timeline(sync_context& s, const std::string& room_id, const storage::room_sync::window& w,
                               size_t limit);
 
+// The window narrowed to end at `last` (a leave): nothing after the user left is shown.
+storage::room_sync::window ending_at(const storage::room_sync::window& w, const storage::events::event_row& last);
+
 struct member_summary {
   int64_t joined = 0, invited = 0;
   std::vector<std::string> heroes;  // up to 5 joined or invited members other than the viewer

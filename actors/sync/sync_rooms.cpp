@@ -43,15 +43,14 @@ json::object stripped(const event_row& e) {
   return out;
 }
 
-// The window narrowed to end at `last` (a leave): nothing after the user left is shown.
+} // namespace
+
 window ending_at(const window& w, const event_row& last) {
   window out = w;
   for (auto& [persister, range] : out.by_persister)
     if (persister == last.persister) range.second = std::min(range.second, last.stream_ordering);
   return out;
 }
-
-} // namespace
 
 timeline_result load_timeline(sync_context& s, const std::string& room_id, const window& w, size_t limit) {
   const auto& f = s.filter.room.timeline;

@@ -1,6 +1,7 @@
 #include "storage/tables/accounts.hpp"
 
 #include "common/clock.hpp"
+#include "storage/tables/sliding_sync.hpp"
 
 namespace myelin::storage::accounts {
 
@@ -103,6 +104,7 @@ std::vector<std::string> delete_devices(connection& c, const std::string& user_i
     auto r = c.exec("DELETE FROM devices WHERE user_id = $1 AND device_id = $2", {user_id, d});
     if (r.affected_rows() > 0) deleted.push_back(d);
     c.exec("DELETE FROM dehydrated_devices WHERE user_id = $1 AND device_id = $2", {user_id, d});
+    sliding_sync::forget_device(c, user_id, d);
   }
   return deleted;
 }

@@ -1,5 +1,7 @@
 #include "storage/tables/sliding_sync.hpp"
 
+#include <boost/json.hpp>
+
 #include "storage/tables/in_list.hpp"
 
 namespace myelin::storage::sliding_sync {
@@ -45,19 +47,50 @@ room_state_contents state_of_user_rooms(connection& c, const std::string& user_i
   return out;
 }
 
+namespace {
+
+// lazy_members column: a JSON array of user ids.
+std::string lazy_text(const std::set<std::string>& users) {
+  boost::json::array a;
+  for (const auto& u : users) a.emplace_back(u);
+  return boost::json::serialize(a);
+}
+
+std::set<std::string> lazy_set(const std::string& text) {
+  std::set<std::string> out;
+  boost::system::error_code ec;
+  auto v = boost::json::parse(text, ec);
+  if (ec || !v.is_array()) return out;  // written by us; a damaged value costs resending members
+  for (const auto& u : v.as_array())
+    if (u.is_string()) out.emplace(u.as_string());
+  return out;
+}
+
+constexpr int64_t touch_interval_ms = 3600 * 1000;
+
+} // namespace
+
 std::optional<connection_state> load(connection& c, const std::string& user_id, const std::string& device_id,
-                                     const std::string& conn_id, int64_t position_id) {
-  auto r = c.exec("SELECT p.connection_id, p.lists FROM sliding_sync_positions p JOIN sliding_sync_connections k "
-                  "ON k.id = p.connection_id WHERE p.id = $1 AND k.user_id = $2 AND k.device_id = $3 AND k.conn_id = $4",
+                                     const std::string& conn_id, int64_t position_id, int64_t now_ms) {
+  auto r = c.exec("SELECT p.connection_id, p.lists, k.last_used_ts FROM sliding_sync_positions p "
+                  "JOIN sliding_sync_connections k ON k.id = p.connection_id "
+                  "WHERE p.id = $1 AND k.user_id = $2 AND k.device_id = $3 AND k.conn_id = $4",
                   {position_id, user_id, device_id, conn_id});
   if (r.size() == 0) return std::nullopt;
+  int64_t last_used = r[0].as_int(2);
+  if (now_ms - last_used > connection_max_idle_ms) return std::nullopt;
   connection_state s;
   s.connection_id = r[0].as_int(0);
   s.position_id = position_id;
   s.lists = r[0].as_text(1);
-  auto rooms = c.exec("SELECT room_id, sent_token, config FROM sliding_sync_connection_rooms WHERE position_id = $1",
+  if (now_ms - last_used > touch_interval_ms)
+    c.exec("UPDATE sliding_sync_connections SET last_used_ts = $2 WHERE id = $1", {s.connection_id, now_ms});
+  auto rooms = c.exec("SELECT room_id, sent_token, config, timeline_limit, lazy_members "
+                      "FROM sliding_sync_connection_rooms WHERE position_id = $1",
                       {position_id});
-  for (size_t i = 0; i < rooms.size(); ++i) s.rooms[rooms[i].as_text(0)] = {rooms[i].as_text(1), rooms[i].as_text(2)};
+  for (size_t i = 0; i < rooms.size(); ++i)
+    s.rooms[rooms[i].as_text(0)] = {rooms[i].as_text(1), rooms[i].as_text(2), rooms[i].as_int(3),
+                                    lazy_set(rooms[i].as_text(4))};
   return s;
 }
 
@@ -70,18 +103,21 @@ void delete_positions(connection& c, const std::string& where, const sql_params&
   c.exec("DELETE FROM sliding_sync_positions WHERE " + where, params);
 }
 
+// Connections matching `where` (over sliding_sync_connections) with their positions and rooms.
+void delete_connections(connection& c, const std::string& where, const sql_params& params) {
+  delete_positions(c, "connection_id IN (SELECT id FROM sliding_sync_connections WHERE " + where + ")", params);
+  c.exec("DELETE FROM sliding_sync_connections WHERE " + where, params);
+}
+
 } // namespace
 
 int64_t open(connection& c, const std::string& user_id, const std::string& device_id, const std::string& conn_id,
              int64_t now_ms) {
-  auto old = c.exec("SELECT id FROM sliding_sync_connections WHERE user_id = $1 AND device_id = $2 AND conn_id = $3",
-                    {user_id, device_id, conn_id});
-  if (old.size() > 0) {
-    delete_positions(c, "connection_id = $1", {old[0].as_int(0)});
-    c.exec("DELETE FROM sliding_sync_connections WHERE id = $1", {old[0].as_int(0)});
-  }
-  auto r = c.exec("INSERT INTO sliding_sync_connections (user_id, device_id, conn_id, created_ts) "
-                  "VALUES ($1, $2, $3, $4) RETURNING id",
+  delete_connections(c, "user_id = $1 AND device_id = $2 AND conn_id = $3", {user_id, device_id, conn_id});
+  // Opening is rare (a client starting over), so it also sweeps the server's idle connections.
+  delete_connections(c, "last_used_ts < $1", {now_ms - connection_max_idle_ms});
+  auto r = c.exec("INSERT INTO sliding_sync_connections (user_id, device_id, conn_id, created_ts, last_used_ts) "
+                  "VALUES ($1, $2, $3, $4, $4) RETURNING id",
                   {user_id, device_id, conn_id, now_ms});
   return r[0].as_int(0);
 }
@@ -92,10 +128,15 @@ int64_t save(connection& c, int64_t connection_id, int64_t keep, const std::stri
                   {connection_id, now_ms, lists});
   int64_t id = r[0].as_int(0);
   for (const auto& [room_id, e] : rooms)
-    c.exec("INSERT INTO sliding_sync_connection_rooms (position_id, room_id, sent_token, config) VALUES ($1, $2, $3, $4)",
-           {id, room_id, e.sent_token, e.config});
+    c.exec("INSERT INTO sliding_sync_connection_rooms (position_id, room_id, sent_token, config, timeline_limit, "
+           "lazy_members) VALUES ($1, $2, $3, $4, $5, $6)",
+           {id, room_id, e.sent_token, e.config, e.timeline_limit, lazy_text(e.lazy_members)});
   delete_positions(c, "connection_id = $1 AND id <> $2 AND id <> $3", {connection_id, keep, id});
   return id;
+}
+
+void forget_device(connection& c, const std::string& user_id, const std::string& device_id) {
+  delete_connections(c, "user_id = $1 AND device_id = $2", {user_id, device_id});
 }
 
 } // namespace myelin::storage::sliding_sync

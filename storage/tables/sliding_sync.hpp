@@ -3,6 +3,7 @@
 #pragma once
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,8 @@ room_state_contents state_of_user_rooms(connection& c, const std::string& user_i
 struct room_entry {
   std::string sent_token;  // the sync token the client has the room up to; "" = the position's own
   std::string config;      // protocol::sliding::room_config::key() it was sent with
+  int64_t timeline_limit = 0;            // the timeline_limit it was last sent with
+  std::set<std::string> lazy_members;    // users whose member event was sent for `$LAZY`
   bool operator==(const room_entry&) const = default;
 };
 
@@ -35,12 +38,17 @@ struct connection_state {
   std::map<std::string, room_entry> rooms;
 };
 
-// The state at `position_id` if that position belongs to this (user, device, conn_id); nullopt
-// when unknown (never issued, pruned, or another connection's).
-std::optional<connection_state> load(connection& c, const std::string& user_id, const std::string& device_id,
-                                     const std::string& conn_id, int64_t position_id);
+// How long an unused connection is kept: its `pos` is unknown afterwards (Synapse: a week).
+constexpr int64_t connection_max_idle_ms = 7LL * 24 * 3600 * 1000;
 
-// A fresh connection for the key, replacing any earlier one and its positions. Returns its id.
+// The state at `position_id` if that position belongs to this (user, device, conn_id); nullopt
+// when unknown (never issued, pruned, another connection's, or the connection was idle longer than
+// connection_max_idle_ms). Marks the connection used (at most one write an hour).
+std::optional<connection_state> load(connection& c, const std::string& user_id, const std::string& device_id,
+                                     const std::string& conn_id, int64_t position_id, int64_t now_ms);
+
+// A fresh connection for the key, replacing any earlier one and its positions; connections of any
+// user idle longer than connection_max_idle_ms go too. Returns its id.
 int64_t open(connection& c, const std::string& user_id, const std::string& device_id, const std::string& conn_id,
              int64_t now_ms);
 
@@ -48,5 +56,8 @@ int64_t open(connection& c, const std::string& user_id, const std::string& devic
 // the request came from, so a retried request still finds it). Returns the new position's id.
 int64_t save(connection& c, int64_t connection_id, int64_t keep, const std::string& lists,
              const std::map<std::string, room_entry>& rooms, int64_t now_ms);
+
+// Every connection of a device (it was deleted or logged out): nothing can use them any more.
+void forget_device(connection& c, const std::string& user_id, const std::string& device_id);
 
 } // namespace myelin::storage::sliding_sync

@@ -2,7 +2,8 @@
 required_state ($LAZY, $ME, wildcards), room subscriptions, incremental answers after messages,
 state changes and invites, the extensions (to_device with since, e2ee, account_data, receipts,
 typing), pos handling (unknown or superseded pos → M_UNKNOWN_POS), bad bodies, a long-poll woken by
-a message, and another user's rooms never showing."""
+a message, another user's rooms never showing, left and kicked rooms' final entries, timelines
+back-filled when timeline_limit grows, and `$LAZY` members sent once per connection."""
 import json
 import threading
 import time
@@ -299,6 +300,143 @@ class SlidingSync(RoomClient, ServerTestCase):
         ext["receipts"] = {"enabled": True, "lists": ["nope"]}
         scoped = self.ss(me, body)["extensions"]
         self.assertEqual(scoped["receipts"]["rooms"], {})
+
+    def memberships_in(self, room_body):
+        return [(e["state_key"], e["content"]["membership"]) for e in room_body.get("timeline", [])
+                if e["type"] == "m.room.member"]
+
+    def test_left_and_kicked_rooms(self):
+        me, bob = self.fresh_user("a"), self.fresh_user("b")
+        mine = self.create(me, name="mine")
+        left = self.create(me, name="to leave")
+        kicked = self.create(bob, name="bob's", preset="public_chat")
+        self.join(me, kicked)
+        body = self.list_body(limit=5)
+        first = self.ss(me, body)
+        self.assertEqual(first["lists"]["all"]["count"], 3)
+        # Leaving: the room's final entry ends with the leave, then it drops out of the list.
+        self.send(me, left, "last words")
+        self.leave(me, left)
+        upd = self.ss(me, body, pos=first["pos"])
+        self.assertEqual(upd["lists"]["all"]["count"], 3)
+        final = upd["rooms"][left]
+        self.assertNotIn("initial", final)
+        self.assertEqual(self.bodies(final), ["last words"])
+        self.assertEqual(self.memberships_in(final)[-1], (self.uid(me), "leave"))
+        upd = self.ss(me, body, pos=upd["pos"])
+        self.assertEqual(upd["lists"]["all"]["count"], 2)
+        self.assertNotIn(left, upd["rooms"])
+        # A kick: the final entry ends with it and nothing later shows; the room stays listed.
+        r = self.server.post(f"{V3}/rooms/{q(kicked)}/kick", {"user_id": self.uid(me), "reason": "bye"},
+                             token=self.tok(bob))
+        self.assertEqual(r.status, 200, r)
+        self.send(bob, kicked, "said behind your back")
+        self.put_state(bob, kicked, "m.room.name", {"name": "renamed after"})
+        upd = self.ss(me, body, pos=upd["pos"])
+        final = upd["rooms"][kicked]
+        self.assertEqual(self.memberships_in(final), [(self.uid(me), "leave")])
+        self.assertEqual(self.bodies(final), [])
+        self.assertEqual(upd["lists"]["all"]["count"], 2)
+        self.send(bob, kicked, "more gossip")
+        quiet = self.ss(me, body, pos=upd["pos"])
+        self.assertNotIn(kicked, quiet["rooms"])
+        self.assertEqual(quiet["lists"]["all"]["count"], 2)
+        # A new connection lists the kicked room (as of the kick), not the one left by choice.
+        fresh = self.ss(me, body)
+        self.assertEqual(set(fresh["rooms"]), {mine, kicked})
+        k = fresh["rooms"][kicked]
+        self.assertEqual(k["name"], "bob's")
+        self.assertEqual(self.memberships_in(k)[-1], (self.uid(me), "leave"))
+        self.assertNotIn("said behind your back", self.bodies(k))
+        # Forgetting it removes it.
+        self.assertEqual(self.server.post(f"{V3}/rooms/{q(kicked)}/forget", {}, token=self.tok(me)).status, 200)
+        self.assertEqual(set(self.ss(me, body)["rooms"]), {mine})
+
+    def test_timeline_limit_growth_backfills(self):
+        me = self.fresh_user("a")
+        room = self.create(me, name="history")
+        for i in range(5):
+            self.send(me, room, f"m{i}")
+        first = self.ss(me, self.list_body(limit=1))
+        self.assertEqual(self.bodies(first["rooms"][room]), ["m4"])
+        # A larger limit later: the newest events again, as many as asked, flagged, none live.
+        grown = self.ss(me, self.list_body(limit=3), pos=first["pos"])
+        r = grown["rooms"][room]
+        self.assertTrue(r["unstable_expanded_timeline"])
+        self.assertNotIn("initial", r)
+        self.assertEqual(self.bodies(r), ["m2", "m3", "m4"])
+        self.assertEqual(r["num_live"], 0)
+        # Same limit afterwards: only new events.
+        self.send(me, room, "m5")
+        nxt = self.ss(me, self.list_body(limit=3), pos=grown["pos"])
+        r = nxt["rooms"][room]
+        self.assertNotIn("unstable_expanded_timeline", r)
+        self.assertEqual(self.bodies(r), ["m5"])
+        self.assertEqual(r["num_live"], 1)
+        # Growing while new events came: the new ones count as live.
+        self.send(me, room, "m6")
+        more = self.ss(me, self.list_body(limit=5), pos=nxt["pos"])
+        r = more["rooms"][room]
+        self.assertTrue(r["unstable_expanded_timeline"])
+        self.assertEqual(self.bodies(r), ["m2", "m3", "m4", "m5", "m6"])
+        self.assertEqual(r["num_live"], 1)
+
+    def test_lazy_members_sent_once_per_connection(self):
+        me, bob, carol = self.fresh_user("a"), self.fresh_user("b"), self.fresh_user("c")
+        room = self.create(me, name="lazy", preset="public_chat")
+        self.join(bob, room)
+        self.join(carol, room)
+        self.send(bob, room, "one")
+        body = self.list_body(limit=1, required_state=[["m.room.member", "$LAZY"]])
+
+        def members(r):
+            return {e["state_key"] for e in r["rooms"][room].get("required_state", [])
+                    if e["type"] == "m.room.member"}
+
+        first = self.ss(me, body)
+        self.assertEqual(members(first), {self.uid(bob)})
+        self.send(bob, room, "two")
+        upd = self.ss(me, body, pos=first["pos"])
+        self.assertEqual(self.bodies(upd["rooms"][room]), ["two"])
+        self.assertEqual(members(upd), set())  # bob's member event is known to the connection
+        self.send(carol, room, "three")
+        before_carol = upd["pos"]
+        upd = self.ss(me, body, pos=before_carol)
+        self.assertEqual(members(upd), {self.uid(carol)})
+        # A retry of the position the client came from: it lacked carol, so she is sent again.
+        upd = self.ss(me, body, pos=before_carol)
+        self.assertEqual(members(upd), {self.uid(carol)})
+        # A member already sent changes (new display name): sent again though carol sends the message.
+        r = self.server.put(f"{V3}/rooms/{q(room)}/state/m.room.member/{q(self.uid(bob))}",
+                            {"membership": "join", "displayname": "Bobby"}, token=self.tok(bob))
+        self.assertEqual(r.status, 200, r)
+        self.send(carol, room, "four")
+        upd = self.ss(me, body, pos=upd["pos"])
+        changed = [e for e in upd["rooms"][room]["required_state"] if e["type"] == "m.room.member"]
+        self.assertEqual([(e["state_key"], e["content"].get("displayname")) for e in changed],
+                         [(self.uid(bob), "Bobby")])
+        # A new connection starts from nothing.
+        self.assertEqual(members(self.ss(me, body)), {self.uid(carol)})
+
+    def test_no_receipts_or_typing_for_rooms_not_joined(self):
+        me, bob = self.fresh_user("a"), self.fresh_user("b")
+        room = self.create(bob, name="invite only")
+        ev = self.send(bob, room, "read by bob")
+        self.invite(bob, room, me)
+        self.assertEqual(self.server.post(f"{V3}/rooms/{q(room)}/receipt/m.read/{q(ev)}", {},
+                                          token=self.tok(bob)).status, 200)
+        self.assertEqual(self.server.put(f"{V3}/rooms/{q(room)}/typing/{q(self.uid(bob))}",
+                                         {"typing": True, "timeout": 30000}, token=self.tok(bob)).status, 200)
+        body = self.list_body(extensions={"receipts": {"enabled": True}, "typing": {"enabled": True}})
+        r = self.ss(me, body)
+        self.assertIn("invite_state", r["rooms"][room])
+        self.assertEqual(r["extensions"]["receipts"]["rooms"], {})
+        self.assertEqual(r["extensions"]["typing"]["rooms"], {})
+        # Once joined, they show.
+        self.join(me, room)
+        upd = self.ss(me, body, pos=r["pos"])
+        self.assertIn(room, upd["extensions"]["receipts"]["rooms"])
+        self.assertIn(room, upd["extensions"]["typing"]["rooms"])
 
 
 if __name__ == "__main__":

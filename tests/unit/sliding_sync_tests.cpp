@@ -1,10 +1,14 @@
 // protocol/sliding_sync: request parsing (shapes → M_BAD_JSON, values → M_INVALID_PARAM), the pos
-// token, required_state matching and extension scopes.
+// token, required_state matching and extension scopes; storage/tables/sliding_sync: the connection
+// state on both engines (what a position remembers, idle expiry, deleted devices).
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include "protocol/errors.hpp"
 #include "protocol/sliding_sync.hpp"
+#include "storage/tables/accounts.hpp"
+#include "storage/tables/sliding_sync.hpp"
+#include "storage_fixture.hpp"
 
 using namespace myelin::protocol;
 using namespace myelin::protocol::sliding;
@@ -117,6 +121,48 @@ BOOST_AUTO_TEST_CASE(required_state_patterns) {
   // Config keys ignore order and duplicates, so a re-sent identical config is not a change.
   room_config a{.required_state = {{"b", ""}, {"a", ""}}}, b{.required_state = {{"a", ""}, {"b", ""}, {"a", ""}}};
   BOOST_TEST(a.key() == b.key());
+}
+
+BOOST_AUTO_TEST_CASE(connection_state_round_trip_expiry_and_devices) {
+  namespace store = myelin::storage::sliding_sync;
+  myelin::test::for_each_backend([](myelin::storage::database& db, myelin::storage::dialect) {
+    const int64_t t0 = 1'000'000'000'000;
+    const int64_t day = 24 * 3600 * 1000;
+    auto c = db.acquire();
+    int64_t conn = store::open(*c, "@a:hs", "DEV", "main", t0);
+    std::map<std::string, store::room_entry> rooms{{"!r:hs", {"", "[]", 5, {"@b:hs", "@c:hs"}}},
+                                                   {"!s:hs", {"s1_x", "[[\"*\",\"*\"]]", 0, {}}}};
+    int64_t p1 = store::save(*c, conn, 0, R"({"all":2})", rooms, t0);
+    auto loaded = store::load(*c, "@a:hs", "DEV", "main", p1, t0 + 1000);
+    BOOST_REQUIRE(loaded);
+    BOOST_TEST(loaded->lists == R"({"all":2})");
+    BOOST_TEST((loaded->rooms == rooms));  // timeline limit and $LAZY members survive
+    // Another device, conn_id or user does not own the position.
+    BOOST_TEST(!store::load(*c, "@a:hs", "OTHER", "main", p1, t0));
+    BOOST_TEST(!store::load(*c, "@a:hs", "DEV", "other", p1, t0));
+    BOOST_TEST(!store::load(*c, "@b:hs", "DEV", "main", p1, t0));
+
+    // Used within the week: still there (and marked used, so the week starts again).
+    BOOST_TEST(store::load(*c, "@a:hs", "DEV", "main", p1, t0 + 6 * day).has_value());
+    BOOST_TEST(store::load(*c, "@a:hs", "DEV", "main", p1, t0 + 12 * day).has_value());
+    // Idle for more than a week: unknown.
+    BOOST_TEST(!store::load(*c, "@a:hs", "DEV", "main", p1, t0 + 20 * day));
+    // Opening any connection sweeps idle ones server-wide.
+    store::open(*c, "@z:hs", "ZZ", "main", t0 + 20 * day);
+    BOOST_TEST(myelin::test::count(*c, "SELECT COUNT(*) FROM sliding_sync_connections WHERE user_id = '@a:hs'") == 0);
+    BOOST_TEST(myelin::test::count(*c, "SELECT COUNT(*) FROM sliding_sync_connection_rooms") == 0);
+
+    // Deleting a device drops its connections, not other devices'.
+    int64_t mine = store::open(*c, "@a:hs", "DEV", "main", t0 + 21 * day);
+    int64_t p2 = store::save(*c, mine, 0, "{}", rooms, t0 + 21 * day);
+    int64_t theirs = store::open(*c, "@a:hs", "DEV2", "main", t0 + 21 * day);
+    int64_t p3 = store::save(*c, theirs, 0, "{}", rooms, t0 + 21 * day);
+    myelin::storage::accounts::delete_devices(*c, "@a:hs", {"DEV"});
+    BOOST_TEST(!store::load(*c, "@a:hs", "DEV", "main", p2, t0 + 21 * day));
+    BOOST_TEST(store::load(*c, "@a:hs", "DEV2", "main", p3, t0 + 21 * day).has_value());
+    BOOST_TEST(myelin::test::count(*c, "SELECT COUNT(*) FROM sliding_sync_connection_rooms WHERE position_id = " +
+                                           std::to_string(p2)) == 0);
+  });
 }
 
 BOOST_AUTO_TEST_SUITE_END()

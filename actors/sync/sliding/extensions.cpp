@@ -19,11 +19,14 @@ struct scoped_rooms {
   std::vector<std::string> initial, known;
 };
 
-scoped_rooms rooms_in_scope(const ss::extension_scope& scope, const extension_rooms& r) {
+// `joined_only`: leave out rooms the user is not in (invited, knocking, left), whose receipts and
+// typing they may not see.
+scoped_rooms rooms_in_scope(const ss::extension_scope& scope, const extension_rooms& r, bool joined_only) {
   scoped_rooms out;
   std::set<std::string> all;
   for (const auto& [room_id, _] : r.lists.configs) all.insert(room_id);
   for (const auto& room_id : all) {
+    if (joined_only && !r.joined.count(room_id)) continue;
     static const std::vector<std::string> none;
     auto lists = r.lists.in_range.find(room_id);
     if (!scope.covers(room_id, lists == r.lists.in_range.end() ? none : lists->second, r.lists.subscribed.count(room_id)))
@@ -72,7 +75,7 @@ std::map<std::string, json::array> account_data_events(sync_context& s, const st
 
 json::object account_data(sliding_context& x, const extension_rooms& r, bool& any) {
   auto& s = x.s;
-  auto scoped = rooms_in_scope(x.request.account_data, r);
+  auto scoped = rooms_in_scope(x.request.account_data, r, /*joined_only=*/false);
   int64_t since = s.since_of("account_data");
   auto global = account_data_events(s, {""}, since);
   auto rooms = account_data_events(s, scoped.initial, 0);
@@ -86,7 +89,7 @@ json::object account_data(sliding_context& x, const extension_rooms& r, bool& an
 
 json::object receipts(sliding_context& x, const extension_rooms& r, bool& any) {
   auto& s = x.s;
-  auto scoped = rooms_in_scope(x.request.receipts, r);
+  auto scoped = rooms_in_scope(x.request.receipts, r, /*joined_only=*/true);
   std::vector<storage::receipts::receipt> found;
   if (!scoped.initial.empty()) found = storage::receipts::changed(s.c, scoped.initial, 0, s.upto_of("receipts"));
   if (!scoped.known.empty()) {
@@ -102,7 +105,7 @@ json::object receipts(sliding_context& x, const extension_rooms& r, bool& any) {
 
 json::object typing(sliding_context& x, const extension_rooms& r, bool& any) {
   auto& s = x.s;
-  auto scoped = rooms_in_scope(x.request.typing, r);
+  auto scoped = rooms_in_scope(x.request.typing, r, /*joined_only=*/true);
   json::object rooms;
   auto add = [&](const std::vector<std::string>& ids, int64_t since) {
     for (const auto& room_id : ids)

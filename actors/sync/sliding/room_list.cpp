@@ -109,6 +109,18 @@ bool passes(const ss::list_filters& f, const room_entry& r, const filter_state& 
   return true;
 }
 
+// Which memberships put a room in the lists (as Synapse): all but leave and ban, and of those a
+// kick (someone else's leave event) until the room is forgotten, and any leave or ban that happened
+// since `pos`, so the client gets the room's last events up to it.
+bool listed(const sliding_context& x, const membership& m, const std::set<std::string>& forgotten) {
+  if (m.membership == "join" || m.membership == "invite" || m.membership == "knock") return true;
+  if (m.membership != "leave" && m.membership != "ban") return false;
+  if (forgotten.count(m.room_id)) return false;
+  bool kicked = m.membership == "leave" && m.event.sender != x.s.viewer.user_id;
+  bool newly_left = x.pos && x.s.window.contains(m.event.persister, m.event.stream_ordering);
+  return kicked || newly_left;
+}
+
 } // namespace
 
 std::vector<room_entry> candidate_rooms(sliding_context& x, const std::vector<membership>& ms) {
@@ -116,10 +128,12 @@ std::vector<room_entry> candidate_rooms(sliding_context& x, const std::vector<me
   auto bumps = storage::sliding_sync::bump_stamps(s.c, s.viewer.user_id);
   auto dms = direct_rooms(s);
   std::vector<room_entry> out;
+  std::set<std::string> forgotten;
+  for (auto& room_id : storage::events::forgotten_rooms(s.c, s.viewer.user_id)) forgotten.insert(std::move(room_id));
   for (const auto& m : ms) {
-    if (m.membership != "join" && m.membership != "invite" && m.membership != "knock") continue;
     // A membership the token has not reached yet waits for the next answer.
     if (!s.everything.contains(m.event.persister, m.event.stream_ordering)) continue;
+    if (!listed(x, m, forgotten)) continue;
     if (m.membership == "invite" && s.ignored.count(m.event.sender)) continue;
     room_entry r{.m = &m};
     // Outside the room, the user's own membership is the newest thing they may see.

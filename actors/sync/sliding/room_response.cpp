@@ -74,41 +74,58 @@ json::array heroes_of(sync_context& s, const member_summary& members, int64_t gr
 
 } // namespace
 
-std::optional<json::object> room_response(sliding_context& x, const room_plan& p) {
+std::optional<json::object> room_response(sliding_context& x, const room_plan& p, std::set<std::string>& lazy_sent) {
   auto& s = x.s;
   const auto& m = *p.room->m;
   const auto& room_id = m.room_id;
-  storage::room_sync::window w = s.everything;
+  bool left = m.membership == "leave" || m.membership == "ban";
+  lazy_sent = p.lazy_sent;
+  // A left room shows nothing after the user's leave.
+  auto cap = [&](const storage::room_sync::window& w) { return left ? ending_at(w, m.event) : w; };
+  storage::room_sync::window everything = cap(s.everything);
+  storage::room_sync::window w = everything;
   bool initial = !p.since;
   if (!initial) {
-    w = rooms::events_window(&*p.since, s.upto);
+    w = cap(rooms::events_window(&*p.since, s.upto));
+    bool membership_changed = w.contains(m.event.persister, m.event.stream_ordering);
     // The membership changed since the room was sent (an invite accepted): start over.
-    if (w.contains(m.event.persister, m.event.stream_ordering)) {
+    if (membership_changed && !left) {
       initial = true;
-      w = s.everything;
+      w = everything;
     }
+    // Left before the room was last sent: the client has everything it may see.
+    if (left && !membership_changed) return std::nullopt;
   }
-  if (m.membership != "join") {
+  if (m.membership == "invite" || m.membership == "knock") {
     if (!initial) return std::nullopt;
     return invited_or_knocking(x, p);
   }
 
-  auto tl = load_timeline(s, room_id, w, static_cast<size_t>(p.config.timeline_limit));
-  auto last = storage::room_sync::last_in_window(s.c, room_id, s.everything);
+  auto limit = static_cast<size_t>(p.config.timeline_limit);
+  // A larger timeline_limit than the room was sent with back-fills the timeline.
+  bool expanded = !initial && p.sent_timeline_limit > 0 && p.config.timeline_limit > p.sent_timeline_limit;
+  auto tl = load_timeline(s, room_id, expanded ? everything : w, limit);
+  int64_t num_live = 0;
+  if (!initial)
+    for (const auto& e : tl.events) num_live += w.contains(e.persister, e.stream_ordering) ? 1 : 0;
+  auto last = storage::room_sync::last_in_window(s.c, room_id, everything);
   if (!last || !last->state_group) return std::nullopt;  // nothing of the room stored yet
   auto now = events::state_at_group(s.c, *last->state_group);
 
   // required_state: everything matching on first sight (or after a config change), otherwise the
-  // matching entries that changed since the room was sent, plus timeline senders for $LAZY.
+  // matching entries that changed since the room was sent. `$LAZY` adds the member event of each
+  // timeline sender once per connection (and again when it changes).
   bool full = initial || p.config_changed;
+  if (full) lazy_sent.clear();
   events::state_ids before;
   if (!full)
     if (auto then = storage::room_sync::last_in_window(s.c, room_id, rooms::events_window(nullptr, *p.since));
         then && then->state_group)
       before = events::state_at_group(s.c, *then->state_group);
-  std::vector<std::string> lazy;
-  if (ss::wants_lazy_members(p.config.required_state))
-    for (const auto& e : tl.events) lazy.push_back(e.sender);
+  bool lazy = ss::wants_lazy_members(p.config.required_state);
+  std::set<std::string> senders;
+  if (lazy)
+    for (const auto& e : tl.events) senders.insert(e.sender);
   bool name_changed = full, avatar_changed = full, members_changed = full;
   std::vector<std::string> ids;
   for (const auto& [key, id] : now) {
@@ -119,26 +136,36 @@ std::optional<json::object> room_response(sliding_context& x, const room_plan& p
       avatar_changed |= key.first == "m.room.avatar";
       members_changed |= key.first == "m.room.member";
     }
-    bool lazy_member = key.first == "m.room.member" && std::find(lazy.begin(), lazy.end(), key.second) != lazy.end();
-    if ((changed || lazy_member) &&
-        ss::state_matches(p.config.required_state, key.first, key.second, s.viewer.user_id, lazy))
+    bool member = key.first == "m.room.member";
+    bool sender = member && senders.count(key.second);
+    bool lazy_known = member && lazy_sent.count(key.second);
+    bool lazy_new = lazy && sender && !lazy_known;
+    bool lazy_changed = lazy && changed && (sender || lazy_known);
+    if (lazy_new || lazy_changed || (changed && ss::state_matches(p.config.required_state, key.first, key.second,
+                                                                  s.viewer.user_id, {})))
       ids.push_back(id);
   }
-  if (!initial && tl.events.empty() && ids.empty() && !p.config_changed && !p.unread_changed && !name_changed &&
-      !avatar_changed && !members_changed)
+  lazy_sent.insert(senders.begin(), senders.end());
+  if (!initial && !expanded && tl.events.empty() && ids.empty() && !p.config_changed && !p.unread_changed &&
+      !name_changed && !avatar_changed && !members_changed)
     return std::nullopt;
 
   json::object room;
   if (initial) room["initial"] = true;
+  if (expanded) room["unstable_expanded_timeline"] = true;
   room["bump_stamp"] = p.room->bump_stamp;
   room["required_state"] = s.format_events(events::get_events(s.c, ids));
   room["timeline"] = s.format_events(tl.events);
   room["limited"] = tl.limited;
-  room["num_live"] = initial ? 0 : static_cast<int64_t>(tl.events.size());
+  room["num_live"] = num_live;
   room["prev_batch"] = timeline::to_token(tl.events.empty() ? timeline::after(*last) : timeline::before(tl.events.front()));
   if (name_changed || avatar_changed) {
+    // As of the room's last event shown (a left room's name may have changed since).
+    std::vector<std::string> name_ids;
+    for (const char* type : {"m.room.name", "m.room.avatar"})
+      if (auto it = now.find({type, ""}); it != now.end()) name_ids.push_back(it->second);
     std::optional<std::string> name, avatar;
-    for (auto& e : events::current_state_of_types(s.c, room_id, {"m.room.name", "m.room.avatar"})) {
+    for (auto& e : events::get_events(s.c, name_ids)) {
       if (e.type == "m.room.name") name = content_string(e, "name");
       else avatar = content_string(e, "url");
     }

@@ -75,7 +75,7 @@ sync_outcome compute_sliding(runtime::handler_context& ctx, const api_request& r
   {
     auto conn = ctx.db.acquire();
     if (pos) {
-      next.prev = store::load(*conn, req.user_id, req.device_id, request.conn_id, pos->id);
+      next.prev = store::load(*conn, req.user_id, req.device_id, request.conn_id, pos->id, now_ms());
       if (!next.prev) throw unknown_pos();
     }
     sync_context s{.ctx = ctx,
@@ -95,7 +95,8 @@ sync_outcome compute_sliding(runtime::handler_context& ctx, const api_request& r
     std::map<std::string, const room_entry*> by_id;
     for (const auto& r : candidates) {
       by_id[r.m->room_id] = &r;
-      out.interest.room_ids.push_back(r.m->room_id);
+      // A left room shows nothing newer than the leave: its events need not wake the long-poll.
+      if (r.m->membership != "leave" && r.m->membership != "ban") out.interest.room_ids.push_back(r.m->room_id);
     }
     auto lists = select_rooms(x, candidates);
     auto receipts_moved = own_receipts_moved(s, lists);
@@ -104,11 +105,13 @@ sync_outcome compute_sliding(runtime::handler_context& ctx, const api_request& r
     // the new position's own token is later.
     const auto& prev = next.prev;
     if (prev)
-      for (const auto& [room_id, e] : prev->rooms)
-        next.rooms[room_id] = {e.sent_token.empty() ? protocol::format_sync_token(pos->token) : e.sent_token, e.config};
+      for (const auto& [room_id, e] : prev->rooms) {
+        auto& kept = next.rooms[room_id] = e;
+        if (kept.sent_token.empty()) kept.sent_token = protocol::format_sync_token(pos->token);
+      }
 
     json::object rooms;
-    std::set<std::string> initial;
+    std::set<std::string> initial, joined;
     for (const auto& [room_id, config] : lists.configs) {
       room_plan plan{.room = by_id.at(room_id), .config = config};
       if (prev)
@@ -116,13 +119,18 @@ sync_outcome compute_sliding(runtime::handler_context& ctx, const api_request& r
           plan.since = it->second.sent_token.empty() ? std::optional(pos->token)
                                                      : protocol::parse_sync_token(it->second.sent_token);
           plan.config_changed = it->second.config != config.key();
+          plan.sent_timeline_limit = it->second.timeline_limit;
+          plan.lazy_sent = it->second.lazy_members;
         }
       plan.unread_changed = receipts_moved.count(room_id) > 0;
-      if (auto r = room_response(x, plan)) {
+      if (plan.room->m->membership == "join") joined.insert(room_id);
+      std::set<std::string> lazy_sent;
+      if (auto r = room_response(x, plan, lazy_sent)) {
         if (r->contains("initial")) initial.insert(room_id);
         rooms[room_id] = std::move(*r);
       }
-      next.rooms[room_id] = {"", config.key()};  // the client has it up to this answer's token
+      // The client has it up to this answer's token ("").
+      next.rooms[room_id] = {"", config.key(), config.timeline_limit, std::move(lazy_sent)};
     }
     add_unread_counts(x, rooms);
 
@@ -133,7 +141,7 @@ sync_outcome compute_sliding(runtime::handler_context& ctx, const api_request& r
     }
     next.lists = json::serialize(counts);
     any = !rooms.empty() || !prev || next.lists != prev->lists;
-    auto ext = extensions(x, extension_rooms{lists, std::move(initial)}, any);
+    auto ext = extensions(x, extension_rooms{lists, std::move(initial), std::move(joined)}, any);
     next.write = any || !prev || next.rooms != prev->rooms;
 
     response["lists"] = std::move(lists_json);

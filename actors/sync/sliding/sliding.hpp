@@ -26,7 +26,8 @@ struct sliding_context {
   std::optional<ss::position> pos;  // null: a new connection
 };
 
-// A room the user may be shown in lists: joined, invited or knocking.
+// A room the user may be shown in lists: joined, invited or knocking; left when they were kicked
+// (until they forget it), or when they left since the request's `pos` (its final entry).
 struct room_entry {
   const storage::room_sync::membership* m = nullptr;
   int64_t bump_stamp = 0;
@@ -51,10 +52,14 @@ struct room_plan {
   ss::room_config config;
   std::optional<protocol::sync_token> since;  // null: initial
   bool config_changed = false;
-  bool unread_changed = false;  // the user's own read receipt moved
+  bool unread_changed = false;    // the user's own read receipt moved
+  int64_t sent_timeline_limit = 0;  // the limit it was last sent with (a larger one back-fills)
+  std::set<std::string> lazy_sent;  // members already sent for `$LAZY`
 };
-// The room's entry of `rooms`, or nullopt when nothing changed since `since`.
-std::optional<boost::json::object> room_response(sliding_context& x, const room_plan& p);
+// The room's entry of `rooms`, or nullopt when nothing changed since `since`. `lazy_sent` is what
+// the connection has of `$LAZY` members after this answer.
+std::optional<boost::json::object> room_response(sliding_context& x, const room_plan& p,
+                                                 std::set<std::string>& lazy_sent);
 // notification_count / highlight_count for the rooms about to be sent (one query).
 void add_unread_counts(sliding_context& x, boost::json::object& rooms);
 
@@ -64,6 +69,7 @@ void add_unread_counts(sliding_context& x, boost::json::object& rooms);
 struct extension_rooms {
   const list_result& lists;
   std::set<std::string> initial;  // rooms sent with initial: true in this answer
+  std::set<std::string> joined;   // receipts and typing are only for rooms the user is in
 };
 // The `extensions` object; sets `any` when something in it is new.
 boost::json::object extensions(sliding_context& x, const extension_rooms& rooms, bool& any);
