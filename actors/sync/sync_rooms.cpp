@@ -52,9 +52,13 @@ window ending_at(const window& w, const event_row& last) {
   return out;
 }
 
-timeline_result load_timeline(sync_context& s, const std::string& room_id, const window& w, size_t limit) {
+namespace {
+
+// One try at the newest `limit` events of the window from the newest `fetch` rows; nullopt when
+// the rows were not enough to fill the limit and more exist.
+std::optional<timeline_result> timeline_from(sync_context& s, const std::string& room_id, const window& w,
+                                             size_t limit, size_t fetch, bool last_try) {
   const auto& f = s.filter.room.timeline;
-  size_t fetch = limit * 2 + 10;
   auto rows = storage::room_sync::newest_in_window(s.c, room_id, w, fetch);
   timeline_result out;
   if (rows.empty()) return out;
@@ -67,10 +71,21 @@ timeline_result load_timeline(sync_context& s, const std::string& room_id, const
     bool ignored = !e.state_key && s.ignored.count(e.sender) && e.sender != s.viewer.user_id;
     if (!ignored && rooms::matches_filter(f, e)) out.events.push_back(std::move(e));
   }
+  if (out.events.size() < limit && capped && !last_try) return std::nullopt;
   // A gap: visible events were left out below the ones returned, or the fetch itself was cut.
   out.limited = taken_through < visible.size() || capped || (out.events.size() >= limit && visible.size() < rows.size());
   std::reverse(out.events.begin(), out.events.end());
   return out;
+}
+
+} // namespace
+
+timeline_result load_timeline(sync_context& s, const std::string& room_id, const window& w, size_t limit) {
+  // Most timelines are all visible and unfiltered: limit + 1 rows fill the limit and show whether
+  // there is more. Visibility costs a state lookup per state group, so only a timeline that hides
+  // or filters events reads the larger window.
+  if (auto quick = timeline_from(s, room_id, w, limit, limit + 1, /*last_try=*/false)) return std::move(*quick);
+  return *timeline_from(s, room_id, w, limit, limit * 2 + 10, /*last_try=*/true);
 }
 
 namespace {

@@ -15,6 +15,7 @@
 #include "protocol/room_versions.hpp"
 #include "storage/streams/event_push.hpp"
 #include "storage/tables/events.hpp"
+#include "storage/tables/sliding_sync.hpp"
 
 namespace myelin::storage {
 namespace {
@@ -272,6 +273,7 @@ json::object append_event(op_context& ctx, persister_state& ps, room_append& ra,
   ra.head.state_group = row.state_group;
   ra.head.last_persister = ctx.writer;
   ra.head.last_stream_ordering = row.stream_ordering;
+  if (storage::sliding_sync::is_bump_event_type(row.type)) ra.head.bump_stamp = row.stream_ordering;
   ra.event_ids.push_back(ev.event_id);
 
   json::object out{{"type", "event"},       {"position", row.stream_ordering}, {"room_id", row.room_id},
@@ -285,7 +287,7 @@ room_append open_room(persister_state& ps, connection& c, const std::string& roo
   if (auto cached = ps.cache.find(room_id)) return std::move(*cached);
   // Room and head in one query.
   auto r = c.exec("SELECT r.room_version, r.creator, r.is_public, r.created_ts, h.forward_extremities, h.depth, "
-                  "h.state_group, h.last_persister, h.last_stream_ordering FROM rooms r JOIN room_heads h "
+                  "h.state_group, h.last_persister, h.last_stream_ordering, h.bump_stamp FROM rooms r JOIN room_heads h "
                   "ON h.room_id = r.room_id WHERE r.room_id = $1",
                   {room_id});
   if (r.empty()) throw protocol::errors::not_found("Unknown room " + room_id);
@@ -298,6 +300,7 @@ room_append open_room(persister_state& ps, connection& c, const std::string& roo
   ra.head.state_group = r[0].opt_int(6);
   ra.head.last_persister = r[0].as_text(7);
   ra.head.last_stream_ordering = r[0].as_int(8);
+  ra.head.bump_stamp = r[0].as_int(9);
   ra.version = protocol::find_room_version(ra.room.room_version);
   if (!ra.version)
     throw protocol::matrix_error(400, "M_UNSUPPORTED_ROOM_VERSION", "Unsupported room version " + ra.room.room_version);

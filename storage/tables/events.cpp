@@ -80,8 +80,8 @@ std::optional<room_row> get_room(connection& c, const std::string& room_id) {
 }
 
 std::optional<room_head> get_room_head(connection& c, const std::string& room_id) {
-  auto r = c.exec("SELECT room_id, forward_extremities, depth, state_group, last_persister, last_stream_ordering "
-                  "FROM room_heads WHERE room_id = $1",
+  auto r = c.exec("SELECT room_id, forward_extremities, depth, state_group, last_persister, last_stream_ordering, "
+                  "bump_stamp FROM room_heads WHERE room_id = $1",
                   {room_id});
   if (r.empty()) return std::nullopt;
   room_head h;
@@ -92,6 +92,7 @@ std::optional<room_head> get_room_head(connection& c, const std::string& room_id
   h.state_group = r[0].opt_int(3);
   h.last_persister = r[0].as_text(4);
   h.last_stream_ordering = r[0].as_int(5);
+  h.bump_stamp = r[0].as_int(6);
   return h;
 }
 
@@ -223,12 +224,12 @@ void upsert_room_head(connection& c, const room_head& h) {
   boost::json::array ext;
   for (const auto& e : h.forward_extremities) ext.emplace_back(e);
   c.exec("INSERT INTO room_heads (room_id, forward_extremities, depth, state_group, last_persister, "
-         "last_stream_ordering) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (room_id) DO UPDATE SET "
+         "last_stream_ordering, bump_stamp) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (room_id) DO UPDATE SET "
          "forward_extremities = excluded.forward_extremities, depth = excluded.depth, "
          "state_group = excluded.state_group, last_persister = excluded.last_persister, "
-         "last_stream_ordering = excluded.last_stream_ordering",
+         "last_stream_ordering = excluded.last_stream_ordering, bump_stamp = excluded.bump_stamp",
          {h.room_id, boost::json::serialize(ext), h.depth, nullable(h.state_group), h.last_persister,
-          h.last_stream_ordering});
+          h.last_stream_ordering, h.bump_stamp});
 }
 
 void insert_event(connection& c, const event_row& e) {

@@ -30,6 +30,9 @@ struct room_head {
   std::optional<int64_t> state_group;  // state after the last event
   std::string last_persister;
   int64_t last_stream_ordering = 0;
+  // Stream ordering of the newest event of a bump type (sliding sync's recency; see
+  // storage/tables/sliding_sync.hpp bump_event_types), kept with the head so lists need no scan.
+  int64_t bump_stamp = 0;
 };
 
 struct event_row {

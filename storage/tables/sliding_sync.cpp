@@ -1,5 +1,6 @@
 #include "storage/tables/sliding_sync.hpp"
 
+#include <algorithm>
 #include <boost/json.hpp>
 
 #include "storage/tables/in_list.hpp"
@@ -13,18 +14,15 @@ const std::vector<std::string>& bump_event_types() {
   return types;
 }
 
+bool is_bump_event_type(std::string_view type) {
+  const auto& types = bump_event_types();
+  return std::find(types.begin(), types.end(), type) != types.end();
+}
+
 std::map<std::string, int64_t> bump_stamps(connection& c, const std::string& user_id) {
-  // A subquery per room rather than a join: each is a few index probes on (room_id, type, …).
-  static const std::string sql = [] {
-    std::vector<std::string> types = bump_event_types();
-    return "SELECT m.room_id, (SELECT MAX(e.stream_ordering) FROM events e WHERE e.room_id = m.room_id AND e.type IN (" +
-           in_list(2, types) + ")) FROM current_state_events m WHERE m.type = 'm.room.member' AND m.state_key = $1";
-  }();
-  sql_params params{user_id};
-  std::vector<std::string> types = bump_event_types();
-  in_list(2, types);
-  for (auto& t : types) params.emplace_back(t);
-  auto r = c.exec(sql, params);
+  auto r = c.exec("SELECT m.room_id, h.bump_stamp FROM current_state_events m JOIN room_heads h ON h.room_id = m.room_id "
+                  "WHERE m.type = 'm.room.member' AND m.state_key = $1",
+                  {user_id});
   std::map<std::string, int64_t> out;
   for (size_t i = 0; i < r.size(); ++i) out[r[i].as_text(0)] = r[i].as_int(1);
   return out;

@@ -13,9 +13,10 @@ namespace myelin::storage::sliding_sync {
 
 // The event types that move a room up a list (Synapse's DEFAULT_BUMP_EVENT_TYPES).
 const std::vector<std::string>& bump_event_types();
+bool is_bump_event_type(std::string_view type);
 
 // Per room the user has a membership in: the stream ordering of the newest bump event (0 if none).
-// One query over the events_room_type_order index.
+// One join with room_heads, whose bump_stamp the persister keeps (storage/streams/events_stream).
 std::map<std::string, int64_t> bump_stamps(connection& c, const std::string& user_id);
 
 // Current state events of `types` in every room the user has a membership in: room → type →
