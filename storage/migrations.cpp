@@ -56,7 +56,8 @@ const std::vector<migration>& all_migrations() {
                                                  schema::sliding_sync_migration(),
                                                  schema::pushers_migration(),
                                                  schema::event_reports_migration(),
-                                                 schema::sliding_sync_rooms_migration()};
+                                                 schema::sliding_sync_rooms_migration(),
+                                                 schema::pusher_progress_migration()};
   return list;
 }
 

@@ -2,9 +2,7 @@
 
 #include <boost/json.hpp>
 
-#include <algorithm>
 
-#include "common/log.hpp"
 #include "outbound/http_fetch.hpp"
 
 namespace myelin::pusher {
@@ -74,53 +72,37 @@ json::object notification_body(const event_info& ev, const storage::pushers::tar
   return json::object{{"notification", std::move(n)}};
 }
 
-delivery send(const std::string& url, const json::object& body, const retry_policy& policy,
-              const std::function<bool(std::chrono::milliseconds)>& sleep) {
-  static const logger lg("pusher");
+delivery post_notification(const std::string& url, const json::object& body, std::chrono::milliseconds timeout) {
   outbound::fetch_options opts;
   opts.method = "POST";
   opts.headers = {{"Content-Type", "application/json"}};
   opts.body = json::serialize(body);
   opts.user_agent = outbound::fetch_options::default_user_agent("push");
-  opts.timeout = policy.timeout;
+  opts.timeout = timeout;
   opts.max_redirects = 0;
   opts.max_bytes = 64 << 10;
   // Any address: a gateway is chosen by the user's app, and Synapse does not restrict it either.
   opts.ip_policy = nullptr;
   delivery d;
-  auto delay = policy.first_delay;
-  while (true) {
-    ++d.attempts;
-    std::string why;
-    try {
-      auto r = outbound::fetch(opts, url);
-      if (r.status >= 200 && r.status < 300) {
-        d.result = outcome::delivered;
-        boost::system::error_code ec;
-        auto answer = json::parse(r.body, ec);
-        if (!ec && answer.is_object())
-          if (const auto* rej = answer.as_object().if_contains("rejected"); rej && rej->is_array())
-            for (const auto& k : rej->as_array())
-              if (k.is_string()) d.rejected.emplace_back(k.as_string());
-        return d;
-      }
-      why = "status " + std::to_string(r.status);
-      if (r.status < 500 && r.status != 429) {
-        lg.warn("push gateway refused a notification", {{"url", url}, {"status", std::to_string(r.status)}});
-        d.result = outcome::failed;
-        return d;
-      }
-    } catch (const outbound::fetch_error& e) {
-      why = e.what();
-    }
-    if (d.attempts >= static_cast<int>(policy.max_attempts) || !sleep(delay)) {
-      lg.warn("push gateway unreachable: giving up", {{"url", url}, {"error", why},
-                                                        {"attempts", std::to_string(d.attempts)}});
-      d.result = outcome::gave_up;
+  try {
+    auto r = outbound::fetch(opts, url);
+    if (r.status >= 200 && r.status < 300) {
+      d.result = outcome::delivered;
+      boost::system::error_code ec;
+      auto answer = json::parse(r.body, ec);
+      if (!ec && answer.is_object())
+        if (const auto* rej = answer.as_object().if_contains("rejected"); rej && rej->is_array())
+          for (const auto& k : rej->as_array())
+            if (k.is_string()) d.rejected.emplace_back(k.as_string());
       return d;
     }
-    delay = std::min(delay * 2, policy.max_delay);
+    d.error = "status " + std::to_string(r.status);
+    d.result = r.status < 500 && r.status != 429 ? outcome::refused : outcome::retry;
+  } catch (const outbound::fetch_error& e) {
+    d.error = e.what();
+    d.result = outcome::retry;
   }
+  return d;
 }
 
 } // namespace myelin::pusher

@@ -1,10 +1,10 @@
 // Push Gateway API client (push-gateway-api, POST /_matrix/push/v1/notify): builds the
-// notification for one pusher and sends it, retrying what may succeed later. Blocking: called from
-// the pusher instance's own delivery thread, never from an actor or Asio thread.
+// notification for one pusher and makes one attempt to send it; the pusher instance decides about
+// retries. Blocking: called from the pusher instance's own delivery thread, never from an actor or
+// Asio thread.
 #pragma once
 #include <boost/json/object.hpp>
 #include <chrono>
-#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,24 +30,16 @@ struct event_info {
 // and prio). `unread` is the user's badge: the notification counts /sync shows, summed.
 boost::json::object notification_body(const event_info& ev, const storage::pushers::target& t, int64_t unread);
 
-struct retry_policy {
-  std::chrono::milliseconds timeout{10000};     // each attempt
-  size_t max_attempts = 5;
-  std::chrono::milliseconds first_delay{1000};  // doubled after each failed attempt
-  std::chrono::milliseconds max_delay{60000};
-};
-
-enum class outcome { delivered, failed, gave_up };
+// delivered: 2xx. refused: another 4xx (the request itself is wrong: never retried). retry: 5xx,
+// 429, a timeout or a network error (may succeed later).
+enum class outcome { delivered, refused, retry };
 struct delivery {
-  outcome result = outcome::failed;
-  int attempts = 0;
+  outcome result = outcome::retry;
   std::vector<std::string> rejected;  // the gateway's "rejected" pushkeys (on delivered)
+  std::string error;                  // why, when not delivered
 };
 
-// POSTs `body` to `url`. 2xx: delivered. 5xx, 429, a timeout or a network error: tried again after
-// a delay, up to max_attempts (then gave_up). Another 4xx: failed, not retried (the request itself
-// is wrong). `sleep` waits between attempts and returns false to stop early (shutdown).
-delivery send(const std::string& url, const boost::json::object& body, const retry_policy& policy,
-              const std::function<bool(std::chrono::milliseconds)>& sleep);
+// One POST of `body` to `url`, bounded by `timeout`.
+delivery post_notification(const std::string& url, const boost::json::object& body, std::chrono::milliseconds timeout);
 
 } // namespace myelin::pusher

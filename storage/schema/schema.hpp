@@ -21,4 +21,5 @@ migration sliding_sync_migration();    // 0015
 migration pushers_migration();         // 0016
 migration event_reports_migration();   // 0017
 migration sliding_sync_rooms_migration(); // 0018
+migration pusher_progress_migration();   // 0019
 }

@@ -1,6 +1,7 @@
 #include "storage/tables/accounts.hpp"
 
 #include "common/clock.hpp"
+#include "storage/tables/pushers.hpp"
 #include "storage/tables/sliding_sync.hpp"
 
 namespace myelin::storage::accounts {
@@ -105,6 +106,7 @@ std::vector<std::string> delete_devices(connection& c, const std::string& user_i
     if (r.affected_rows() > 0) deleted.push_back(d);
     c.exec("DELETE FROM dehydrated_devices WHERE user_id = $1 AND device_id = $2", {user_id, d});
     sliding_sync::forget_device(c, user_id, d);
+    pushers::remove_for_device(c, user_id, d);
   }
   return deleted;
 }

@@ -57,4 +57,31 @@ std::vector<target> targets_for_event(connection& c, const std::string& room_id,
   return out;
 }
 
+void remove_for_device(connection& c, const std::string& user_id, const std::string& device_id) {
+  c.exec("DELETE FROM pushers WHERE user_id = $1 AND device_id = $2", {user_id, device_id});
+}
+
+progress load_progress(connection& c, const std::string& instance) {
+  auto r = c.exec("SELECT persister, stream_ordering FROM pusher_progress WHERE instance = $1", {instance});
+  progress out;
+  for (size_t i = 0; i < r.size(); ++i) out[r[i].as_text(0)] = r[i].as_int(1);
+  return out;
+}
+
+void save_progress(connection& c, const std::string& instance, const progress& p) {
+  for (const auto& [persister, position] : p)
+    c.exec("INSERT INTO pusher_progress (instance, persister, stream_ordering) VALUES ($1, $2, $3) "
+           "ON CONFLICT (instance, persister) DO UPDATE SET stream_ordering = excluded.stream_ordering",
+           {instance, persister, position});
+}
+
+std::vector<stream_event> events_after(connection& c, const std::string& persister, int64_t after, size_t limit) {
+  auto r = c.exec("SELECT stream_ordering, room_id, event_id FROM events WHERE persister = $1 AND stream_ordering > $2 "
+                  "ORDER BY stream_ordering LIMIT $3",
+                  {persister, after, static_cast<int64_t>(limit)});
+  std::vector<stream_event> out;
+  for (size_t i = 0; i < r.size(); ++i) out.push_back({r[i].as_int(0), r[i].as_text(1), r[i].as_text(2)});
+  return out;
+}
+
 } // namespace myelin::storage::pushers

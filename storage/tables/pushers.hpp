@@ -3,6 +3,7 @@
 // notifying event, the notified users' pushers.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -36,5 +37,21 @@ struct target {
 };
 // Every HTTP pusher of every user a persisted event notifies (event_push_actions rows with notif).
 std::vector<target> targets_for_event(connection& c, const std::string& room_id, const std::string& event_id);
+
+// Removes the pushers a device set (the device was deleted or logged out, as Synapse does).
+void remove_for_device(connection& c, const std::string& user_id, const std::string& device_id);
+
+// A pusher instance's progress through the events stream (migration 19): per persister label, the
+// last stream ordering it handled. `instance` is "pusher/<index>".
+using progress = std::map<std::string, int64_t>;
+progress load_progress(connection& c, const std::string& instance);
+void save_progress(connection& c, const std::string& instance, const progress& p);
+
+struct stream_event {
+  int64_t stream_ordering = 0;
+  std::string room_id, event_id;
+};
+// Events of `persister` after `after`, oldest first, at most `limit` (the events_stream index).
+std::vector<stream_event> events_after(connection& c, const std::string& persister, int64_t after, size_t limit);
 
 } // namespace myelin::storage::pushers

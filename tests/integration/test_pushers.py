@@ -5,8 +5,10 @@ every /_matrix/push/v1/notify request and answers as each test tells it).
 Delivery: a mention of an offline user makes exactly one notify, with the right counts (the badge
 /sync shows) and the right device; event_id_only sends no event fields; a non-notifying event sends
 nothing; a gateway answering {"rejected": [pushkey]} gets that pusher deleted; a 500 then a 200
-delivers once, after a retry. All of it again on the split placement with three pusher instances
-(sharded by user: each user pushed once). Runs on SQLite and PostgreSQL."""
+delivers once, after a retry; a slow, failing gateway does not hold up other users' pushes; events
+persisted but not yet pushed when the server stops are pushed after the restart, once; logging a
+device out removes the pushers it set. All of it again on the split placement with three pusher
+instances (sharded by user: each user pushed once). Runs on SQLite and PostgreSQL."""
 import json
 import os
 import threading
@@ -25,7 +27,8 @@ with open(os.path.join(ROOT, "configs", "placement-split.yaml")) as f:
 
 
 class FakeGateway:
-    """Records notify requests; answers each pushkey from its script (status, body), then 200 {}."""
+    """Records notify requests; answers each pushkey from its script (status, body[, seconds to wait
+    before answering]), then 200 {}."""
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -40,7 +43,9 @@ class FakeGateway:
                 with gateway.lock:
                     gateway.requests.append((self.path, body))
                     script = gateway.scripts.get(keys[0] if keys else None) or []
-                    status, answer = script.pop(0) if script else (200, {})
+                    status, answer, *wait = script.pop(0) if script else (200, {})
+                if wait:
+                    time.sleep(wait[0])
                 data = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -279,6 +284,52 @@ class Pushers(RoomClient, ServerTestCase):
         self.assertEqual(len(self.gateway.for_key(key)), 2)  # delivered once: not sent again
         self.assertEqual(self.gateway.scripts[key], [])
         self.assertEqual(len(self.pushers("kim")), 1)
+
+    def test_failing_slow_gateway_does_not_hold_up_others(self):
+        room = self.public_room("pam", "quin", "rex")
+        slow, fine = self.key(), self.key()
+        self.assertEqual(self.set_pusher("quin", self.pusher_body(slow)).status, 200)
+        self.assertEqual(self.set_pusher("rex", self.pusher_body(fine)).status, 200)
+        # quin's gateway takes 1 s to fail, three times; then it works.
+        self.gateway.scripts[slow] = [(500, {}, 1.0)] * 3
+        mentions = {"user_ids": [self.uid("quin"), self.uid("rex")]}
+        start = time.monotonic()
+        events = [self.send("pam", room, content={"msgtype": "m.text", "body": f"all hands {i}", "m.mentions": mentions})
+                  for i in range(3)]
+        got = self.gateway.wait_for(fine, 3)
+        # Without backing quin off, each event would wait for quin's retries (3 s and more).
+        self.assertLess(time.monotonic() - start, 2.8)
+        self.assertEqual([g["event_id"] for g in got], events)
+        # quin gets every notification once it works, in order: the first tried until it went through.
+        got = self.gateway.wait_for(slow, 6)
+        self.assertEqual([g["event_id"] for g in got], [events[0]] * 4 + events[1:])
+
+    def test_restart_pushes_what_was_not_pushed_yet(self):
+        room = self.public_room("sam", "tia")
+        key = self.key()
+        self.assertEqual(self.set_pusher("tia", self.pusher_body(key)).status, 200)
+        self.gateway.scripts[key] = [(200, {}, 2.0)]  # the gateway holds the first push for 2 s
+        first = self.send("sam", room, "one")
+        self.gateway.wait_for(key, 1)
+        second = self.send("sam", room, "two")  # persisted while the pusher waits on the gateway
+        self.server.stop()
+        self.assertEqual([g["event_id"] for g in self.gateway.for_key(key)], [first])
+        self.server.start()
+        got = self.gateway.wait_for(key, 2)
+        self.assertEqual([g["event_id"] for g in got], [first, second])
+        time.sleep(0.5)
+        self.assertEqual(len(self.gateway.for_key(key)), 2)  # nothing pushed twice
+
+    def test_logout_removes_the_devices_pushers(self):
+        self.user("uma")
+        phone = self.server.login("uma").json
+        kept, dropped = self.key(), self.key()
+        self.assertEqual(self.set_pusher("uma", self.pusher_body(kept)).status, 200)
+        r = self.server.post(f"{V3}/pushers/set", self.pusher_body(dropped), token=phone["access_token"])
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual({p["pushkey"] for p in self.pushers("uma")}, {kept, dropped})
+        self.assertEqual(self.server.post(f"{V3}/logout", {}, token=phone["access_token"]).status, 200)
+        self.assertEqual([p["pushkey"] for p in self.pushers("uma")], [kept])
 
 
 class PushersSharded(Pushers):
