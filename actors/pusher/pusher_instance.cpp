@@ -15,6 +15,7 @@
 #include "actors/runtime/groups.hpp"
 #include "common/config.hpp"
 #include "common/log.hpp"
+#include "common/metrics.hpp"
 #include "storage/database.hpp"
 #include "storage/tables/events.hpp"
 #include "storage/tables/notifications.hpp"
@@ -41,6 +42,28 @@ constexpr size_t batch_size = 100;          // events read (and progress saved) 
 constexpr size_t max_waiting_per_pusher = 100;
 
 using pusher_key = std::tuple<std::string, std::string, std::string>;  // user, app_id, pushkey
+
+// What an operator watches (docs/configuration.md lists the series).
+struct pusher_metrics {
+  metrics::family<metrics::gauge>& lag = metrics::registry::global().gauges(
+      "myelin_pusher_lag_events", "Events a pusher instance has yet to read, per persister.", {"instance", "persister"});
+  metrics::family<metrics::gauge>& backed_off = metrics::registry::global().gauges(
+      "myelin_pusher_backed_off", "Pushers whose gateway is failing (their notifications wait).", {"instance"});
+  metrics::family<metrics::gauge>& waiting = metrics::registry::global().gauges(
+      "myelin_pusher_waiting_notifications", "Notifications waiting for a backed-off pusher.", {"instance"});
+  metrics::family<metrics::counter>& attempts = metrics::registry::global().counters(
+      "myelin_pusher_attempts_total", "Requests to push gateways by outcome (delivered, refused, retry).",
+      {"instance", "outcome"});
+};
+
+pusher_metrics& series() {
+  static pusher_metrics m;
+  return m;
+}
+
+const char* outcome_name(outcome o) {
+  return o == outcome::delivered ? "delivered" : o == outcome::refused ? "refused" : "retry";
+}
 
 pusher_key key_of(const tables::pusher& p) { return {p.user_id, p.app_id, p.pushkey}; }
 
@@ -74,10 +97,13 @@ public:
     thread_.join();  // at most one request's timeout
   }
 
-  // A persister published events from `first_position` on (unknown: something, look).
-  void published(const std::string& persister, std::optional<int64_t> first_position) {
+  // A persister published events from `first_position` on (unknown: something, look) up to
+  // `position`.
+  void published(const std::string& persister, std::optional<int64_t> first_position, int64_t position) {
     {
       std::lock_guard lock(mu_);
+      auto& latest = latest_[persister];
+      latest = std::max(latest, position);
       if (first_position) {
         auto [it, fresh] = announced_.emplace(persister, *first_position);
         if (!fresh) it->second = std::min(it->second, *first_position);
@@ -106,6 +132,7 @@ private:
         for (const auto& [persister, first] : announced) progress_.emplace(persister, first - 1);
         catch_up();
         retry_due();
+        report_backoff();
       } catch (const std::exception& e) {
         log_.warn("push round failed", {{"error", e.what()}});
         {
@@ -166,6 +193,7 @@ private:
           auto c = deps_.db->acquire();
           tables::save_progress(*c, instance_, {{persister, position}});
         }
+        report_lag(persister, position);
         if (events.size() < batch_size) break;
       }
     }
@@ -194,7 +222,7 @@ private:
         wait_behind(it->first, it->second, {std::move(url), std::move(body)});
         continue;
       }
-      auto d = post_notification(url, body, timeout());
+      auto d = attempt(url, body);
       if (d.result == outcome::retry) {
         auto& b = backing_off_[key_of(t.p)];
         b.delay = std::chrono::milliseconds(cfg().retry_delay_ms);
@@ -209,6 +237,28 @@ private:
   }
 
   static const std::string& url_of(const backing_off& b) { return b.queue.back().url; }
+
+  void report_lag(const std::string& persister, int64_t position) {
+    int64_t latest = 0;
+    {
+      std::lock_guard lock(mu_);
+      if (auto it = latest_.find(persister); it != latest_.end()) latest = it->second;
+    }
+    series().lag.with({instance_, persister}).set(std::max<int64_t>(0, latest - position));
+  }
+
+  void report_backoff() {
+    size_t waiting = 0;
+    for (const auto& [_, b] : backing_off_) waiting += b.queue.size();
+    series().backed_off.with({instance_}).set(static_cast<int64_t>(backing_off_.size()));
+    series().waiting.with({instance_}).set(static_cast<int64_t>(waiting));
+  }
+
+  delivery attempt(const std::string& url, const json::object& body) {
+    auto d = post_notification(url, body, timeout());
+    series().attempts.with({instance_, outcome_name(d.result)}).inc();
+    return d;
+  }
 
   void wait_behind(const pusher_key& key, backing_off& b, backing_off::waiting w) {
     // A gateway down for long must not grow memory without bound: past the limit the oldest
@@ -251,7 +301,7 @@ private:
       auto& b = backing_off_.at(key);
       while (!b.queue.empty()) {
         auto& w = b.queue.front();
-        auto d = post_notification(w.url, w.body, timeout());
+        auto d = attempt(w.url, w.body);
         if (d.result != outcome::retry) {
           b.queue.pop_front();
           b.delay = std::chrono::milliseconds(cfg().retry_delay_ms);
@@ -286,6 +336,7 @@ private:
   std::mutex mu_;
   std::condition_variable cv_;
   std::map<std::string, int64_t> announced_;  // persister → first position published since the last round
+  std::map<std::string, int64_t> latest_;     // persister → newest position published
   bool more_ = false;
   bool stopping_ = false;
   // The delivery thread's own:
@@ -319,7 +370,7 @@ pusher_instance_actor::behavior_type pusher_impl(instance_type self, std::string
           first = std::min(first.value_or(position->as_int64()), position->as_int64());
         }
         // Without event rows (a catch-up notice after a lost Redis subscription), look anyway.
-        self->state.worker->published(u.writer, first);
+        self->state.worker->published(u.writer, first, u.position);
       },
       [=](atoms::crash_atom) { self->quit(caf::sec::runtime_error); },
   };

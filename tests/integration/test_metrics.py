@@ -5,6 +5,7 @@ import http.client
 import json
 import os
 import re
+import time
 import unittest
 
 from harness import ServerTestCase, main
@@ -69,6 +70,23 @@ class Metrics(ServerTestCase):
         self.assertEqual(status, 404)
         status, _, body = self.get(self.metrics_port(), "/_synapse/metrics")  # Synapse's path, for old scrapers
         self.assertEqual(status, 200)
+
+    def test_pusher_reports_its_lag(self):
+        """The pusher instance reads every persisted event: its lag per persister shows and drains to 0."""
+        user = self.server.register("metrics_pusher")
+        r = self.server.post("/_matrix/client/v3/createRoom", {}, token=user["access_token"])
+        self.assertEqual(r.status, 200, r)
+        deadline = time.time() + 10
+        while True:
+            values, typed = self.scrape()
+            lag = {dict(l).get("persister"): v for (n, l), v in values.items() if n == "myelin_pusher_lag_events"}
+            if lag and all(v == 0 for v in lag.values()) or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertIn("writer.events/0", lag)
+        self.assertEqual(lag["writer.events/0"], 0)
+        for family in ("myelin_pusher_backed_off", "myelin_pusher_waiting_notifications"):
+            self.assertIn(family, typed)
 
     def test_series_exist_and_move_with_requests(self):
         user = self.server.register("metrics_user")
