@@ -59,6 +59,9 @@ void register_receipts(runtime::endpoint_registry&);
 void register_to_device(runtime::endpoint_registry&);
 void register_presence(runtime::endpoint_registry&);
 void register_room_keys(runtime::endpoint_registry&);
+void register_federation_keys(runtime::endpoint_registry&);
+void register_federation_version(runtime::endpoint_registry&);
+void register_federation_query_profile(runtime::endpoint_registry&);
 } // namespace myelin::endpoints
 
 namespace myelin::runtime {
@@ -121,6 +124,9 @@ void register_all_endpoints(endpoint_registry& r) {
   endpoints::register_to_device(r);
   endpoints::register_presence(r);
   endpoints::register_room_keys(r);
+  endpoints::register_federation_keys(r);
+  endpoints::register_federation_version(r);
+  endpoints::register_federation_query_profile(r);
 }
 
 } // namespace myelin::runtime

@@ -66,7 +66,7 @@ constexpr ignored_key synapse_top_level_keys[] = {
     {"start_pushers"}, {"pusher_instances"}, {"media_instance_running_background_jobs"},
     {"experimental_features"}, {"modules"}, {"spam_checker"}, {"password_providers"},
     {"third_party_event_rules"}, {"tls_certificate_path"}, {"tls_private_key_path"},
-    {"serve_server_wellknown"}, {"ip_range_blacklist"}, {"ip_range_whitelist"}, {"limit_remote_rooms"},
+    {"serve_server_wellknown"}, {"limit_remote_rooms"},
     {"templates"}, {"room_prejoin_state"}, {"forget_rooms_on_leave"}, {"user_consent"},
     {"enable_room_list_search"}, {"block_non_admin_invites"}, {"enable_set_displayname"},
     {"enable_set_avatar_url"}, {"delete_stale_devices_after"}, {"enable_authenticated_media"},
@@ -694,6 +694,16 @@ homeserver_config parse_homeserver_config(const std::string& yaml_text, const st
              r.walk(v, k, {{"enabled", enabled}}, synapse_presence_keys);
            }},
           {"use_presence", r.flag(cfg.presence.enabled)},  // Synapse's older spelling
+          {"federation_custom_ca_list",
+           [&](const YAML::Node& v, const std::string& k) {
+             r.each_item(v, k, "a list of PEM files", [&](const YAML::Node& item, const std::string& ik) {
+               auto file = r.path(r.scalar(item, ik));
+               if (!fs::is_regular_file(file)) r.fail(item, ik, "no such file: " + file);
+               cfg.federation.custom_ca_files.push_back(file);
+             });
+           }},
+          {"ip_range_blacklist", ip_ranges(r, cfg.federation.ip_policy.deny)},
+          {"ip_range_whitelist", ip_ranges(r, cfg.federation.ip_policy.allow)},
           {"url_preview_enabled", r.flag(cfg.url_preview.enabled)},
           {"url_preview_ip_range_blacklist", ip_ranges(r, cfg.url_preview.ip_policy.deny)},
           {"url_preview_ip_range_whitelist", ip_ranges(r, cfg.url_preview.ip_policy.allow)},

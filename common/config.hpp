@@ -126,6 +126,14 @@ struct url_preview_config {
   int64_t timeout_ms = 10000;                           // url_preview_timeout (Myelin): each fetch, all in
 };
 
+// Talking to other homeservers (Synapse's keys). The IP policy applies to every server-server
+// request (key fetches now): a request naming a server on a private address must not make this
+// server reach into its own network. Loopback tests allow 127.0.0.1 with ip_range_whitelist.
+struct federation_config {
+  std::vector<std::string> custom_ca_files;  // federation_custom_ca_list: PEM files trusted besides the system's
+  protocol::ip_policy ip_policy{protocol::ip_range_set(protocol::default_ip_deny_list()), {}};  // ip_range_blacklist / _whitelist
+};
+
 // Myelin's `pusher` section: how the pusher group talks to push gateways (actors/pusher).
 struct pusher_config {
   int64_t timeout_ms = 10000;        // timeout: each request to a gateway
@@ -159,6 +167,7 @@ struct homeserver_config {
   media_config media;
   url_preview_config url_preview;
   pusher_config pusher;
+  federation_config federation;
   logging_config logging;
   runtime_config runtime;
   std::vector<std::string> warnings;    // unknown / ignored keys, for the startup log

@@ -198,6 +198,11 @@ api_request build_api_request(exchange& x, request& req) {
   a.client_ip = x.client_ip;
   a.user_agent = header_value(req, http::field::user_agent);
   a.request_id = x.request_id;
+  // Another server's request: its handler checks the signature, which covers the raw target.
+  if (auto auth = req[http::field::authorization]; auth.size() > 9 && beast::iequals(auth.substr(0, 9), "X-Matrix ")) {
+    a.authorization = std::string(auth);
+    a.target = std::string(req.target());
+  }
   return a;
 }
 

@@ -188,6 +188,16 @@ ssl::context& tls_context() {
   return ctx;
 }
 
+} // namespace
+
+void add_trusted_ca_file(const std::string& path) {
+  boost::system::error_code ec;
+  tls_context().load_verify_file(path, ec);
+  if (ec) throw std::runtime_error("cannot load the certificate authorities in " + path + ": " + ec.message());
+}
+
+namespace {
+
 template <class Stream>
 fetch_result exchange(asio::io_context& io, Stream& stream, const http::request<http::string_body>& req,
                       const fetch_options& opt) {

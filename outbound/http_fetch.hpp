@@ -69,6 +69,11 @@ private:
 // nullopt when it is one. For checking a client's input before anything else is done with it.
 std::optional<std::string> unfetchable(const std::string& url);
 
+// Trusts the certificate authorities in a PEM file for every HTTPS request from now on, besides the
+// system's (Synapse's federation_custom_ca_list; tests use a private CA on loopback). Called at
+// startup; throws std::runtime_error naming the file when it cannot be loaded.
+void add_trusted_ca_file(const std::string& path);
+
 // Performs the request, following up to max_redirects redirects (301, 302, 303, 307, 308; a 303,
 // or a 301/302 answering a POST, continues as GET without a body, as browsers do). Returns any
 // final status, 4xx and 5xx included; throws fetch_error for everything else.

@@ -38,6 +38,27 @@ bool is_valid_server_name(std::string_view s) {
   return std::all_of(host.begin(), host.end(), is_dns_char);
 }
 
+std::optional<server_name_parts> split_server_name(std::string_view s) {
+  if (!is_valid_server_name(s)) return std::nullopt;
+  server_name_parts out;
+  std::string_view host = s, port;
+  if (s.front() == '[') {
+    auto close = s.find(']');
+    host = s.substr(0, close + 1);
+    if (close + 1 < s.size()) port = s.substr(close + 2);
+    out.ip_literal = true;
+  } else if (auto colon = s.rfind(':'); colon != std::string_view::npos) {
+    host = s.substr(0, colon);
+    port = s.substr(colon + 1);
+  }
+  if (!port.empty()) out.port = static_cast<uint16_t>(std::stoul(std::string(port)));
+  out.host = std::string(host);
+  if (!out.ip_literal)  // dotted quad: digits and dots only, four parts
+    out.ip_literal = std::all_of(host.begin(), host.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)) || c == '.'; }) &&
+                     std::count(host.begin(), host.end(), '.') == 3;
+  return out;
+}
+
 bool is_valid_user_localpart(std::string_view s) {
   if (s.empty()) return false;
   return std::all_of(s.begin(), s.end(), [](char c) {

@@ -1,5 +1,6 @@
 // Matrix identifiers and their grammar (spec appendix "Identifier Grammar").
 #pragma once
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -8,6 +9,15 @@ namespace myelin::protocol {
 
 // A server name: hostname (or IP literal) with an optional :port.
 bool is_valid_server_name(std::string_view s);
+
+// A valid server name's parts: host ("[::1]" keeps its brackets), port if given, whether the
+// host is an IP literal (server-server API "Resolving server names" treats those directly).
+struct server_name_parts {
+  std::string host;
+  std::optional<uint16_t> port;
+  bool ip_literal = false;
+};
+std::optional<server_name_parts> split_server_name(std::string_view s);
 
 // A localpart a server may register today: [a-z0-9._=\-/+]+ .
 bool is_valid_user_localpart(std::string_view s);

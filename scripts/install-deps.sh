@@ -6,7 +6,7 @@ set -euo pipefail
 build=(cmake make pkg-config g++ clang-15 ccache libcaf-dev libboost1.81-dev libboost-json1.81-dev
        libboost-test1.81-dev libboost-url1.81-dev libpqxx-dev libhiredis-dev libyaml-cpp-dev libsodium-dev
        libsqlite3-dev libssl-dev libxml2-dev libvips-dev)
-test=(postgresql redis-server python3 python3-matrix-nio python3-olm synadm python3-pil python3-yaml gnuplot-nox openssl)
+test=(postgresql redis-server python3 python3-matrix-nio python3-olm python3-signedjson synadm python3-pil python3-yaml gnuplot-nox openssl)
 bench=(wrk python3 curl python3-pil python3-yaml gnuplot-nox)
 
 wanted=("${build[@]}")

@@ -24,6 +24,7 @@
 #include "common/log.hpp"
 #include "common/metrics.hpp"
 #include "gateway/gateway.hpp"
+#include "outbound/http_fetch.hpp"
 #include "protocol/crypto.hpp"
 #include "protocol/signing_key.hpp"
 
@@ -223,6 +224,7 @@ int run(const options& o) {
   homeserver_config cfg = load_homeserver_config(config_path);
   configure_logging(cfg.logging);
   for (const auto& w : cfg.warnings) log.warn(w);
+  for (const auto& ca : cfg.federation.custom_ca_files) outbound::add_trusted_ca_file(ca);
   auto key = load_or_create_signing_key(cfg.signing_key_path, log);
 
   std::string placement_path = !o.placement.empty() ? o.placement : cfg.placement_file;

@@ -57,7 +57,8 @@ const std::vector<migration>& all_migrations() {
                                                  schema::pushers_migration(),
                                                  schema::event_reports_migration(),
                                                  schema::sliding_sync_rooms_migration(),
-                                                 schema::pusher_progress_migration()};
+                                                 schema::pusher_progress_migration(),
+                                                 schema::server_keys_migration()};
   return list;
 }
 

@@ -24,6 +24,7 @@ struct api_instance_deps {
   bool expose_instance_header = false;   // X-Myelin-Instance on responses (debugging, tests)
   gateway::rate_limiter* limiter = nullptr;
   const node_views* views = nullptr;
+  const protocol::signing_key* signing_key = nullptr;
 };
 
 api_instance_actor spawn_api_instance(caf::actor_system& sys, std::string label, api_instance_deps deps);

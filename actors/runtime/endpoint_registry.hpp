@@ -21,6 +21,7 @@ class rate_limiter;
 }
 namespace protocol {
 class matrix_error;
+struct signing_key;
 }
 namespace runtime {
 
@@ -40,6 +41,8 @@ struct handler_context {
   gateway::rate_limiter* limiter = nullptr;
   // The node's in-memory stream views (positions seen, typing). May be null (tests).
   const node_views* views = nullptr;
+  // The server's signing key (federation: key documents, request signatures). May be null (tests).
+  const protocol::signing_key* signing_key = nullptr;
 };
 
 using handler_fn = std::function<api_response(handler_context&, const api_request&)>;

@@ -44,6 +44,10 @@ struct api_request {
   std::string body_file;
   int64_t body_size = 0;
   std::string body_sha256;  // hex
+  // Server-server requests (an `Authorization: X-Matrix ...` header): the header and the request
+  // target as sent (path and query), which the signature covers. Empty otherwise.
+  std::string authorization;
+  std::string target;
 };
 
 struct api_response {
@@ -123,7 +127,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, api_request& x) {
   return f(caf::meta::type_name("api_request"), x.endpoint, x.method, x.path_params, x.query, x.body,
            x.content_type, x.user_id, x.device_id, x.token_id, x.is_guest, x.client_ip, x.user_agent,
-           x.request_id, x.body_file, x.body_size, x.body_sha256);
+           x.request_id, x.body_file, x.body_size, x.body_sha256, x.authorization, x.target);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, api_response& x) {

@@ -126,6 +126,7 @@ struct node_runtime::impl {
     deps.expose_instance_header = opts.expose_instance_header;
     deps.limiter = opts.limiter;
     deps.views = &views;
+    deps.signing_key = &opts.signing_key;
     if (group == "sync") return caf::actor_cast<caf::actor>(sync::spawn_sync_instance(*sys, label, deps, hub));
     if (group == "pusher") {
       pusher::pusher_deps pd{&cfg, db.get(), index, [this] { return live->get()->total_instances("pusher"); }};

@@ -67,7 +67,8 @@ void compute(instance_type self, uint64_t id) {
   st.deps.pool->post([me, id, endpoint, deps = st.deps, label = st.label, req = p.req, params = p.params,
                       out = p.outcome]() {
     logger log("group", label);
-    runtime::handler_context ctx{*deps.config, *deps.db, *deps.writers, label, log, deps.limiter, deps.views};
+    runtime::handler_context ctx{*deps.config, *deps.db, *deps.writers, label, log, deps.limiter, deps.views,
+                                 deps.signing_key};
     // Through run_handler like every endpoint: a matrix_error becomes its response, anything else a
     // logged 500 (neither waits: only a 200 can be parked).
     runtime::endpoint_entry job{{.name = req.endpoint}, [&](runtime::handler_context& c, const api_request& r) {

@@ -22,4 +22,5 @@ migration pushers_migration();         // 0016
 migration event_reports_migration();   // 0017
 migration sliding_sync_rooms_migration(); // 0018
 migration pusher_progress_migration();   // 0019
+migration server_keys_migration();       // 0020
 }

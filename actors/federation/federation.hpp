@@ -1,0 +1,35 @@
+// What the federation endpoints share: finding where another server answers, its signing keys,
+// and checking that a request really comes from the server it names. Everything here may block
+// (HTTP to other servers, the database): handlers on the blocking pool only.
+#pragma once
+#include <optional>
+#include <string>
+
+#include "actors/runtime/endpoint_registry.hpp"
+
+namespace myelin {
+struct homeserver_config;
+}
+
+namespace myelin::federation {
+
+// The https base URL ("https://host:port") where `server_name`'s federation API answers
+// (server-server API "Resolving server names"): an IP literal or an explicit port directly;
+// otherwise /.well-known/matrix/server of the host (cached an hour, failures ten minutes), then
+// port 8448. SRV records are not looked up yet. Throws matrix_error 400 M_INVALID_PARAM for a
+// name that is not a server name.
+std::string base_url(const homeserver_config& cfg, const std::string& server_name);
+
+// The raw ed25519 public key `key_id` of `server_name` that is valid now (for checking requests):
+// from the key cache (storage/tables/server_keys), else fetched from the server's
+// /_matrix/key/v2/server and checked (self-signed, right name) before it is cached. A server is
+// asked at most once a minute for keys it did not have. nullopt when there is no such key.
+std::optional<std::string> current_verify_key(runtime::handler_context& ctx, const std::string& server_name,
+                                              const std::string& key_id);
+
+// The origin of a server-server request after checking its X-Matrix signature against the
+// origin's key; throws 401 M_UNAUTHORIZED (no or malformed header, another destination, unknown
+// key, bad signature).
+std::string authenticate_origin(runtime::handler_context& ctx, const api_request& req);
+
+} // namespace myelin::federation

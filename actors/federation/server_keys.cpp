@@ -1,0 +1,97 @@
+// Other servers' signing keys: the cache in the database, and fetching a server's own key
+// document when the cache has no valid key (server-server API "Retrieving server keys").
+#include <boost/json.hpp>
+
+#include <map>
+#include <mutex>
+
+#include "actors/federation/federation.hpp"
+#include "common/clock.hpp"
+#include "common/config.hpp"
+#include "common/log.hpp"
+#include "outbound/http_fetch.hpp"
+#include "protocol/crypto.hpp"
+#include "protocol/errors.hpp"
+#include "protocol/federation_auth.hpp"
+#include "storage/tables/server_keys.hpp"
+
+namespace myelin::federation {
+
+namespace {
+
+constexpr int64_t refetch_interval_ms = 60 * 1000;
+// Spec: a key document is trusted for at most 7 days, whatever its valid_until_ts says.
+constexpr int64_t max_validity_ms = 7LL * 24 * 3600 * 1000;
+
+// When each server was last asked: unknown key ids must not make us fetch on every request.
+std::mutex asked_mu;
+std::map<std::string, int64_t> last_asked;
+
+bool may_ask(const std::string& server_name, int64_t now) {
+  std::lock_guard lock(asked_mu);
+  auto& t = last_asked[server_name];
+  if (t && now - t < refetch_interval_ms) return false;
+  t = now;
+  return true;
+}
+
+// Fetches, checks and caches the server's key document. False when it could not be had.
+bool fetch_keys(runtime::handler_context& ctx, const std::string& server_name) {
+  outbound::fetch_options opt;
+  opt.ip_policy = &ctx.config.federation.ip_policy;
+  opt.timeout = std::chrono::seconds(10);
+  opt.max_bytes = 1 << 20;
+  opt.max_redirects = 0;
+  opt.user_agent = outbound::fetch_options::default_user_agent("federation");
+  try {
+    auto r = outbound::fetch(opt, base_url(ctx.config, server_name) + "/_matrix/key/v2/server");
+    if (r.status != 200) {
+      ctx.log.warn("key fetch refused", {{"server", server_name}, {"status", std::to_string(r.status)}});
+      return false;
+    }
+    boost::system::error_code ec;
+    auto v = boost::json::parse(r.body, ec);
+    if (ec || !v.is_object()) throw protocol::errors::bad_json("key document is not a JSON object");
+    auto keys = protocol::federation::check_server_keys(v.as_object(), server_name);
+    int64_t now = now_ms();
+    int64_t until = std::min(v.as_object().at("valid_until_ts").as_int64(), now + max_validity_ms);
+    std::vector<storage::server_keys::stored_key> rows;
+    for (const auto& [id, k] : keys) {
+      storage::server_keys::key_row row{protocol::base64_encode_unpadded(k.public_key_raw),
+                                        k.expired ? k.valid_until_ts : until, std::nullopt, now};
+      if (k.expired) row.expired_ts = k.expired_ts;
+      rows.push_back({id, std::move(row)});
+    }
+    ctx.db.transact([&](storage::connection& c) {
+      storage::server_keys::store(c, server_name, r.body, until, rows, now);
+    });
+    return true;
+  } catch (const outbound::fetch_error& e) {
+    ctx.log.warn("key fetch failed", {{"server", server_name}, {"error", e.what()}});
+  } catch (const protocol::matrix_error& e) {
+    ctx.log.warn("key document refused", {{"server", server_name}, {"error", e.what()}});
+  }
+  return false;
+}
+
+std::optional<std::string> cached_current(runtime::handler_context& ctx, const std::string& server_name,
+                                          const std::string& key_id, int64_t now) {
+  auto c = ctx.db.acquire();
+  auto row = storage::server_keys::get(*c, server_name, key_id);
+  std::string raw;
+  if (!row || row->expired_ts || row->valid_until_ts <= now || !protocol::base64_decode(row->public_key, raw))
+    return std::nullopt;
+  return raw;
+}
+
+} // namespace
+
+std::optional<std::string> current_verify_key(runtime::handler_context& ctx, const std::string& server_name,
+                                              const std::string& key_id) {
+  int64_t now = now_ms();
+  if (auto raw = cached_current(ctx, server_name, key_id, now)) return raw;
+  if (!may_ask(server_name, now) || !fetch_keys(ctx, server_name)) return std::nullopt;
+  return cached_current(ctx, server_name, key_id, now);
+}
+
+} // namespace myelin::federation
