@@ -1,17 +1,21 @@
-// POST /register (users through UIA with m.login.dummy; guests when allowed) and
-// GET /register/available (spec: Client-Server API, "Account registration").
+// POST /register (users through UIA with m.login.dummy, or m.login.registration_token when
+// registration_requires_token; guests when allowed), GET /register/available and the registration
+// token validity check (spec: Client-Server API, "Account registration").
 #include <boost/json.hpp>
 
 #include "actors/keys/device_changes.hpp"
 #include "actors/auth/uia.hpp"
 #include "actors/endpoint_helpers.hpp"
 #include "actors/runtime/writer_client.hpp"
+#include "common/clock.hpp"
 #include "common/config.hpp"
+#include "common/log.hpp"
 #include "protocol/crypto.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/identifiers.hpp"
 #include "protocol/json.hpp"
 #include "storage/tables/accounts.hpp"
+#include "storage/tables/registration_tokens.hpp"
 
 namespace myelin::endpoints {
 
@@ -49,8 +53,10 @@ void check_password_policy(const runtime::handler_context& ctx, const std::strin
 
 // Writes the account (and, unless inhibited, its first session) through the accounts writer.
 api_response create_account(runtime::handler_context& ctx, const api_request& req, const std::string& user_id,
-                            const std::optional<std::string>& password, bool is_guest, const json::object& body) {
+                            const std::optional<std::string>& password, bool is_guest, const json::object& body,
+                            const std::optional<std::string>& registration_token = std::nullopt) {
   json::object args{{"user_id", user_id}, {"is_guest", is_guest}};
+  if (registration_token) args["registration_token"] = *registration_token;
   if (password) args["password_hash"] = protocol::hash_password(*password);
   args["displayname"] = protocol::split_user_id(user_id)->localpart;
   bool inhibit_login = protocol::opt_bool(body, "inhibit_login").value_or(false);
@@ -83,23 +89,18 @@ api_response register_guest(runtime::handler_context& ctx, const api_request& re
   throw protocol::errors::unknown("Could not allocate a guest user id");
 }
 
-api_response register_user(runtime::handler_context& ctx, const api_request& req) {
-  auto body = body_object(ctx, req, true);
-  auto kind = query_param(req, "kind").value_or("user");
-  if (kind == "guest") return register_guest(ctx, req, body);
-  if (kind != "user") throw protocol::errors::invalid_param("Invalid kind " + kind);
-  if (!ctx.config.enable_registration) throw protocol::errors::forbidden("Registration has been disabled");
-
-  // Refuse a bad or taken username before asking the client to authenticate (as Synapse does).
-  auto early_username = protocol::opt_string(body, "username");
-  if (early_username) {
-    auto id = checked_user_id(ctx, *early_username);
-    if (user_exists(ctx, id)) throw protocol::errors::user_in_use();
+// Gives a reserved use of a registration token back. Never fails the request (the registration
+// has failed already); a use that cannot be given back is logged.
+void release_token(runtime::handler_context& ctx, const std::string& token) {
+  try {
+    ctx.writers.write("accounts", token, "release_registration_token", {{"token", token}});
+  } catch (const std::exception& e) {
+    ctx.log.warn("registration token use not given back", {{"error", e.what()}});
   }
-  if (auto pw = protocol::opt_string(body, "password")) check_password_policy(ctx, *pw);
+}
 
-  auto uia = auth::require_uia(ctx, req, body, {{"m.login.dummy"}}, "");
-
+api_response register_authenticated(runtime::handler_context& ctx, const api_request& req, const json::object& body,
+                                    const auth::uia_outcome& uia) {
   // The final request may omit what the first one carried: fall back to the session's body.
   auto field = [&](std::string_view key) {
     auto v = protocol::opt_string(body, key);
@@ -119,7 +120,35 @@ api_response register_user(runtime::handler_context& ctx, const api_request& req
   }
   json::object merged = uia.clientdict;
   for (const auto& kv : body) merged[kv.key()] = kv.value();
-  return create_account(ctx, req, user_id, password, false, merged);
+  return create_account(ctx, req, user_id, password, false, merged, uia.registration_token);
+}
+
+api_response register_user(runtime::handler_context& ctx, const api_request& req) {
+  auto body = body_object(ctx, req, true);
+  auto kind = query_param(req, "kind").value_or("user");
+  if (kind == "guest") return register_guest(ctx, req, body);
+  if (kind != "user") throw protocol::errors::invalid_param("Invalid kind " + kind);
+  if (!ctx.config.enable_registration) throw protocol::errors::forbidden("Registration has been disabled");
+
+  // Refuse a bad or taken username before asking the client to authenticate (as Synapse does).
+  auto early_username = protocol::opt_string(body, "username");
+  if (early_username) {
+    auto id = checked_user_id(ctx, *early_username);
+    if (user_exists(ctx, id)) throw protocol::errors::user_in_use();
+  }
+  if (auto pw = protocol::opt_string(body, "password")) check_password_policy(ctx, *pw);
+
+  // With registration_requires_token, the token stage replaces the dummy one (spec: "Token-
+  // authenticated registration").
+  auto uia = auth::require_uia(
+      ctx, req, body, {{ctx.config.registration_requires_token ? "m.login.registration_token" : "m.login.dummy"}}, "");
+  try {
+    return register_authenticated(ctx, req, body, uia);
+  } catch (...) {
+    // The reserved use of the token goes back: no account was made with it.
+    if (uia.registration_token) release_token(ctx, *uia.registration_token);
+    throw;
+  }
 }
 
 api_response register_available(runtime::handler_context& ctx, const api_request& req) {
@@ -128,6 +157,15 @@ api_response register_available(runtime::handler_context& ctx, const api_request
   auto user_id = checked_user_id(ctx, *username);
   if (user_exists(ctx, user_id)) throw protocol::errors::user_in_use();
   return runtime::json_response(json::object{{"available", true}});
+}
+
+// Spec: "Token-authenticated registration". A point-in-time answer; unknown tokens are invalid.
+api_response token_validity(runtime::handler_context& ctx, const api_request& req) {
+  if (!ctx.config.enable_registration) throw protocol::errors::forbidden("Registration is not enabled on this homeserver");
+  auto token = query_param(req, "token");
+  if (!token) throw protocol::errors::missing_param("Missing 'token' query parameter");
+  auto c = ctx.db.acquire();
+  return runtime::json_response(json::object{{"valid", storage::registration_tokens::is_valid(*c, *token, now_ms())}});
 }
 
 } // namespace
@@ -139,6 +177,10 @@ void register_registration(runtime::endpoint_registry& r) {
   r.add({.name = "register.available", .method = "GET", .path = "/_matrix/client/{:r0|v3}/register/available",
          .auth = auth_mode::none, .rate_limit = "registration"},
         register_available);
+  r.add({.name = "register.token_validity", .method = "GET",
+         .path = "/_matrix/client/v1/register/m.login.registration_token/validity", .auth = auth_mode::none,
+         .rate_limit = "registration"},
+        token_validity);
 }
 
 } // namespace myelin::endpoints

@@ -25,6 +25,7 @@ class matrix_error;
 namespace runtime {
 
 class writer_client;
+class blocking_pool;
 struct node_views;
 
 // What a handler may use. Handlers run on a blocking-pool thread: database calls and blocking
@@ -40,6 +41,9 @@ struct handler_context {
   gateway::rate_limiter* limiter = nullptr;
   // The node's in-memory stream views (positions seen, typing). May be null (tests).
   const node_views* views = nullptr;
+  // The node's blocking pool, for work that outlives the request (the admin API's background room
+  // deletion). May be null (tests, sync instances).
+  blocking_pool* pool = nullptr;
 };
 
 using handler_fn = std::function<api_response(handler_context&, const api_request&)>;

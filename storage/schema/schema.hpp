@@ -20,4 +20,6 @@ migration url_cache_migration();       // 0014
 migration sliding_sync_migration();    // 0015
 migration pushers_migration();         // 0016
 migration event_reports_migration();   // 0017
+migration registration_tokens_migration(); // 0018
+migration room_moderation_migration();     // 0019
 }

@@ -15,6 +15,7 @@
 #include "protocol/room_versions.hpp"
 #include "storage/streams/event_push.hpp"
 #include "storage/tables/events.hpp"
+#include "storage/tables/room_moderation.hpp"
 
 namespace myelin::storage {
 namespace {
@@ -75,6 +76,12 @@ public:
     for (const auto& [id, ra] : pending_) events::upsert_room_head(c, ra.head);
   }
   void abort() { pending_.clear(); }
+  // A purged room: dropped at once (a cache miss only reloads, so this is safe even if the batch
+  // then fails).
+  void forget(const std::string& room_id) {
+    pending_.erase(room_id);
+    committed_.erase(room_id);
+  }
   void commit() {
     // Bounded memory: past the limit start over (rooms reload on their next event).
     if (committed_.size() + pending_.size() > max_rooms) committed_.clear();
@@ -404,6 +411,36 @@ op_output forget(op_context& ctx, const json::object& args) {
   return {json::object{}, {json::object{{"type", "forgotten"}, {"user_id", user_id}, {"room_id", room_id}}}};
 }
 
+// Room moderation (admin API). Rows: {"type": "room_blocked", "room_id", "blocked"},
+// {"type": "room_purged", "room_id"}, {"type": "room_deletion", "room_id", "delete_id"}.
+op_output block_room(op_context& ctx, const json::object& args) {
+  auto room_id = req_string(args, "room_id");
+  bool blocked = protocol::opt_bool(args, "block").value_or(true);
+  room_moderation::set_blocked(ctx.db, room_id, req_string(args, "user_id"), blocked);
+  return {json::object{}, {json::object{{"type", "room_blocked"}, {"room_id", room_id}, {"blocked", blocked}}}};
+}
+
+op_output purge_room(op_context& ctx, persister_state& ps, const json::object& args) {
+  auto room_id = req_string(args, "room_id");
+  room_moderation::purge_room(ctx.db, room_id);
+  ps.cache.forget(room_id);
+  return {json::object{}, {json::object{{"type", "room_purged"}, {"room_id", room_id}}}};
+}
+
+op_output record_room_deletion(op_context& ctx, const json::object& args) {
+  room_moderation::deletion_row d;
+  d.delete_id = req_string(args, "delete_id");
+  d.room_id = req_string(args, "room_id");
+  d.status = req_string(args, "status");
+  d.error = opt_string(args, "error");
+  auto* result = protocol::opt_object(args, "result");
+  d.result = protocol::to_string(result ? *result : json::object{});
+  d.created_ts = protocol::opt_int(args, "created_ts").value_or(now_ms());
+  room_moderation::upsert_deletion(ctx.db, d);
+  return {json::object{},
+          {json::object{{"type", "room_deletion"}, {"room_id", d.room_id}, {"delete_id", d.delete_id}}}};
+}
+
 } // namespace
 
 stream_definition events_stream(const event_signer& signer) {
@@ -417,6 +454,9 @@ stream_definition events_stream(const event_signer& signer) {
           {"delete_alias", delete_alias},
           {"set_visibility", set_visibility},
           {"forget", forget},
+          {"block_room", block_room},
+          {"purge_room", [ps](op_context& ctx, const json::object& a) { return purge_room(ctx, *ps, a); }},
+          {"record_room_deletion", record_room_deletion},
       },
       /*log_rows=*/false};
   def.hooks.on_begin = [ps] {
