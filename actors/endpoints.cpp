@@ -46,7 +46,7 @@ void register_admin_register(runtime::endpoint_registry&);
 void register_admin_event_reports(runtime::endpoint_registry&);
 void register_admin_devices(runtime::endpoint_registry&);
 void register_admin_registration_tokens(runtime::endpoint_registry&);
-void register_admin_room_deletion(runtime::endpoint_registry&);
+void register_admin_room_moderation(runtime::endpoint_registry&);
 void register_messages(runtime::endpoint_registry&);
 void register_room_state(runtime::endpoint_registry&);
 void register_filters(runtime::endpoint_registry&);
@@ -111,7 +111,7 @@ void register_all_endpoints(endpoint_registry& r) {
   endpoints::register_admin_event_reports(r);
   endpoints::register_admin_devices(r);
   endpoints::register_admin_registration_tokens(r);
-  endpoints::register_admin_room_deletion(r);
+  endpoints::register_admin_room_moderation(r);
   endpoints::register_messages(r);
   endpoints::register_room_state(r);
   endpoints::register_filters(r);

@@ -412,7 +412,8 @@ op_output forget(op_context& ctx, const json::object& args) {
 }
 
 // Room moderation (admin API). Rows: {"type": "room_blocked", "room_id", "blocked"},
-// {"type": "room_purged", "room_id"}, {"type": "room_deletion", "room_id", "delete_id"}.
+// {"type": "room_purged", "room_id"}, {"type": "history_purged", "room_id"},
+// {"type": "room_task", "room_id", "task_id"}.
 op_output block_room(op_context& ctx, const json::object& args) {
   auto room_id = req_string(args, "room_id");
   bool blocked = protocol::opt_bool(args, "block").value_or(true);
@@ -427,18 +428,31 @@ op_output purge_room(op_context& ctx, persister_state& ps, const json::object& a
   return {json::object{}, {json::object{{"type", "room_purged"}, {"room_id", room_id}}}};
 }
 
-op_output record_room_deletion(op_context& ctx, const json::object& args) {
-  room_moderation::deletion_row d;
-  d.delete_id = req_string(args, "delete_id");
-  d.room_id = req_string(args, "room_id");
-  d.status = req_string(args, "status");
-  d.error = opt_string(args, "error");
+// Message events before a point (room_moderation::purge_history); state and the latest message stay,
+// so the persister's cached room (state and head) remains true.
+op_output purge_history(op_context& ctx, const json::object& args) {
+  auto room_id = req_string(args, "room_id");
+  room_moderation::history_cutoff cut;
+  cut.before_depth = protocol::opt_int(args, "before_depth");
+  cut.before_ts = protocol::opt_int(args, "before_ts");
+  cut.delete_local_events = protocol::opt_bool(args, "delete_local_events").value_or(false);
+  cut.server_name = req_string(args, "server_name");
+  auto deleted = room_moderation::purge_history(ctx.db, room_id, cut);
+  return {json::object{{"deleted", deleted}}, {json::object{{"type", "history_purged"}, {"room_id", room_id}}}};
+}
+
+op_output record_room_task(op_context& ctx, const json::object& args) {
+  room_moderation::task_row t;
+  t.task_id = req_string(args, "task_id");
+  t.kind = req_string(args, "kind");
+  t.room_id = req_string(args, "room_id");
+  t.status = req_string(args, "status");
+  t.error = opt_string(args, "error");
   auto* result = protocol::opt_object(args, "result");
-  d.result = protocol::to_string(result ? *result : json::object{});
-  d.created_ts = protocol::opt_int(args, "created_ts").value_or(now_ms());
-  room_moderation::upsert_deletion(ctx.db, d);
-  return {json::object{},
-          {json::object{{"type", "room_deletion"}, {"room_id", d.room_id}, {"delete_id", d.delete_id}}}};
+  t.result = protocol::to_string(result ? *result : json::object{});
+  t.created_ts = protocol::opt_int(args, "created_ts").value_or(now_ms());
+  room_moderation::upsert_task(ctx.db, t);
+  return {json::object{}, {json::object{{"type", "room_task"}, {"room_id", t.room_id}, {"task_id", t.task_id}}}};
 }
 
 } // namespace
@@ -456,7 +470,8 @@ stream_definition events_stream(const event_signer& signer) {
           {"forget", forget},
           {"block_room", block_room},
           {"purge_room", [ps](op_context& ctx, const json::object& a) { return purge_room(ctx, *ps, a); }},
-          {"record_room_deletion", record_room_deletion},
+          {"purge_history", purge_history},
+          {"record_room_task", record_room_task},
       },
       /*log_rows=*/false};
   def.hooks.on_begin = [ps] {

@@ -15,7 +15,8 @@
 //   forget       {user_id, room_id}
 //   block_room   {room_id, user_id, block}       (admin API; the room need not exist)
 //   purge_room   {room_id}                        every row of the room, in this op's transaction
-//   record_room_deletion {delete_id, room_id, status, error?, result?, created_ts?}
+//   purge_history {room_id, before_depth?, before_ts?, delete_local_events, server_name} → {deleted}
+//   record_room_task {task_id, kind, room_id, status, error?, result?, created_ts?}
 // Rows published per event: {"type":"event", "position", "room_id", "event_id", "event_type",
 // "state_key"?, "membership"?, "sender"}.
 #pragma once

@@ -1,8 +1,10 @@
 """The Synapse-compatible admin API over HTTP: every endpoint refuses requests without a token (401)
-and from non-admins (403 M_FORBIDDEN); users are listed, queried, created, modified, deactivated,
-given new passwords and puppeted; rooms are listed, ordered, searched and inspected; shared-secret
-registration checks its nonce and HMAC; and Debian's `synadm` CLI drives the server (skipped when
-it is not installed)."""
+and from non-admins (403 M_FORBIDDEN); users are listed, queried, created, modified, deactivated
+(leaving their rooms), given new passwords and puppeted; rooms are listed, ordered, searched,
+inspected, blocked, deleted (at once and in the background) and their history purged;
+registration tokens are managed and used by /register without races; media is listed and deleted;
+shared-secret registration checks its nonce and HMAC; and Debian's `synadm` CLI drives the server
+(skipped when it is not installed)."""
 import hashlib
 import hmac
 import json
@@ -97,6 +99,8 @@ class AccessControl(AdminCase):
         ("GET", "/v2/rooms/delete_status/abc", None),
         ("GET", "/v1/rooms/!nowhere:test.local/block", None),
         ("PUT", "/v1/rooms/!nowhere:test.local/block", {"block": True}),
+        ("POST", "/v1/purge_history/!nowhere:test.local", {"purge_up_to_ts": 1}),
+        ("GET", "/v1/purge_history_status/abc", None),
         ("GET", "/v1/room/!nowhere:test.local/media", None),
         ("GET", "/v1/users/@root:test.local/media", None),
         ("DELETE", "/v1/users/@root:test.local/media", None),
@@ -429,6 +433,54 @@ class RoomModeration(AdminCase):
         self.assertEqual(r.status, 200, r)
         return r.json
 
+    def finished(self, status_path):
+        """The status of a background task once it has finished (complete or failed)."""
+        for _ in range(100):
+            status = self.ok(self.get(status_path))
+            if status["status"] in ("complete", "failed"):
+                break
+            time.sleep(0.1)
+        self.assertEqual(status["status"], "complete", status)
+        return status
+
+    def bodies(self, who, room):
+        r = self.server.get(f"{V3}/rooms/{q(room)}/messages?dir=b&limit=100", token=self.tok(who))
+        self.assertEqual(r.status, 200, r)
+        return [e["content"].get("body") for e in r.json["chunk"] if e["type"] == "m.room.message"]
+
+    def test_purge_history(self):
+        room = self.create("history_owner", preset="public_chat")
+        self.join("history_member", room)
+        for i in range(3):
+            self.send("history_member", room, f"old {i}")
+        cut = self.send("history_owner", room, "the cut")
+        self.send("history_member", room, "newer")
+        path = f"{ADMIN}/v1/purge_history/{q(room)}"
+        # Local users' events stay unless delete_local_events.
+        r = self.ok(self.server.post(path, {"purge_up_to_ts": int(time.time() * 1000) + 1000}, token=self.admin))
+        self.finished(f"/v1/purge_history_status/{r['purge_id']}")
+        self.assertEqual(self.bodies("history_member", room), ["newer", "the cut", "old 2", "old 1", "old 0"])
+        r = self.ok(self.server.post(f"{path}/{q(cut)}", {"delete_local_events": True}, token=self.admin))
+        self.assertEqual(self.finished(f"/v1/purge_history_status/{r['purge_id']}"), {"status": "complete"})
+        self.assertEqual(self.bodies("history_member", room), ["newer", "the cut"])
+        # State is kept: the room works as before.
+        state = self.ok(self.get(f"/v1/rooms/{q(room)}/state"))["state"]
+        self.assertIn(("m.room.member", self.uid("history_member")), [(e["type"], e["state_key"]) for e in state])
+        self.send("history_member", room, "still here")
+        self.assertIn(room, self.sync("history_member")["rooms"]["join"])
+
+        other = self.create("history_owner")
+        elsewhere = self.send("history_owner", other, "elsewhere")
+        for body, status, code in (({}, 400, "M_BAD_JSON"), ({"purge_up_to_ts": "x"}, 400, "M_INVALID_PARAM"),
+                                   ({"purge_up_to_event_id": "$nope"}, 404, "M_NOT_FOUND"),
+                                   ({"purge_up_to_event_id": elsewhere}, 400, "M_INVALID_PARAM"),
+                                   ({"purge_up_to_ts": 1, "delete_local_events": "yes"}, 400, "M_BAD_JSON")):
+            with self.subTest(body=body):
+                self.assertError(self.server.post(path, body, token=self.admin), status, code)
+        self.assertError(self.server.post(f"{ADMIN}/v1/purge_history/{q('!unknown:test.local')}",
+                                          {"purge_up_to_ts": 1}, token=self.admin), 404, "M_NOT_FOUND")
+        self.assertError(self.get("/v1/purge_history_status/unknown"), 404, "M_NOT_FOUND")
+
     def test_block(self):
         room = self.create("block_owner", preset="public_chat")
         path = f"{ADMIN}/v1/rooms/{q(room)}/block"
@@ -507,13 +559,7 @@ class RoomModeration(AdminCase):
                                         body={"new_room_user_id": self.admin_id, "room_name": "Notice",
                                               "message": "This room was closed"}))
         delete_id = r["delete_id"]
-        status = None
-        for _ in range(100):
-            status = self.ok(self.get(f"/v2/rooms/delete_status/{delete_id}"))
-            if status["status"] in ("complete", "failed"):
-                break
-            time.sleep(0.1)
-        self.assertEqual(status["status"], "complete", status)
+        status = self.finished(f"/v2/rooms/delete_status/{delete_id}")
         result = status["shutdown_room"]
         self.assertEqual(sorted(result["kicked_users"]), sorted([self.uid("moved_owner"), self.uid("moved_member")]))
         new_room = result["new_room_id"]

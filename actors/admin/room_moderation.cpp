@@ -1,11 +1,13 @@
 // Synapse-compatible admin API, room moderation (docs: Synapse "Rooms" admin API, "Delete Room",
-// "Block Room"): blocking a room (joins, invites and knocks refused), deleting it synchronously (v1)
-// or in the background (v2, on the node's blocking pool, with a status any `main` instance can
-// answer). Deleting makes every local member leave (as Synapse: each user leaves themselves, which
-// the auth rules always allow), optionally moves them to a new room with a message, removes the
-// room from the directory and deletes its aliases, then purges its rows (the room's persister,
-// events op purge_room). Admins only.
+// "Block Room", "Purge History"): blocking a room (joins, invites and knocks refused), deleting it
+// synchronously (v1) or in the background (v2), and purging old history (background). Background
+// tasks run on the node's blocking pool and record their status in room_admin_tasks, so any `main`
+// instance can answer for them. Deleting makes every local member leave (as Synapse: each user
+// leaves themselves, which the auth rules always allow), optionally moves them to a new room with a
+// message, removes the room from the directory and deletes its aliases, then purges its rows (the
+// room's persister, events op purge_room). Admins only.
 #include <boost/json.hpp>
+#include <functional>
 
 #include "actors/admin/admin_helpers.hpp"
 #include "actors/endpoint_helpers.hpp"
@@ -194,65 +196,79 @@ api_response delete_room_v1(runtime::handler_context& ctx, const api_request& re
   return json_response_after(out.result, out.positions);
 }
 
-void record(runtime::handler_context& ctx, const moderation::deletion_row& d) {
-  json::object args{{"delete_id", d.delete_id}, {"room_id", d.room_id}, {"status", d.status},
-                    {"result", protocol::parse_object(d.result)}, {"created_ts", d.created_ts}};
-  if (d.error) args["error"] = *d.error;
-  ctx.writers.write("events", d.room_id, "record_room_deletion", args);
+// ---- background tasks ----
+
+using task_fn = std::function<json::object(runtime::handler_context&)>;
+
+void record(runtime::handler_context& ctx, const moderation::task_row& t) {
+  json::object args{{"task_id", t.task_id}, {"kind", t.kind},         {"room_id", t.room_id},
+                    {"status", t.status},   {"result", protocol::parse_object(t.result)}, {"created_ts", t.created_ts}};
+  if (t.error) args["error"] = *t.error;
+  ctx.writers.write("events", t.room_id, "record_room_task", args);
 }
 
-// The background part of a v2 deletion; every outcome, failure included, is recorded.
-void run_deletion(runtime::handler_context& ctx, moderation::deletion_row d, const std::string& admin_id,
-                  const deletion_params& params) {
+// Runs a recorded task: active, then complete with fn's result, or failed with its error.
+void run_task(runtime::handler_context& ctx, moderation::task_row t, const task_fn& fn) {
   try {
-    d.status = "active";
-    record(ctx, d);
-    d.result = protocol::to_string(shutdown_room(ctx, admin_id, d.room_id, params).result);
-    d.status = "complete";
+    t.status = "active";
+    record(ctx, t);
+    t.result = protocol::to_string(fn(ctx));
+    t.status = "complete";
   } catch (const std::exception& e) {
-    ctx.log.warn("room deletion failed", {{"room_id", d.room_id}, {"error", e.what()}});
-    d.status = "failed";
-    d.error = e.what();
+    ctx.log.warn("room task failed", {{"kind", t.kind}, {"room_id", t.room_id}, {"error", e.what()}});
+    t.status = "failed";
+    t.error = e.what();
   }
   try {
-    record(ctx, d);
+    record(ctx, t);
   } catch (const std::exception& e) {
-    ctx.log.error("room deletion status not recorded", {{"delete_id", d.delete_id}, {"error", e.what()}});
+    ctx.log.error("room task status not recorded", {{"task_id", t.task_id}, {"error", e.what()}});
   }
+}
+
+// 400 while a task of this kind is scheduled or running for the room (Synapse refuses those too).
+void require_no_task_running(runtime::handler_context& ctx, const std::string& room_id, const std::string& kind) {
+  auto c = ctx.db.acquire();
+  for (const auto& t : moderation::tasks_for_room(*c, room_id, kind))
+    if (t.status == "scheduled" || t.status == "active")
+      throw protocol::matrix_error(400, "M_UNKNOWN", "A " + kind + " task is already running for " + room_id);
+}
+
+// Records the task as scheduled and runs it on the node's blocking pool; returns its id.
+std::string start_task(runtime::handler_context& ctx, const std::string& kind, const std::string& room_id,
+                       task_fn fn) {
+  moderation::task_row t{protocol::random_alnum(16), kind, room_id, "scheduled", std::nullopt, "{}", now_ms()};
+  record(ctx, t);
+  if (!ctx.pool) {  // no pool (tests): run now
+    run_task(ctx, t, fn);
+    return t.task_id;
+  }
+  // The job builds its own context: the request's is gone when it runs. What it points to (config,
+  // database, writer client, views) lives as long as the node, whose pool finishes its jobs on stop.
+  ctx.pool->post([config = &ctx.config, db = &ctx.db, writers = &ctx.writers, instance = std::string(ctx.instance),
+                  limiter = ctx.limiter, views = ctx.views, pool = ctx.pool, t, fn = std::move(fn)]() {
+    logger log("admin", instance);
+    runtime::handler_context bg{*config, *db, *writers, instance, log, limiter, views, pool};
+    run_task(bg, t, fn);
+  });
+  return t.task_id;
 }
 
 api_response delete_room_v2(runtime::handler_context& ctx, const api_request& req) {
   auto request = deletion_request(ctx, req);
   const auto& room_id = request.first;
-  const auto& params = request.second;
-  {
-    auto c = ctx.db.acquire();
-    for (const auto& d : moderation::deletions_for_room(*c, room_id))
-      if (d.status == "scheduled" || d.status == "active")
-        throw protocol::matrix_error(400, "M_UNKNOWN", "A deletion of " + room_id + " is already in progress");
-  }
-  moderation::deletion_row d{protocol::random_alnum(16), room_id, "scheduled", std::nullopt, "{}", now_ms()};
-  record(ctx, d);
-  json::object answer{{"delete_id", d.delete_id}};
-  if (!ctx.pool) {  // no pool (tests): run now
-    run_deletion(ctx, d, req.user_id, params);
-    return runtime::json_response(answer);
-  }
-  // The job builds its own context: the request's is gone when it runs. What it points to (config,
-  // database, writer client, views) lives as long as the node, whose pool finishes its jobs on stop.
-  ctx.pool->post([config = &ctx.config, db = &ctx.db, writers = &ctx.writers, instance = std::string(ctx.instance),
-                  limiter = ctx.limiter, views = ctx.views, pool = ctx.pool, d, admin_id = req.user_id, params]() {
-    logger log("admin", instance);
-    runtime::handler_context bg{*config, *db, *writers, instance, log, limiter, views, pool};
-    run_deletion(bg, d, admin_id, params);
-  });
-  return runtime::json_response(answer);
+  require_no_task_running(ctx, room_id, "delete_room");
+  auto id = start_task(ctx, "delete_room", room_id,
+                       [admin_id = req.user_id, room_id, params = request.second](runtime::handler_context& bg) {
+                         return shutdown_room(bg, admin_id, room_id, params).result;
+                       });
+  return runtime::json_response(json::object{{"delete_id", id}});
 }
 
-json::object status_json(const moderation::deletion_row& d) {
-  json::object o{{"delete_id", d.delete_id}, {"room_id", d.room_id}, {"status", d.status},
-                 {"shutdown_room", protocol::parse_object(d.result)}};
-  if (d.error) o["error"] = *d.error;
+json::object deletion_json(const moderation::task_row& t) {
+  json::object o{{"delete_id", t.task_id}, {"room_id", t.room_id}, {"status", t.status},
+                 {"shutdown_room", protocol::parse_object(t.result)}};
+  if (t.error) o["error"] = *t.error;
   return o;
 }
 
@@ -261,7 +277,7 @@ api_response room_delete_status(runtime::handler_context& ctx, const api_request
   auto room_id = admin::checked_room_id(req);
   auto c = ctx.db.acquire();
   json::array results;
-  for (const auto& d : moderation::deletions_for_room(*c, room_id)) results.push_back(status_json(d));
+  for (const auto& t : moderation::tasks_for_room(*c, room_id, "delete_room")) results.push_back(deletion_json(t));
   if (results.empty()) throw errors::not_found("No delete task for room_id '" + room_id + "' found");
   return runtime::json_response(json::object{{"results", std::move(results)}});
 }
@@ -270,9 +286,52 @@ api_response delete_status(runtime::handler_context& ctx, const api_request& req
   admin::require_admin(ctx, req);
   const auto& delete_id = req.path_params.at(0);
   auto c = ctx.db.acquire();
-  auto d = moderation::get_deletion(*c, delete_id);
-  if (!d) throw errors::not_found("delete id '" + delete_id + "' not found");
-  return runtime::json_response(status_json(*d));
+  auto t = moderation::get_task(*c, delete_id, "delete_room");
+  if (!t) throw errors::not_found("delete id '" + delete_id + "' not found");
+  return runtime::json_response(deletion_json(*t));
+}
+
+// POST /purge_history/{roomId}[/{eventId}]: message events before the event (by depth) or before
+// purge_up_to_ts; delete_local_events also takes local users' events (Synapse's default keeps them).
+api_response purge_history(runtime::handler_context& ctx, const api_request& req) {
+  admin::require_admin(ctx, req);
+  auto room_id = admin::checked_room_id(req);
+  auto body = body_object(ctx, req, true);
+  if (!room_exists(ctx, room_id)) throw errors::not_found("Unknown room " + room_id);
+  json::object args{{"room_id", room_id},
+                    {"delete_local_events", bool_param(body, "delete_local_events", false)},
+                    {"server_name", ctx.config.server_name}};
+  auto event_id = req.path_params.size() > 1 ? std::optional(req.path_params[1])
+                                              : string_param(body, "purge_up_to_event_id");
+  if (event_id) {
+    auto c = ctx.db.acquire();
+    auto e = storage::events::get_event(*c, *event_id);
+    if (!e) throw errors::not_found("Unknown event " + *event_id);
+    if (e->room_id != room_id) throw errors::invalid_param("Event is for wrong room");
+    args["before_depth"] = e->topological_ordering;
+  } else if (auto* ts = body.if_contains("purge_up_to_ts")) {
+    if (!ts->is_int64() || ts->as_int64() < 0)
+      throw errors::invalid_param("purge_up_to_ts must be a non-negative integer");
+    args["before_ts"] = ts->as_int64();
+  } else {
+    throw errors::bad_json("must specify purge_up_to_event_id or purge_up_to_ts");
+  }
+  require_no_task_running(ctx, room_id, "purge_history");
+  auto id = start_task(ctx, "purge_history", room_id, [room_id, args](runtime::handler_context& bg) {
+    return protocol::parse_object(bg.writers.write("events", room_id, "purge_history", args).result);
+  });
+  return runtime::json_response(json::object{{"purge_id", id}});
+}
+
+api_response purge_history_status(runtime::handler_context& ctx, const api_request& req) {
+  admin::require_admin(ctx, req);
+  const auto& purge_id = req.path_params.at(0);
+  auto c = ctx.db.acquire();
+  auto t = moderation::get_task(*c, purge_id, "purge_history");
+  if (!t) throw errors::not_found("purge id '" + purge_id + "' not found");
+  json::object out{{"status", t->status}};
+  if (t->error) out["error"] = *t->error;
+  return runtime::json_response(out);
 }
 
 api_response get_block(runtime::handler_context& ctx, const api_request& req) {
@@ -298,7 +357,7 @@ api_response put_block(runtime::handler_context& ctx, const api_request& req) {
 
 } // namespace
 
-void register_admin_room_deletion(runtime::endpoint_registry& r) {
+void register_admin_room_moderation(runtime::endpoint_registry& r) {
   r.add({.name = "admin.rooms.delete.v1", .method = "DELETE", .path = "/_synapse/admin/v1/rooms/{roomId}"},
         delete_room_v1);
   r.add({.name = "admin.rooms.delete.v2", .method = "DELETE", .path = "/_synapse/admin/v2/rooms/{roomId}"},
@@ -313,6 +372,14 @@ void register_admin_room_deletion(runtime::endpoint_registry& r) {
         get_block);
   r.add({.name = "admin.rooms.block.put", .method = "PUT", .path = "/_synapse/admin/v1/rooms/{roomId}/block"},
         put_block);
+  r.add({.name = "admin.purge_history", .method = "POST", .path = "/_synapse/admin/v1/purge_history/{roomId}"},
+        purge_history);
+  r.add({.name = "admin.purge_history.event", .method = "POST",
+         .path = "/_synapse/admin/v1/purge_history/{roomId}/{eventId}"},
+        purge_history);
+  r.add({.name = "admin.purge_history_status", .method = "GET",
+         .path = "/_synapse/admin/v1/purge_history_status/{purgeId}"},
+        purge_history_status);
 }
 
 } // namespace myelin::endpoints
