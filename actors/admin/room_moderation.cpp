@@ -117,58 +117,72 @@ std::string make_new_room(runtime::handler_context& ctx, const deletion_params& 
   return room_id;
 }
 
+// Every local member leaves (their own leave event); with a new room, each then joins it.
+void remove_members(runtime::handler_context& ctx, const std::string& room_id,
+                    const std::optional<std::string>& new_room, const deletion_params& p, shutdown_outcome& out, json::array& kicked, json::array& failed) {
+  for (const auto& user : local_members(ctx, room_id)) {
+    try {
+      out.positions.push_back(send_leave(ctx, room_id, user, user));
+      kicked.emplace_back(user);
+    } catch (const protocol::matrix_error& e) {
+      ctx.log.warn("room deletion: member could not leave",
+                   {{"room_id", room_id}, {"user_id", user}, {"error", e.what()}});
+      failed.emplace_back(user);
+      continue;
+    }
+    if (!new_room || user == *p.new_room_user_id) continue;
+    try {
+      api_request as_user;
+      as_user.user_id = user;
+      auto join = state_template("m.room.member", user, member_content(ctx, user, "join"), user);
+      out.positions.push_back(append_event(ctx, as_user, *new_room, std::move(join)).position);
+    } catch (const protocol::matrix_error& e) {
+      ctx.log.warn("room deletion: member not moved", {{"room_id", *new_room}, {"user_id", user}, {"error", e.what()}});
+    }
+  }
+}
+
+// The room's aliases are deleted, or moved to the new room as Synapse does (so they keep leading
+// somewhere); returns them.
+json::array remove_aliases(runtime::handler_context& ctx, const std::string& room_id,
+                           const std::optional<std::string>& new_room, const std::string& admin_id,
+                           shutdown_outcome& out) {
+  std::vector<std::string> alias_list;
+  {
+    auto c = ctx.db.acquire();
+    alias_list = storage::events::aliases_for_room(*c, room_id);
+  }
+  json::array aliases;
+  for (const auto& alias : alias_list) {
+    out.positions.push_back(ctx.writers.write("events", room_id, "delete_alias", {{"room_alias", alias}}).position);
+    if (new_room) {
+      json::object args{{"room_alias", alias}, {"room_id", *new_room}, {"creator", admin_id}};
+      out.positions.push_back(ctx.writers.write("events", *new_room, "set_alias", args).position);
+    }
+    aliases.emplace_back(alias);
+  }
+  return aliases;
+}
+
 shutdown_outcome shutdown_room(runtime::handler_context& ctx, const std::string& admin_id, const std::string& room_id,
                                const deletion_params& p) {
   shutdown_outcome out;
   json::array kicked, failed, aliases;
   out.result = json::object{{"new_room_id", nullptr}};
-  if (p.block)
-    out.positions.push_back(
-        ctx.writers.write("events", room_id, "block_room", {{"room_id", room_id}, {"user_id", admin_id}, {"block", true}})
-            .position);
+  if (p.block) {
+    json::object args{{"room_id", room_id}, {"user_id", admin_id}, {"block", true}};
+    out.positions.push_back(ctx.writers.write("events", room_id, "block_room", args).position);
+  }
   if (room_exists(ctx, room_id)) {
     std::optional<std::string> new_room;
     if (p.new_room_user_id) new_room = make_new_room(ctx, p, out);
-    for (const auto& user : local_members(ctx, room_id)) {
-      try {
-        out.positions.push_back(send_leave(ctx, room_id, user, user));
-        kicked.emplace_back(user);
-      } catch (const protocol::matrix_error& e) {
-        ctx.log.warn("room deletion: member could not leave", {{"room_id", room_id}, {"user_id", user}, {"error", e.what()}});
-        failed.emplace_back(user);
-        continue;
-      }
-      if (!new_room || user == *p.new_room_user_id) continue;
-      try {
-        api_request as_user;
-        as_user.user_id = user;
-        out.positions.push_back(append_event(ctx, as_user, *new_room,
-                                             state_template("m.room.member", user, member_content(ctx, user, "join"), user))
-                                    .position);
-      } catch (const protocol::matrix_error& e) {
-        ctx.log.warn("room deletion: member not moved", {{"room_id", *new_room}, {"user_id", user}, {"error", e.what()}});
-      }
-    }
-    std::vector<std::string> alias_list;
-    {
-      auto c = ctx.db.acquire();
-      alias_list = storage::events::aliases_for_room(*c, room_id);
-    }
-    for (const auto& alias : alias_list) {
-      out.positions.push_back(ctx.writers.write("events", room_id, "delete_alias", {{"room_alias", alias}}).position);
-      // Moved to the new room, as Synapse does, so the alias keeps leading somewhere.
-      if (new_room)
-        out.positions.push_back(ctx.writers
-                                    .write("events", *new_room, "set_alias",
-                                           {{"room_alias", alias}, {"room_id", *new_room}, {"creator", admin_id}})
-                                    .position);
-      aliases.emplace_back(alias);
-    }
-    out.positions.push_back(
-        ctx.writers.write("events", room_id, "set_visibility", {{"room_id", room_id}, {"is_public", false}}).position);
+    remove_members(ctx, room_id, new_room, p, out, kicked, failed);
+    aliases = remove_aliases(ctx, room_id, new_room, admin_id, out);
+    json::object unlisted{{"room_id", room_id}, {"is_public", false}};
+    out.positions.push_back(ctx.writers.write("events", room_id, "set_visibility", unlisted).position);
     if (p.purge) {
       if (!failed.empty() && !p.force_purge)
-        throw protocol::matrix_error(400, "M_UNKNOWN", "Users are still joined to this room; use force_purge to purge it anyway");
+        throw protocol::matrix_error(400, "M_UNKNOWN", "Users are still in this room; force_purge purges it anyway");
       out.positions.push_back(ctx.writers.write("events", room_id, "purge_room", {{"room_id", room_id}}).position);
     }
     if (new_room) out.result["new_room_id"] = *new_room;

@@ -51,12 +51,42 @@ void check_password_policy(const runtime::handler_context& ctx, const std::strin
                                           std::to_string(ctx.config.password_min_length) + " characters");
 }
 
+// Gives a reserved use of a registration token back. Never fails the request (the registration
+// has failed already); a use that cannot be given back is logged.
+void release_token(runtime::handler_context& ctx, const std::string& token) {
+  try {
+    ctx.writers.write("accounts", token, "release_registration_token", {{"token", token}});
+  } catch (const std::exception& e) {
+    ctx.log.warn("registration token use not given back", {{"error", e.what()}});
+  }
+}
+
+// A use of a registration token reserved by the UIA stage: given back when the request ends
+// without the registration having been written (the accounts register op completes it).
+class reserved_token_use {
+public:
+  reserved_token_use(runtime::handler_context& ctx, std::optional<std::string> token)
+      : ctx_(ctx), token_(std::move(token)) {}
+  reserved_token_use(const reserved_token_use&) = delete;
+  reserved_token_use& operator=(const reserved_token_use&) = delete;
+  ~reserved_token_use() {
+    if (token_ && !used_) release_token(ctx_, *token_);
+  }
+  const std::optional<std::string>& token() const { return token_; }
+  void used() { used_ = true; }
+
+private:
+  runtime::handler_context& ctx_;
+  std::optional<std::string> token_;
+  bool used_ = false;
+};
+
 // Writes the account (and, unless inhibited, its first session) through the accounts writer.
 api_response create_account(runtime::handler_context& ctx, const api_request& req, const std::string& user_id,
                             const std::optional<std::string>& password, bool is_guest, const json::object& body,
-                            const std::optional<std::string>& registration_token = std::nullopt) {
+                            reserved_token_use* token_use = nullptr) {
   json::object args{{"user_id", user_id}, {"is_guest", is_guest}};
-  if (registration_token) args["registration_token"] = *registration_token;
+  if (token_use && token_use->token()) args["registration_token"] = *token_use->token();
   if (password) args["password_hash"] = protocol::hash_password(*password);
   args["displayname"] = protocol::split_user_id(user_id)->localpart;
   bool inhibit_login = protocol::opt_bool(body, "inhibit_login").value_or(false);
@@ -67,6 +97,7 @@ api_response create_account(runtime::handler_context& ctx, const api_request& re
     args["session"] = session->fields;
   }
   auto w = ctx.writers.write("accounts", user_id, "register", args);
+  if (token_use) token_use->used();
   if (session) keys::after_device_changed(ctx, user_id, session->device_id);
   json::object out = session ? session_response(ctx, user_id, *session)
                              : json::object{{"user_id", user_id}, {"home_server", ctx.config.server_name}};
@@ -89,18 +120,8 @@ api_response register_guest(runtime::handler_context& ctx, const api_request& re
   throw protocol::errors::unknown("Could not allocate a guest user id");
 }
 
-// Gives a reserved use of a registration token back. Never fails the request (the registration
-// has failed already); a use that cannot be given back is logged.
-void release_token(runtime::handler_context& ctx, const std::string& token) {
-  try {
-    ctx.writers.write("accounts", token, "release_registration_token", {{"token", token}});
-  } catch (const std::exception& e) {
-    ctx.log.warn("registration token use not given back", {{"error", e.what()}});
-  }
-}
-
 api_response register_authenticated(runtime::handler_context& ctx, const api_request& req, const json::object& body,
-                                    const auth::uia_outcome& uia) {
+                                    const auth::uia_outcome& uia, reserved_token_use& token_use) {
   // The final request may omit what the first one carried: fall back to the session's body.
   auto field = [&](std::string_view key) {
     auto v = protocol::opt_string(body, key);
@@ -120,7 +141,7 @@ api_response register_authenticated(runtime::handler_context& ctx, const api_req
   }
   json::object merged = uia.clientdict;
   for (const auto& kv : body) merged[kv.key()] = kv.value();
-  return create_account(ctx, req, user_id, password, false, merged, uia.registration_token);
+  return create_account(ctx, req, user_id, password, false, merged, &token_use);
 }
 
 api_response register_user(runtime::handler_context& ctx, const api_request& req) {
@@ -142,13 +163,8 @@ api_response register_user(runtime::handler_context& ctx, const api_request& req
   // authenticated registration").
   auto uia = auth::require_uia(
       ctx, req, body, {{ctx.config.registration_requires_token ? "m.login.registration_token" : "m.login.dummy"}}, "");
-  try {
-    return register_authenticated(ctx, req, body, uia);
-  } catch (...) {
-    // The reserved use of the token goes back: no account was made with it.
-    if (uia.registration_token) release_token(ctx, *uia.registration_token);
-    throw;
-  }
+  reserved_token_use token_use(ctx, uia.registration_token);
+  return register_authenticated(ctx, req, body, uia, token_use);
 }
 
 api_response register_available(runtime::handler_context& ctx, const api_request& req) {
@@ -161,7 +177,8 @@ api_response register_available(runtime::handler_context& ctx, const api_request
 
 // Spec: "Token-authenticated registration". A point-in-time answer; unknown tokens are invalid.
 api_response token_validity(runtime::handler_context& ctx, const api_request& req) {
-  if (!ctx.config.enable_registration) throw protocol::errors::forbidden("Registration is not enabled on this homeserver");
+  if (!ctx.config.enable_registration)
+    throw protocol::errors::forbidden("Registration is not enabled on this homeserver");
   auto token = query_param(req, "token");
   if (!token) throw protocol::errors::missing_param("Missing 'token' query parameter");
   auto c = ctx.db.acquire();

@@ -50,7 +50,8 @@ bool insert(connection& c, const token_row& row) {
 
 bool update(connection& c, const std::string& token, bool set_uses, std::optional<int64_t> uses_allowed,
             bool set_expiry, std::optional<int64_t> expiry_time) {
-  if (set_uses) c.exec("UPDATE registration_tokens SET uses_allowed = $2 WHERE token = $1", {token, nullable(uses_allowed)});
+  if (set_uses)
+    c.exec("UPDATE registration_tokens SET uses_allowed = $2 WHERE token = $1", {token, nullable(uses_allowed)});
   if (set_expiry)
     c.exec("UPDATE registration_tokens SET expiry_time = $2 WHERE token = $1", {token, nullable(expiry_time)});
   return get(c, token).has_value();

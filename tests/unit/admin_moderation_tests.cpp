@@ -155,8 +155,8 @@ BOOST_AUTO_TEST_CASE(purge_history_keeps_state_and_the_latest_message) {
   for_each_backend([](database& db, dialect) {
     stream_runner w{db, events_stream(event_signer{"hs", myelin::protocol::generate_signing_key()})};
     make_room(w, "!h:hs");  // 4 state events, a join, one message
-    w.run("append",
-          {{"room_id", "!h:hs"}, {"event", state("m.room.member", "@far:other", {{"membership", "join"}}, "@far:other")}});
+    auto far_join = state("m.room.member", "@far:other", {{"membership", "join"}}, "@far:other");
+    w.run("append", {{"room_id", "!h:hs"}, {"event", far_join}});
     std::vector<std::string> said;
     for (int i = 0; i < 3; ++i)
       said.push_back(std::string(
