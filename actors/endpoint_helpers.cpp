@@ -59,4 +59,12 @@ api_response json_response_after(const json::value& body, const stream_position&
   return r;
 }
 
+api_response json_response_after(const json::value& body, const std::vector<stream_position>& positions,
+                                 uint16_t status) {
+  auto r = runtime::json_response(body, status);
+  for (const auto& p : positions)
+    if (p.position > 0) r.wait_for.push_back(p);
+  return r;
+}
+
 } // namespace myelin::endpoints

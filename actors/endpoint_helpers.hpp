@@ -3,6 +3,7 @@
 #include <boost/json/object.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "actors/runtime/endpoint_registry.hpp"
 #include "storage/database.hpp"
@@ -32,6 +33,9 @@ boost::json::object session_response(const runtime::handler_context& ctx, const 
 
 // An api_response that also waits for `pos` on the answering node (read-after-write).
 api_response json_response_after(const boost::json::value& body, const stream_position& pos, uint16_t status = 200);
+// The same after several writes (to different streams or shards).
+api_response json_response_after(const boost::json::value& body, const std::vector<stream_position>& positions,
+                                 uint16_t status = 200);
 
 // db.transact(fn), run again (five attempts in all) when it fails on a unique constraint: for ids
 // that count up per user, where two requests may read the same "next" id and the primary key

@@ -670,6 +670,7 @@ homeserver_config parse_homeserver_config(const std::string& yaml_text, const st
           {"enable_registration", r.flag(cfg.enable_registration)},
           {"enable_registration_without_verification", r.flag(cfg.enable_registration_without_verification)},
           {"registration_shared_secret", r.text(cfg.registration_shared_secret)},
+          {"registration_requires_token", r.flag(cfg.registration_requires_token)},
           {"allow_guest_access", r.flag(cfg.allow_guest_access)},
           {"serve_well_known_client", r.flag(cfg.serve_well_known_client)},
           {"max_upload_size", r.bytes(lim.max_upload_size)},

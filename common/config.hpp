@@ -155,6 +155,9 @@ struct homeserver_config {
   bool enable_registration = false;
   bool enable_registration_without_verification = false;
   std::string registration_shared_secret;
+  // /register asks for a registration token (UIA stage m.login.registration_token) instead of
+  // m.login.dummy; tokens are made with the admin API.
+  bool registration_requires_token = false;
   bool allow_guest_access = false;
   bool serve_well_known_client = true;
   size_t password_min_length = 0;       // password_config.policy.minimum_length

@@ -58,7 +58,9 @@ const std::vector<migration>& all_migrations() {
                                                  schema::event_reports_migration(),
                                                  schema::sliding_sync_rooms_migration(),
                                                  schema::pusher_progress_migration(),
-                                                 schema::server_keys_migration()};
+                                                 schema::server_keys_migration(),
+                                                 schema::registration_tokens_migration(),
+                                                 schema::room_moderation_migration()};
   return list;
 }
 

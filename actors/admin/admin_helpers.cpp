@@ -24,6 +24,12 @@ std::string local_user_id(const runtime::handler_context& ctx, const std::string
   return raw;
 }
 
+std::string checked_room_id(const api_request& req) {
+  const auto& room_id = req.path_params.at(0);
+  if (!protocol::is_valid_room_id(room_id)) throw protocol::errors::invalid_param("Invalid room id: " + room_id);
+  return room_id;
+}
+
 int64_t query_count(const api_request& req, std::string_view name, int64_t fallback, int64_t max) {
   auto v = query_param(req, name);
   if (!v) return fallback;

@@ -16,6 +16,9 @@ void require_admin(runtime::handler_context& ctx, const api_request& req);
 // A path parameter that must be a user id of this server: 400 M_INVALID_PARAM otherwise.
 std::string local_user_id(const runtime::handler_context& ctx, const std::string& raw);
 
+// The first path parameter as a room id: 400 M_INVALID_PARAM unless it is one.
+std::string checked_room_id(const api_request& req);
+
 // Query parameters: a non-negative integer within [0, max] (400 M_INVALID_PARAM otherwise) and a
 // "true"/"false" flag.
 int64_t query_count(const api_request& req, std::string_view name, int64_t fallback, int64_t max = INT32_MAX);

@@ -111,12 +111,6 @@ api_response list_rooms(runtime::handler_context& ctx, const api_request& req) {
   return runtime::json_response(out);
 }
 
-std::string checked_room_id(const api_request& req) {
-  const auto& room_id = req.path_params.at(0);
-  if (!protocol::is_valid_room_id(room_id)) throw errors::invalid_param("Invalid room id: " + room_id);
-  return room_id;
-}
-
 room_summary existing_room(storage::connection& c, const runtime::handler_context& ctx, const std::string& room_id) {
   auto found = storage::admin::room_summaries(c, ctx.config.server_name, room_id);
   if (found.empty()) throw errors::not_found("Room not found");
@@ -125,7 +119,7 @@ room_summary existing_room(storage::connection& c, const runtime::handler_contex
 
 api_response room_details(runtime::handler_context& ctx, const api_request& req) {
   admin::require_admin(ctx, req);
-  auto room_id = checked_room_id(req);
+  auto room_id = admin::checked_room_id(req);
   auto c = ctx.db.acquire();
   auto s = existing_room(*c, ctx, room_id);
   auto out = room_json(s);
@@ -136,7 +130,7 @@ api_response room_details(runtime::handler_context& ctx, const api_request& req)
 
 api_response room_members(runtime::handler_context& ctx, const api_request& req) {
   admin::require_admin(ctx, req);
-  auto room_id = checked_room_id(req);
+  auto room_id = admin::checked_room_id(req);
   auto c = ctx.db.acquire();
   existing_room(*c, ctx, room_id);
   json::array members;
@@ -147,7 +141,7 @@ api_response room_members(runtime::handler_context& ctx, const api_request& req)
 
 api_response room_state(runtime::handler_context& ctx, const api_request& req) {
   admin::require_admin(ctx, req);
-  auto room_id = checked_room_id(req);
+  auto room_id = admin::checked_room_id(req);
   auto c = ctx.db.acquire();
   if (!storage::events::get_room(*c, room_id)) throw errors::not_found("Room not found");
   std::vector<std::string> ids;

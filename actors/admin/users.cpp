@@ -5,6 +5,7 @@
 
 #include "actors/admin/admin_helpers.hpp"
 #include "actors/endpoint_helpers.hpp"
+#include "actors/event_creator/leave_rooms.hpp"
 #include "actors/keys/device_changes.hpp"
 #include "actors/runtime/writer_client.hpp"
 #include "common/config.hpp"
@@ -144,8 +145,9 @@ stream_position create_user(runtime::handler_context& ctx, const std::string& us
 }
 
 // Applies the PUT body to an existing account; returns the last write's position.
-stream_position modify_user(runtime::handler_context& ctx, const api_request& req, const std::string& user_id,
-                            const storage::accounts::user_row& user, const json::object& body) {
+std::vector<stream_position> modify_user(runtime::handler_context& ctx, const api_request& req,
+                                        const std::string& user_id, const storage::accounts::user_row& user,
+                                        const json::object& body) {
   stream_position pos;
   auto admin_flag = bool_field(body, "admin");
   auto deactivated = bool_field(body, "deactivated");
@@ -174,12 +176,10 @@ stream_position modify_user(runtime::handler_context& ctx, const api_request& re
     pos = w.position;
   }
   if (profile_changed) pos = ctx.writers.write("accounts", user_id, "set_profile", profile).position;
-  if (deactivated && *deactivated && !user.deactivated) {
-    auto w = ctx.writers.write("accounts", user_id, "deactivate", {{"user_id", user_id}});
-    keys::after_devices_removed(ctx, user_id, w);
-    pos = w.position;
-  }
-  return pos;
+  std::vector<stream_position> positions{pos};
+  if (deactivated && *deactivated && !user.deactivated)
+    for (auto& p : deactivate_account(ctx, user_id)) positions.push_back(std::move(p));
+  return positions;
 }
 
 api_response put_user(runtime::handler_context& ctx, const api_request& req) {
@@ -187,9 +187,10 @@ api_response put_user(runtime::handler_context& ctx, const api_request& req) {
   auto user_id = admin::local_user_id(ctx, req.path_params.at(0));
   auto body = body_object(ctx, req, true);
   auto user = find_user(ctx, user_id);
-  auto pos = user ? modify_user(ctx, req, user_id, *user, body) : create_user(ctx, user_id, body);
+  auto positions = user ? modify_user(ctx, req, user_id, *user, body)
+                        : std::vector<stream_position>{create_user(ctx, user_id, body)};
   // Synapse: 201 when the account was created, 200 when it was changed.
-  return json_response_after(user_details(ctx, user_id), pos, user ? 200 : 201);
+  return json_response_after(user_details(ctx, user_id), positions, user ? 200 : 201);
 }
 
 api_response deactivate_user(runtime::handler_context& ctx, const api_request& req) {
@@ -198,9 +199,7 @@ api_response deactivate_user(runtime::handler_context& ctx, const api_request& r
   auto body = body_object(ctx, req, true);
   bool_field(body, "erase");  // checked; deactivation already clears the profile, nothing else is kept
   existing_user(ctx, user_id);
-  auto w = ctx.writers.write("accounts", user_id, "deactivate", {{"user_id", user_id}});
-  keys::after_devices_removed(ctx, user_id, w);
-  return json_response_after(json::object{{"id_server_unbind_result", "success"}}, w.position);
+  return json_response_after(json::object{{"id_server_unbind_result", "success"}}, deactivate_account(ctx, user_id));
 }
 
 api_response reset_password(runtime::handler_context& ctx, const api_request& req) {

@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "actors/runtime/writer_client.hpp"
 #include "common/clock.hpp"
 #include "common/config.hpp"
 #include "protocol/crypto.hpp"
@@ -63,6 +64,22 @@ bool offered(const std::vector<flow>& flows, std::string_view stage) {
 
 std::string request_uri(const api_request& req) { return req.endpoint; }
 
+// The m.login.registration_token stage: reserves one use of the token for the session through the
+// accounts writer (which serialises it with every other use); `refuse` throws the challenge.
+template <class Refuse>
+std::string reserve_token(runtime::handler_context& ctx, const json::object& auth, const std::string& session,
+                          int64_t now, Refuse refuse) {
+  auto* v = auth.if_contains("token");
+  if (!v) throw protocol::errors::missing_param("Missing token");
+  if (!v->is_string()) throw protocol::errors::invalid_param("token must be a string");
+  std::string token(v->as_string());
+  auto w = ctx.writers.write("accounts", token, "reserve_registration_token",
+                             {{"token", token}, {"session", session}, {"expired_before", now - session_lifetime_ms}});
+  auto result = protocol::parse_object(w.result);
+  if (!protocol::opt_bool(result, "reserved").value_or(false)) refuse();
+  return token;
+}
+
 } // namespace
 
 std::string identified_user(const json::object& body, const std::string& server_name) {
@@ -95,14 +112,15 @@ uia_outcome require_uia(runtime::handler_context& ctx, const api_request& req, c
   auto now = now_ms();
   std::string session;
   json::array completed;
+  std::optional<std::string> registration_token;
   json::object clientdict = body;
   clientdict.erase("auth");
 
   std::optional<std::string> given_session = auth ? protocol::opt_string(*auth, "session") : std::nullopt;
   if (given_session) {
     auto c = ctx.db.acquire();
-    auto r = c->exec("SELECT created_ts, method, uri, user_id, clientdict, completed FROM ui_auth_sessions "
-                     "WHERE session_id = $1",
+    auto r = c->exec("SELECT created_ts, method, uri, user_id, clientdict, completed, registration_token "
+                     "FROM ui_auth_sessions WHERE session_id = $1",
                      {*given_session});
     if (r.empty() || now - r[0].as_int(0) > session_lifetime_ms)
       throw matrix_error(400, "M_UNKNOWN", "Unknown session ID");
@@ -113,6 +131,7 @@ uia_outcome require_uia(runtime::handler_context& ctx, const api_request& req, c
     session = *given_session;
     clientdict = protocol::parse_object(r[0].as_text(4), 64, true);
     completed = protocol::parse_value(r[0].as_text(5)).as_array();
+    registration_token = r[0].opt_text(6);
   } else {
     // A new session (clients may send a stage with no session, e.g. m.login.dummy at once).
     session = protocol::random_alnum(24);
@@ -121,7 +140,10 @@ uia_outcome require_uia(runtime::handler_context& ctx, const api_request& req, c
             "VALUES ($1, $2, $3, $4, $5, $6, '[]')",
             {session, now, req.method, request_uri(req),
              user_id.empty() ? storage::sql_value(nullptr) : storage::sql_value(user_id), protocol::to_string(clientdict)});
-    c->exec("DELETE FROM ui_auth_sessions WHERE created_ts < $1", {now - session_lifetime_ms});
+    // Sessions holding a registration token's use are left to the accounts writer, which gives
+    // the use back as it deletes them (reserve_registration_token).
+    c->exec("DELETE FROM ui_auth_sessions WHERE created_ts < $1 AND registration_token IS NULL",
+            {now - session_lifetime_ms});
   }
 
   if (!auth) challenge(flows, session, completed);
@@ -135,12 +157,16 @@ uia_outcome require_uia(runtime::handler_context& ctx, const api_request& req, c
       auto password = protocol::opt_string(*auth, "password");
       if (!password || !check_password(ctx, who, *password))
         challenge(flows, session, completed, "M_FORBIDDEN", "Invalid password");
-    } else if (*type != "m.login.dummy") {
+    } else if (*type != "m.login.dummy" && *type != "m.login.registration_token") {
       throw matrix_error(400, "M_UNRECOGNIZED", "Unsupported authentication type " + *type);
     }
     bool already = false;
     for (const auto& c : completed)
       if (c.is_string() && c.as_string() == *type) already = true;
+    if (*type == "m.login.registration_token" && !already)
+      registration_token = reserve_token(ctx, *auth, session, now, [&] {
+        challenge(flows, session, completed, "M_UNAUTHORIZED", "Invalid registration token");
+      });
     if (!already) {
       completed.emplace_back(*type);
       auto c = ctx.db.acquire();
@@ -155,7 +181,7 @@ uia_outcome require_uia(runtime::handler_context& ctx, const api_request& req, c
     auto c = ctx.db.acquire();
     c->exec("DELETE FROM ui_auth_sessions WHERE session_id = $1", {session});
   }
-  return {session, std::move(clientdict)};
+  return {session, std::move(clientdict), std::move(registration_token)};
 }
 
 } // namespace myelin::auth

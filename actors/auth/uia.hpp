@@ -5,6 +5,7 @@
 // different instances of a group.
 #pragma once
 #include <boost/json/object.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,9 +18,15 @@ using flow = std::vector<std::string>;  // stage types, e.g. {"m.login.password"
 struct uia_outcome {
   std::string session;
   boost::json::object clientdict;  // the body the session started with
+  // The token whose use the m.login.registration_token stage reserved: the registration must
+  // complete it (accounts "register" with "registration_token") or give it back
+  // ("release_registration_token").
+  std::optional<std::string> registration_token;
 };
 
 // `user_id`: the account a m.login.password stage must prove ("" when registering).
+// Stages: m.login.password, m.login.dummy, m.login.registration_token (a use of the token is
+// reserved through the accounts writer; an invalid one is a challenge with M_UNAUTHORIZED).
 uia_outcome require_uia(runtime::handler_context& ctx, const api_request& req, const boost::json::object& body,
                         const std::vector<flow>& flows, const std::string& user_id);
 

@@ -1,9 +1,9 @@
 // GET /account/whoami and POST /account/deactivate (spec: Client-Server API, "Account management").
 #include <boost/json.hpp>
 
-#include "actors/keys/device_changes.hpp"
 #include "actors/auth/uia.hpp"
 #include "actors/endpoint_helpers.hpp"
+#include "actors/event_creator/leave_rooms.hpp"
 #include "actors/runtime/writer_client.hpp"
 
 namespace myelin::endpoints {
@@ -30,10 +30,9 @@ void register_account(runtime::endpoint_registry& r) {
         [](runtime::handler_context& ctx, const api_request& req) {
           auto body = body_object(ctx, req, true);
           auth::require_uia(ctx, req, body, {{"m.login.password"}}, req.user_id);
-          auto w = ctx.writers.write("accounts", req.user_id, "deactivate", {{"user_id", req.user_id}});
-          keys::after_devices_removed(ctx, req.user_id, w);
+          auto positions = deactivate_account(ctx, req.user_id);
           // No identity server bindings are ever made here, so none can be removed.
-          return json_response_after(json::object{{"id_server_unbind_result", "no-support"}}, w.position);
+          return json_response_after(json::object{{"id_server_unbind_result", "no-support"}}, positions);
         });
 }
 

@@ -1,17 +1,21 @@
-// POST /register (users through UIA with m.login.dummy; guests when allowed) and
-// GET /register/available (spec: Client-Server API, "Account registration").
+// POST /register (users through UIA with m.login.dummy, or m.login.registration_token when
+// registration_requires_token; guests when allowed), GET /register/available and the registration
+// token validity check (spec: Client-Server API, "Account registration").
 #include <boost/json.hpp>
 
 #include "actors/keys/device_changes.hpp"
 #include "actors/auth/uia.hpp"
 #include "actors/endpoint_helpers.hpp"
 #include "actors/runtime/writer_client.hpp"
+#include "common/clock.hpp"
 #include "common/config.hpp"
+#include "common/log.hpp"
 #include "protocol/crypto.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/identifiers.hpp"
 #include "protocol/json.hpp"
 #include "storage/tables/accounts.hpp"
+#include "storage/tables/registration_tokens.hpp"
 
 namespace myelin::endpoints {
 
@@ -47,10 +51,42 @@ void check_password_policy(const runtime::handler_context& ctx, const std::strin
                                           std::to_string(ctx.config.password_min_length) + " characters");
 }
 
+// Gives a reserved use of a registration token back. Never fails the request (the registration
+// has failed already); a use that cannot be given back is logged.
+void release_token(runtime::handler_context& ctx, const std::string& token) {
+  try {
+    ctx.writers.write("accounts", token, "release_registration_token", {{"token", token}});
+  } catch (const std::exception& e) {
+    ctx.log.warn("registration token use not given back", {{"error", e.what()}});
+  }
+}
+
+// A use of a registration token reserved by the UIA stage: given back when the request ends
+// without the registration having been written (the accounts register op completes it).
+class reserved_token_use {
+public:
+  reserved_token_use(runtime::handler_context& ctx, std::optional<std::string> token)
+      : ctx_(ctx), token_(std::move(token)) {}
+  reserved_token_use(const reserved_token_use&) = delete;
+  reserved_token_use& operator=(const reserved_token_use&) = delete;
+  ~reserved_token_use() {
+    if (token_ && !used_) release_token(ctx_, *token_);
+  }
+  const std::optional<std::string>& token() const { return token_; }
+  void used() { used_ = true; }
+
+private:
+  runtime::handler_context& ctx_;
+  std::optional<std::string> token_;
+  bool used_ = false;
+};
+
 // Writes the account (and, unless inhibited, its first session) through the accounts writer.
 api_response create_account(runtime::handler_context& ctx, const api_request& req, const std::string& user_id,
-                            const std::optional<std::string>& password, bool is_guest, const json::object& body) {
+                            const std::optional<std::string>& password, bool is_guest, const json::object& body,
+                            reserved_token_use* token_use = nullptr) {
   json::object args{{"user_id", user_id}, {"is_guest", is_guest}};
+  if (token_use && token_use->token()) args["registration_token"] = *token_use->token();
   if (password) args["password_hash"] = protocol::hash_password(*password);
   args["displayname"] = protocol::split_user_id(user_id)->localpart;
   bool inhibit_login = protocol::opt_bool(body, "inhibit_login").value_or(false);
@@ -61,6 +97,7 @@ api_response create_account(runtime::handler_context& ctx, const api_request& re
     args["session"] = session->fields;
   }
   auto w = ctx.writers.write("accounts", user_id, "register", args);
+  if (token_use) token_use->used();
   if (session) keys::after_device_changed(ctx, user_id, session->device_id);
   json::object out = session ? session_response(ctx, user_id, *session)
                              : json::object{{"user_id", user_id}, {"home_server", ctx.config.server_name}};
@@ -83,23 +120,8 @@ api_response register_guest(runtime::handler_context& ctx, const api_request& re
   throw protocol::errors::unknown("Could not allocate a guest user id");
 }
 
-api_response register_user(runtime::handler_context& ctx, const api_request& req) {
-  auto body = body_object(ctx, req, true);
-  auto kind = query_param(req, "kind").value_or("user");
-  if (kind == "guest") return register_guest(ctx, req, body);
-  if (kind != "user") throw protocol::errors::invalid_param("Invalid kind " + kind);
-  if (!ctx.config.enable_registration) throw protocol::errors::forbidden("Registration has been disabled");
-
-  // Refuse a bad or taken username before asking the client to authenticate (as Synapse does).
-  auto early_username = protocol::opt_string(body, "username");
-  if (early_username) {
-    auto id = checked_user_id(ctx, *early_username);
-    if (user_exists(ctx, id)) throw protocol::errors::user_in_use();
-  }
-  if (auto pw = protocol::opt_string(body, "password")) check_password_policy(ctx, *pw);
-
-  auto uia = auth::require_uia(ctx, req, body, {{"m.login.dummy"}}, "");
-
+api_response register_authenticated(runtime::handler_context& ctx, const api_request& req, const json::object& body,
+                                    const auth::uia_outcome& uia, reserved_token_use& token_use) {
   // The final request may omit what the first one carried: fall back to the session's body.
   auto field = [&](std::string_view key) {
     auto v = protocol::opt_string(body, key);
@@ -119,7 +141,30 @@ api_response register_user(runtime::handler_context& ctx, const api_request& req
   }
   json::object merged = uia.clientdict;
   for (const auto& kv : body) merged[kv.key()] = kv.value();
-  return create_account(ctx, req, user_id, password, false, merged);
+  return create_account(ctx, req, user_id, password, false, merged, &token_use);
+}
+
+api_response register_user(runtime::handler_context& ctx, const api_request& req) {
+  auto body = body_object(ctx, req, true);
+  auto kind = query_param(req, "kind").value_or("user");
+  if (kind == "guest") return register_guest(ctx, req, body);
+  if (kind != "user") throw protocol::errors::invalid_param("Invalid kind " + kind);
+  if (!ctx.config.enable_registration) throw protocol::errors::forbidden("Registration has been disabled");
+
+  // Refuse a bad or taken username before asking the client to authenticate (as Synapse does).
+  auto early_username = protocol::opt_string(body, "username");
+  if (early_username) {
+    auto id = checked_user_id(ctx, *early_username);
+    if (user_exists(ctx, id)) throw protocol::errors::user_in_use();
+  }
+  if (auto pw = protocol::opt_string(body, "password")) check_password_policy(ctx, *pw);
+
+  // With registration_requires_token, the token stage replaces the dummy one (spec: "Token-
+  // authenticated registration").
+  auto uia = auth::require_uia(
+      ctx, req, body, {{ctx.config.registration_requires_token ? "m.login.registration_token" : "m.login.dummy"}}, "");
+  reserved_token_use token_use(ctx, uia.registration_token);
+  return register_authenticated(ctx, req, body, uia, token_use);
 }
 
 api_response register_available(runtime::handler_context& ctx, const api_request& req) {
@@ -128,6 +173,16 @@ api_response register_available(runtime::handler_context& ctx, const api_request
   auto user_id = checked_user_id(ctx, *username);
   if (user_exists(ctx, user_id)) throw protocol::errors::user_in_use();
   return runtime::json_response(json::object{{"available", true}});
+}
+
+// Spec: "Token-authenticated registration". A point-in-time answer; unknown tokens are invalid.
+api_response token_validity(runtime::handler_context& ctx, const api_request& req) {
+  if (!ctx.config.enable_registration)
+    throw protocol::errors::forbidden("Registration is not enabled on this homeserver");
+  auto token = query_param(req, "token");
+  if (!token) throw protocol::errors::missing_param("Missing 'token' query parameter");
+  auto c = ctx.db.acquire();
+  return runtime::json_response(json::object{{"valid", storage::registration_tokens::is_valid(*c, *token, now_ms())}});
 }
 
 } // namespace
@@ -139,6 +194,10 @@ void register_registration(runtime::endpoint_registry& r) {
   r.add({.name = "register.available", .method = "GET", .path = "/_matrix/client/{:r0|v3}/register/available",
          .auth = auth_mode::none, .rate_limit = "registration"},
         register_available);
+  r.add({.name = "register.token_validity", .method = "GET",
+         .path = "/_matrix/client/v1/register/m.login.registration_token/validity", .auth = auth_mode::none,
+         .rate_limit = "registration"},
+        token_validity);
 }
 
 } // namespace myelin::endpoints

@@ -29,6 +29,10 @@ boost::json::object state_template(std::string type, std::string state_key, boos
 boost::json::object member_content(runtime::handler_context& ctx, const std::string& user_id,
                                    const std::string& membership, const std::optional<std::string>& reason = {});
 
+// POST /createRoom's handler: `req.user_id` creates the room `req.body` describes. Also used by
+// the admin room deletion to make the room its users are moved to.
+api_response create_room(runtime::handler_context& ctx, const api_request& req);
+
 // Largest content a client may send, below the spec's 64 KiB limit for a whole PDU.
 inline constexpr size_t max_event_content_bytes = 60 * 1024;
 // 400 M_BAD_JSON / 413 M_TOO_LARGE for content that cannot become an event.

@@ -12,6 +12,7 @@
 #include "protocol/json.hpp"
 #include "storage/tables/accounts.hpp"
 #include "storage/tables/events.hpp"
+#include "storage/tables/room_moderation.hpp"
 
 namespace myelin::endpoints {
 
@@ -35,6 +36,13 @@ void require_reachable_user(runtime::handler_context& ctx, const std::string& us
   if (!storage::accounts::get_user(*c, user_id)) throw protocol::errors::not_found("Unknown user " + user_id);
 }
 
+// A room a server admin blocked (admin API) takes no new members: joins, invites and knocks are
+// refused, as Synapse does.
+void require_not_blocked(storage::connection& c, const std::string& room_id) {
+  if (storage::room_moderation::blocked_by(c, room_id))
+    throw protocol::errors::forbidden("This room has been blocked on this server");
+}
+
 // The target's membership in the room now ("" when they never had one).
 std::string membership_now(runtime::handler_context& ctx, const std::string& room_id, const std::string& user_id) {
   auto c = ctx.db.acquire();
@@ -46,7 +54,10 @@ api_response join(runtime::handler_context& ctx, const api_request& req, const s
   std::string room_id;
   {
     auto c = ctx.db.acquire();
+    // Before resolving: a blocked room may be gone (purged) and still refuse joins with 403.
+    if (room_id_or_alias.starts_with('!')) require_not_blocked(*c, room_id_or_alias);
     room_id = rooms::resolve_room(*c, room_id_or_alias);
+    require_not_blocked(*c, room_id);
     // Joining again changes nothing (Synapse sends no new event either).
     auto m = storage::events::current_membership(*c, room_id, req.user_id);
     if (m && *m == "join") return runtime::json_response(json::object{{"room_id", room_id}});
@@ -99,6 +110,10 @@ void register_membership(runtime::endpoint_registry& r) {
             throw protocol::matrix_error(400, "M_UNRECOGNIZED", "Third-party invites are not supported");
           auto target = target_user(ctx, body);
           require_reachable_user(ctx, target);
+          {
+            auto c = ctx.db.acquire();
+            require_not_blocked(*c, req.path_params.at(0));
+          }
           // Inviting a member again is a no-op error, as Synapse answers it.
           auto m = membership_now(ctx, req.path_params.at(0), target);
           if (m == "join") throw protocol::errors::forbidden(target + " is already in the room");
@@ -144,6 +159,7 @@ void register_membership(runtime::endpoint_registry& r) {
           {
             auto c = ctx.db.acquire();
             room_id = rooms::resolve_room(*c, req.path_params.at(0));
+            require_not_blocked(*c, room_id);
           }
           auto content = member_content(ctx, req.user_id, "knock", protocol::opt_string(body, "reason"));
           auto ev = append_event(ctx, req, room_id, state_template("m.room.member", req.user_id, std::move(content), req.user_id));

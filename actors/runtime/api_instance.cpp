@@ -31,7 +31,8 @@ namespace {
 // run_handler with the instance's dependencies (and its X-Myelin-Instance header).
 api_response answer_request(const api_instance_deps& deps, const std::string& label, const logger& log,
                             const endpoint_entry* entry, const api_request& req) {
-  handler_context ctx{*deps.config, *deps.db, *deps.writers, label, log, deps.limiter, deps.views, deps.signing_key};
+  handler_context ctx{*deps.config, *deps.db, *deps.writers, label, log, deps.limiter, deps.views, deps.signing_key,
+                      deps.pool};
   api_response resp = run_handler(ctx, entry, req);
   if (deps.expose_instance_header) resp.headers.emplace_back("X-Myelin-Instance", label);
   return resp;

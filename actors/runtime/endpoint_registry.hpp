@@ -26,6 +26,7 @@ struct signing_key;
 namespace runtime {
 
 class writer_client;
+class blocking_pool;
 struct node_views;
 
 // What a handler may use. Handlers run on a blocking-pool thread: database calls and blocking
@@ -43,6 +44,9 @@ struct handler_context {
   const node_views* views = nullptr;
   // The server's signing key (federation: key documents, request signatures). May be null (tests).
   const protocol::signing_key* signing_key = nullptr;
+  // The node's blocking pool, for work that outlives the request (the admin API's background room
+  // deletion). May be null (tests, sync instances).
+  blocking_pool* pool = nullptr;
 };
 
 using handler_fn = std::function<api_response(handler_context&, const api_request&)>;

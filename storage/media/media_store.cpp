@@ -209,6 +209,11 @@ bool media_store::remove(std::string_view media_id) const {
   return fs::remove(local_path(media_id), ec);
 }
 
+void media_store::remove_thumbnails(std::string_view media_id) const {
+  std::error_code ec;
+  fs::remove_all(sharded(root_, "local_thumbnails", media_id), ec);
+}
+
 size_t media_store::sweep_temporary(std::chrono::seconds age) const {
   size_t removed = 0;
   std::error_code ec;

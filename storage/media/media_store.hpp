@@ -92,6 +92,8 @@ public:
 
   // Deletes a local media file; false when there was none.
   bool remove(std::string_view media_id) const;
+  // Deletes every thumbnail of a local media id (its thumbnail directory); quiet when none.
+  void remove_thumbnails(std::string_view media_id) const;
   // Deletes temporary files older than `age` (left by a crash or a killed upload); returns how many.
   size_t sweep_temporary(std::chrono::seconds age) const;
 

@@ -23,4 +23,6 @@ migration event_reports_migration();   // 0017
 migration sliding_sync_rooms_migration(); // 0018
 migration pusher_progress_migration();   // 0019
 migration server_keys_migration();       // 0020
+migration registration_tokens_migration(); // 0021
+migration room_moderation_migration();     // 0022
 }

@@ -8,6 +8,7 @@
 #include "storage/streams/stream_definition.hpp"
 #include "storage/tables/accounts.hpp"
 #include "storage/tables/admin.hpp"
+#include "storage/tables/registration_tokens.hpp"
 
 namespace myelin::storage {
 namespace {
@@ -61,6 +62,8 @@ op_output register_user(connection& c, const json::object& args) {
     throw;
   }
   accounts::upsert_profile(c, u.user_id, opt_string(args, "displayname"), std::nullopt);
+  // The use the UIA stage reserved becomes a completed one, with the account (one transaction).
+  if (auto token = opt_string(args, "registration_token")) registration_tokens::complete(c, *token);
   out.rows.push_back({{"type", "user_created"}, {"user_id", u.user_id}});
   if (auto* session = protocol::opt_object(args, "session")) add_session(c, u.user_id, *session, u.is_guest, out);
   return out;
@@ -171,6 +174,57 @@ op_output delete_event_report(connection& c, const json::object& args) {
   return {json::object{}, {json::object{{"type", "event_report_deleted"}, {"user_id", report->user_id}}}};
 }
 
+// Registration tokens (admin API and the m.login.registration_token UIA stage). Rows
+// {"type": "registration_token_changed", "token"} name no user or room: nothing is woken by them.
+op_output token_changed(const std::string& token, json::value result = json::object{}) {
+  return {std::move(result), {json::object{{"type", "registration_token_changed"}, {"token", token}}}};
+}
+
+op_output create_registration_token(connection& c, const json::object& args) {
+  registration_tokens::token_row row;
+  row.token = req_string(args, "token");
+  row.uses_allowed = protocol::opt_int(args, "uses_allowed");
+  row.expiry_time = protocol::opt_int(args, "expiry_time");
+  if (!registration_tokens::insert(c, row)) throw protocol::errors::invalid_param("Token already in use");
+  return token_changed(row.token);
+}
+
+// Each of uses_allowed and expiry_time is changed when present in args (null clears it).
+op_output update_registration_token(connection& c, const json::object& args) {
+  auto token = req_string(args, "token");
+  auto* uses = args.if_contains("uses_allowed");
+  auto* expiry = args.if_contains("expiry_time");
+  auto as_opt = [](const json::value* v) {
+    return v && v->is_int64() ? std::optional<int64_t>(v->as_int64()) : std::nullopt;
+  };
+  if (!registration_tokens::update(c, token, uses != nullptr, as_opt(uses), expiry != nullptr, as_opt(expiry)))
+    throw protocol::errors::not_found("No such registration token: " + token);
+  return token_changed(token);
+}
+
+op_output delete_registration_token(connection& c, const json::object& args) {
+  auto token = req_string(args, "token");
+  if (!registration_tokens::remove(c, token)) throw protocol::errors::not_found("No such registration token: " + token);
+  return token_changed(token);
+}
+
+// The UIA stage: one use of the token for the session, if one is left. Expired sessions give
+// theirs back first, so abandoned registrations do not use a token up. Result {"reserved": bool}.
+op_output reserve_registration_token(connection& c, const json::object& args) {
+  auto token = req_string(args, "token");
+  registration_tokens::release_expired_sessions(c, protocol::opt_int(args, "expired_before").value_or(0));
+  if (!registration_tokens::reserve(c, token, req_string(args, "session"), now_ms()))
+    return {json::object{{"reserved", false}}, {}};
+  return token_changed(token, json::object{{"reserved", true}});
+}
+
+// A registration that had reserved a use failed: the use is given back.
+op_output release_registration_token(connection& c, const json::object& args) {
+  auto token = req_string(args, "token");
+  registration_tokens::release(c, token);
+  return token_changed(token);
+}
+
 op_output update_device(connection& c, const json::object& args) {
   op_output out{json::object{}, {}};
   auto user_id = req_string(args, "user_id");
@@ -248,6 +302,11 @@ stream_definition accounts_stream() {
                                {"set_user_flags", on_connection(set_user_flags)},
                                {"report_event", on_connection(report_event)},
                                {"delete_event_report", on_connection(delete_event_report)},
+                               {"create_registration_token", on_connection(create_registration_token)},
+                               {"update_registration_token", on_connection(update_registration_token)},
+                               {"delete_registration_token", on_connection(delete_registration_token)},
+                               {"reserve_registration_token", on_connection(reserve_registration_token)},
+                               {"release_registration_token", on_connection(release_registration_token)},
                                {"update_device", on_connection(update_device)},
                                {"delete_devices", on_connection(delete_devices)},
                                {"set_profile", on_connection(set_profile)},

@@ -15,6 +15,7 @@
 #include "protocol/room_versions.hpp"
 #include "storage/streams/event_push.hpp"
 #include "storage/tables/events.hpp"
+#include "storage/tables/room_moderation.hpp"
 #include "storage/tables/sliding_sync.hpp"
 
 namespace myelin::storage {
@@ -76,6 +77,12 @@ public:
     for (const auto& [id, ra] : pending_) events::upsert_room_head(c, ra.head);
   }
   void abort() { pending_.clear(); }
+  // A purged room: dropped at once (a cache miss only reloads, so this is safe even if the batch
+  // then fails).
+  void forget(const std::string& room_id) {
+    pending_.erase(room_id);
+    committed_.erase(room_id);
+  }
   void commit() {
     // Bounded memory: past the limit start over (rooms reload on their next event).
     if (committed_.size() + pending_.size() > max_rooms) committed_.clear();
@@ -407,6 +414,50 @@ op_output forget(op_context& ctx, const json::object& args) {
   return {json::object{}, {json::object{{"type", "forgotten"}, {"user_id", user_id}, {"room_id", room_id}}}};
 }
 
+// Room moderation (admin API). Rows: {"type": "room_blocked", "room_id", "blocked"},
+// {"type": "room_purged", "room_id"}, {"type": "history_purged", "room_id"},
+// {"type": "room_task", "room_id", "task_id"}.
+op_output block_room(op_context& ctx, const json::object& args) {
+  auto room_id = req_string(args, "room_id");
+  bool blocked = protocol::opt_bool(args, "block").value_or(true);
+  room_moderation::set_blocked(ctx.db, room_id, req_string(args, "user_id"), blocked);
+  return {json::object{}, {json::object{{"type", "room_blocked"}, {"room_id", room_id}, {"blocked", blocked}}}};
+}
+
+op_output purge_room(op_context& ctx, persister_state& ps, const json::object& args) {
+  auto room_id = req_string(args, "room_id");
+  room_moderation::purge_room(ctx.db, room_id);
+  ps.cache.forget(room_id);
+  return {json::object{}, {json::object{{"type", "room_purged"}, {"room_id", room_id}}}};
+}
+
+// Message events before a point (room_moderation::purge_history); state and the latest message stay,
+// so the persister's cached room (state and head) remains true.
+op_output purge_history(op_context& ctx, const json::object& args) {
+  auto room_id = req_string(args, "room_id");
+  room_moderation::history_cutoff cut;
+  cut.before_depth = protocol::opt_int(args, "before_depth");
+  cut.before_ts = protocol::opt_int(args, "before_ts");
+  cut.delete_local_events = protocol::opt_bool(args, "delete_local_events").value_or(false);
+  cut.server_name = req_string(args, "server_name");
+  auto deleted = room_moderation::purge_history(ctx.db, room_id, cut);
+  return {json::object{{"deleted", deleted}}, {json::object{{"type", "history_purged"}, {"room_id", room_id}}}};
+}
+
+op_output record_room_task(op_context& ctx, const json::object& args) {
+  room_moderation::task_row t;
+  t.task_id = req_string(args, "task_id");
+  t.kind = req_string(args, "kind");
+  t.room_id = req_string(args, "room_id");
+  t.status = req_string(args, "status");
+  t.error = opt_string(args, "error");
+  auto* result = protocol::opt_object(args, "result");
+  t.result = protocol::to_string(result ? *result : json::object{});
+  t.created_ts = protocol::opt_int(args, "created_ts").value_or(now_ms());
+  room_moderation::upsert_task(ctx.db, t);
+  return {json::object{}, {json::object{{"type", "room_task"}, {"room_id", t.room_id}, {"task_id", t.task_id}}}};
+}
+
 } // namespace
 
 stream_definition events_stream(const event_signer& signer) {
@@ -420,6 +471,10 @@ stream_definition events_stream(const event_signer& signer) {
           {"delete_alias", delete_alias},
           {"set_visibility", set_visibility},
           {"forget", forget},
+          {"block_room", block_room},
+          {"purge_room", [ps](op_context& ctx, const json::object& a) { return purge_room(ctx, *ps, a); }},
+          {"purge_history", purge_history},
+          {"record_room_task", record_room_task},
       },
       /*log_rows=*/false};
   def.hooks.on_begin = [ps] {

@@ -13,6 +13,10 @@
 //   set_alias    {room_alias, room_id, creator} ; delete_alias {room_alias}
 //   set_visibility {room_id, is_public}
 //   forget       {user_id, room_id}
+//   block_room   {room_id, user_id, block}       (admin API; the room need not exist)
+//   purge_room   {room_id}                        every row of the room, in this op's transaction
+//   purge_history {room_id, before_depth?, before_ts?, delete_local_events, server_name} → {deleted}
+//   record_room_task {task_id, kind, room_id, status, error?, result?, created_ts?}
 // Rows published per event: {"type":"event", "position", "room_id", "event_id", "event_type",
 // "state_key"?, "membership"?, "sender"}.
 #pragma once

@@ -122,4 +122,30 @@ void put_remote(connection& c, const remote_media& m) {
          {m.origin, m.media_id, m.content_type, nullable(m.upload_name), m.size, m.sha256, m.created_ts});
 }
 
+media_page list_user_media(connection& c, const std::string& user_id, int64_t from, int64_t limit,
+                           const std::string& order_column, bool descending) {
+  media_page page;
+  page.total = c.exec("SELECT COUNT(*) FROM local_media WHERE user_id = $1", {user_id})[0].as_int(0);
+  auto dir = descending ? " DESC" : " ASC";
+  auto r = c.exec(std::string(local_columns) + "WHERE user_id = $1 ORDER BY " + order_column + dir + ", media_id ASC" +
+                      " LIMIT $2 OFFSET $3",
+                  {user_id, limit, from});
+  for (size_t i = 0; i < r.size(); ++i) page.media.push_back(local_from(r[i]));
+  return page;
+}
+
+std::vector<std::string> media_ids_before(connection& c, int64_t before_ts, int64_t size_gt) {
+  auto r = c.exec("SELECT media_id FROM local_media WHERE upload_ts IS NOT NULL AND quarantined_by IS NULL "
+                  "AND created_ts < $1 AND size > $2 ORDER BY media_id",
+                  {before_ts, size_gt});
+  std::vector<std::string> out;
+  for (size_t i = 0; i < r.size(); ++i) out.push_back(r[i].as_text(0));
+  return out;
+}
+
+bool delete_local(connection& c, const std::string& media_id) {
+  c.exec("DELETE FROM local_media_thumbnails WHERE media_id = $1", {media_id});
+  return c.exec("DELETE FROM local_media WHERE media_id = $1", {media_id}).affected_rows() == 1;
+}
+
 } // namespace myelin::storage::media_table

@@ -48,6 +48,20 @@ int64_t delete_expired_pending(connection& c, int64_t now_ms);
 // Quarantine (admin): a quarantined id is never served (404), nor its thumbnails.
 bool set_quarantined(connection& c, const std::string& media_id, const std::optional<std::string>& by);
 
+// ---- admin API (actors/media/media_admin.cpp) ----
+// A user's media, paged. `order_column` is one of local_media's columns (the caller maps Synapse's
+// order_by names and never passes client text); ties are broken by ascending media_id, as Synapse.
+struct media_page {
+  std::vector<local_media> media;
+  int64_t total = 0;
+};
+media_page list_user_media(connection& c, const std::string& user_id, int64_t from, int64_t limit,
+                           const std::string& order_column, bool descending);
+// Uploaded, unquarantined local media created before `before_ts` and larger than `size_gt` bytes.
+std::vector<std::string> media_ids_before(connection& c, int64_t before_ts, int64_t size_gt);
+// Deletes an id's row and its thumbnails' rows; false when there was no row.
+bool delete_local(connection& c, const std::string& media_id);
+
 // ---- thumbnails, cached on first request ----
 struct thumbnail {
   std::string media_id;
