@@ -55,7 +55,8 @@ const std::vector<migration>& all_migrations() {
                                                  schema::url_cache_migration(),
                                                  schema::sliding_sync_migration(),
                                                  schema::pushers_migration(),
-                                                 schema::event_reports_migration()};
+                                                 schema::event_reports_migration(),
+                                                 schema::appservices_migration()};
   return list;
 }
 

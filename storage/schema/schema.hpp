@@ -20,4 +20,5 @@ migration url_cache_migration();       // 0014
 migration sliding_sync_migration();    // 0015
 migration pushers_migration();         // 0016
 migration event_reports_migration();   // 0017
+migration appservices_migration();     // 0018
 }

@@ -351,7 +351,7 @@ namespace {
 // The runtime's side, faked: answers come from other threads, like CAF's.
 class fake_authenticator : public gw::authenticator {
 public:
-  void authenticate(std::string token, std::function<void(gw::auth_result)> done) override {
+  void authenticate(std::string token, std::string, std::function<void(gw::auth_result)> done) override {
     gw::auth_result r;
     using o = gw::auth_result::outcome;
     if (token == "good") r = {o::ok, "@a:test", "DEVA", 1, false};
