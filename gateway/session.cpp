@@ -339,8 +339,9 @@ asio::awaitable<std::optional<reply>> authenticate(server_state& st, exchange& x
   }
   // Only an application service's token may act as another user; the runtime decides.
   std::string as_user_id;
-  for (const auto& [k, v] : x.query)
-    if (k == "user_id") as_user_id = v;
+  if (!x.match.spec || x.match.spec->appservice_masquerade)
+    for (const auto& [k, v] : x.query)
+      if (k == "user_id") as_user_id = v;
   auth_result who =
       co_await async_authenticate(st.hops, st.auth, std::move(token), std::move(as_user_id), asio::use_awaitable);
   switch (who.result) {

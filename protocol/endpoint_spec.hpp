@@ -23,6 +23,10 @@ struct endpoint_spec {
   // The handler never blocks (no database, no hashing): it runs on the group instance's actor
   // instead of taking two extra thread hops through the blocking pool.
   bool nonblocking = false;
+  // An application service's ?user_id= picks the user it acts as (masquerading). Off for
+  // /register, where the service names the new user in the body and ?user_id= (which SDKs send
+  // anyway) must not be checked against users that do not exist yet.
+  bool appservice_masquerade = true;
 };
 
 } // namespace myelin

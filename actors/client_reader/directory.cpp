@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 
 #include "actors/appservice/as_client.hpp"
+#include "actors/appservice/namespaces.hpp"
 #include "actors/endpoint_helpers.hpp"
 #include "actors/event_creator/append.hpp"
 #include "actors/rooms/rooms.hpp"
@@ -142,18 +143,7 @@ api_response put_alias(runtime::handler_context& ctx, const api_request& req) {
   auto body = body_object(ctx, req);
   auto room_id = protocol::req_string(body, "room_id");
   check_room_id(room_id);
-  // Application services own their alias namespaces (Synapse's rules and messages): a service
-  // manages aliases only inside its own, everyone else stays out of exclusive ones.
-  bool owned_by_requester = false;
-  auto services = current_appservices(ctx.config);
-  if (!req.appservice_id.empty()) {
-    const auto* as = services->by_id(req.appservice_id);
-    if (!as || !as->is_interested_in_alias(alias))
-      throw protocol::matrix_error(403, "M_EXCLUSIVE", "This application service has not reserved this kind of alias.");
-    owned_by_requester = true;
-  } else if (services->exclusive_owner_of_alias(alias)) {
-    throw protocol::errors::exclusive("This alias is reserved by an application service.");
-  }
+  bool owned_by_requester = appservice::check_alias_creation(ctx.config, req.appservice_id, alias);
   {
     auto c = ctx.db.acquire();
     rooms::require_room(*c, room_id);

@@ -172,7 +172,8 @@ api_response register_available(runtime::handler_context& ctx, const api_request
 void register_registration(runtime::endpoint_registry& r) {
   // Optional auth: an application service registers its users with its as_token.
   r.add({.name = "register", .method = "POST", .path = "/_matrix/client/{:r0|v3}/register",
-         .auth = auth_mode::optional, .allow_guest = true, .rate_limit = "registration"},
+         .auth = auth_mode::optional, .allow_guest = true, .rate_limit = "registration",
+         .appservice_masquerade = false},
         register_user);
   r.add({.name = "register.available", .method = "GET", .path = "/_matrix/client/{:r0|v3}/register/available",
          .auth = auth_mode::none, .rate_limit = "registration"},

@@ -255,6 +255,10 @@ class Bridge(AppServiceCase):
         # Outside its namespace, or in another service's.
         self.assertError(self.as_register("as-bridge", "carol"), 400, "M_EXCLUSIVE")
         self.assertError(self.as_register("as-bridge", "nourl-x"), 400, "M_EXCLUSIVE")
+        # SDKs send ?user_id= with the new user: it is not checked against existing users here.
+        r = self.server.post(f"{V3}/register?user_id={q('@_bridge_zed:test.local')}",
+                             {"type": "m.login.application_service", "username": "_bridge_zed"}, token="as-bridge")
+        self.assertEqual(r.status, 200, r)
         # Its own sender, with inhibit_login.
         r = self.as_register("as-bridge", "bridgebot", inhibit_login=True)
         self.assertEqual(r.status, 200, r)
@@ -273,6 +277,8 @@ class Bridge(AppServiceCase):
         room = self.create("erin")
         r = self.server.put(f"{V3}/directory/room/{q('#_bridge_room:test.local')}", {"room_id": room},
                             token=self.tok("erin"))
+        self.assertError(r, 400, "M_EXCLUSIVE")
+        r = self.server.post(f"{V3}/createRoom", {"room_alias_name": "_bridge_new"}, token=self.tok("erin"))
         self.assertError(r, 400, "M_EXCLUSIVE")
         # The bridge itself may, even without being in the room.
         r = self.server.put(f"{V3}/directory/room/{q('#_bridge_room:test.local')}", {"room_id": room},
