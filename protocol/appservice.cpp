@@ -68,8 +68,11 @@ registry::registry(std::vector<registration> all) : all_(std::move(all)) {
 }
 
 const registration* registry::by_as_token(std::string_view token) const {
-  if (all_.empty()) return nullptr;
-  auto it = by_token_hash_.find(sha256_hex(token));
+  return all_.empty() ? nullptr : by_as_token_hash(sha256_hex(token));
+}
+
+const registration* registry::by_as_token_hash(std::string_view hash) const {
+  auto it = by_token_hash_.find(hash);
   return it == by_token_hash_.end() ? nullptr : &all_[it->second];
 }
 

@@ -77,6 +77,7 @@ public:
   bool empty() const { return all_.empty(); }
   // The lookup goes through sha256(token), so a guess's timing says nothing about a real token.
   const registration* by_as_token(std::string_view token) const;
+  const registration* by_as_token_hash(std::string_view sha256_hex) const;  // when the caller has it
   const registration* by_id(std::string_view id) const;
   // The service that claims `user_id` / `alias` exclusively; nullptr when none does.
   const registration* exclusive_owner_of_user(std::string_view user_id) const;

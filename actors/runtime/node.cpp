@@ -419,12 +419,12 @@ void node_runtime::impl::authenticate_appservice(const protocol::appservice::reg
 void node_runtime::authenticate(std::string access_token, std::string as_user_id,
                                 std::function<void(gateway::auth_result)> done) {
   auto& m = *impl_;
+  auto hash = protocol::sha256_hex(access_token);
   auto services = current_appservices(m.cfg);
-  if (const auto* as = services->by_as_token(access_token)) {
+  if (const auto* as = services->by_as_token_hash(hash)) {
     m.authenticate_appservice(*as, std::move(as_user_id), std::move(done));
     return;
   }
-  auto hash = protocol::sha256_hex(access_token);
   if (auto hit = m.tokens.get(hash)) {
     gateway::auth_result r = hit->who;
     if (hit->valid_until_ms && *hit->valid_until_ms <= now_ms()) r.result = gateway::auth_result::outcome::expired;
