@@ -338,12 +338,16 @@ asio::awaitable<std::optional<reply>> authenticate(server_state& st, exchange& x
     co_return std::nullopt;
   }
   // Only an application service's token may act as another user; the runtime decides.
+  bool appservice_login = x.match.spec && x.match.spec->appservice_login;
   std::string as_user_id;
-  if (!x.match.spec || x.match.spec->appservice_masquerade)
+  if (!appservice_login)
     for (const auto& [k, v] : x.query)
       if (k == "user_id") as_user_id = v;
   auth_result who =
       co_await async_authenticate(st.hops, st.auth, std::move(token), std::move(as_user_id), asio::use_awaitable);
+  if (appservice_login &&
+      (who.result == auth_result::outcome::unknown || who.result == auth_result::outcome::expired))
+    co_return std::nullopt;
   switch (who.result) {
     case auth_result::outcome::ok: break;
     case auth_result::outcome::unknown: co_return error_reply(errors::unknown_token(false));

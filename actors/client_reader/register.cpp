@@ -173,7 +173,7 @@ void register_registration(runtime::endpoint_registry& r) {
   // Optional auth: an application service registers its users with its as_token.
   r.add({.name = "register", .method = "POST", .path = "/_matrix/client/{:r0|v3}/register",
          .auth = auth_mode::optional, .allow_guest = true, .rate_limit = "registration",
-         .appservice_masquerade = false},
+         .appservice_login = true},
         register_user);
   r.add({.name = "register.available", .method = "GET", .path = "/_matrix/client/{:r0|v3}/register/available",
          .auth = auth_mode::none, .rate_limit = "registration"},

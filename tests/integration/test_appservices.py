@@ -266,7 +266,34 @@ class Bridge(AppServiceCase):
         # No token, a user's token, an unknown token.
         self.assertError(self.as_register(None, "_bridge_x"), 401, "M_MISSING_TOKEN")
         self.assertError(self.as_register(self.tok("dave"), "_bridge_x"), 401, "M_UNKNOWN_TOKEN")
-        self.assertError(self.as_register("nonsense", "_bridge_x"), 401, "M_UNKNOWN_TOKEN")
+        # An unknown token counts as none here (ordinary registration ignores tokens).
+        self.assertError(self.as_register("nonsense", "_bridge_x"), 401, "M_MISSING_TOKEN")
+
+    def test_login_as_virtual_user(self):
+        self.as_register("as-bridge", "_bridge_lou", inhibit_login=True)
+
+        def login(token, user):
+            return self.server.post(f"{V3}/login", {"type": "m.login.application_service",
+                                                    "identifier": {"type": "m.id.user", "user": user}}, token=token)
+        r = login("as-bridge", "_bridge_lou")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["user_id"], "@_bridge_lou:test.local")
+        who = self.server.get(f"{V3}/account/whoami", token=r.json["access_token"])
+        self.assertEqual(who.json["user_id"], "@_bridge_lou:test.local")
+        self.tok("olaf")
+        self.assertError(login("as-bridge", "olaf"), 403, "M_EXCLUSIVE")
+        self.assertError(login("as-bridge", "_bridge_nobody"), 403, "M_FORBIDDEN")
+        self.assertError(login(None, "_bridge_lou"), 401, "M_MISSING_TOKEN")
+        self.assertError(login(self.tok("olaf"), "_bridge_lou"), 401, "M_UNKNOWN_TOKEN")
+        flows = self.server.get(f"{V3}/login").json["flows"]
+        self.assertIn({"type": "m.login.application_service"}, flows)
+        # A stale token does not get in the way of ordinary login and registration.
+        r = self.server.post(f"{V3}/login", {"type": "m.login.password", "password": "correct horse battery",
+                                             "identifier": {"type": "m.id.user", "user": "olaf"}}, token="stale")
+        self.assertEqual(r.status, 200, r)
+        r = self.server.post(f"{V3}/register", {"username": "pia", "password": "correct horse battery",
+                                                "auth": {"type": "m.login.dummy"}}, token="stale")
+        self.assertEqual(r.status, 200, r)
 
     def test_exclusive_namespaces_for_everyone_else(self):
         r = self.server.post(f"{V3}/register", {"username": "nourl-mallory", "password": "correct horse battery",
