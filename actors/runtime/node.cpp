@@ -29,8 +29,8 @@
 #include "common/metrics.hpp"
 #include "protocol/appservice.hpp"
 #include "protocol/crypto.hpp"
-#include "protocol/identifiers.hpp"
 #include "protocol/errors.hpp"
+#include "protocol/identifiers.hpp"
 #include "storage/migrations.hpp"
 #include "storage/streams/events_stream.hpp"
 
