@@ -8,15 +8,19 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "actors/appservice/as_client.hpp"
 #include "actors/rooms/rooms.hpp"
+#include "actors/runtime/writer_client.hpp"
 #include "common/clock.hpp"
 #include "common/config.hpp"
 #include "common/log.hpp"
 #include "protocol/appservice.hpp"
+#include "protocol/errors.hpp"
 #include "storage/database.hpp"
+#include "storage/tables/accounts.hpp"
 #include "storage/tables/admin.hpp"
 #include "storage/tables/appservices.hpp"
 #include "storage/tables/events.hpp"
@@ -118,6 +122,7 @@ private:
       next_round = clock::now() + std::chrono::seconds(5);
       auto services = current_appservices(*deps_.config);
       for (const auto& reg : services->all()) {
+        ensure_sender(reg);
         if (reg.url.empty()) continue;  // url: null — the service receives nothing
         auto& p = progress_[reg.id];
         try {
@@ -135,6 +140,29 @@ private:
   bool stopping() {
     std::lock_guard lock(mu_);
     return stopping_;
+  }
+
+  // Creates the service's sender user once; a failure is tried again next round.
+  void ensure_sender(const as::registration& reg) {
+    if (!deps_.writers || senders_.count(reg.sender)) return;
+    try {
+      bool exists = false;
+      {
+        auto c = deps_.db->acquire();
+        exists = storage::accounts::get_user(*c, reg.sender).has_value();
+      }
+      if (!exists) {
+        deps_.writers->write("accounts", reg.sender, "register",
+                             {{"user_id", reg.sender}, {"is_guest", false}, {"displayname", reg.sender_localpart}});
+        log_.info("created the application service's user", {{"appservice", reg.id}, {"user_id", reg.sender}});
+      }
+      senders_.insert(reg.sender);
+    } catch (const protocol::matrix_error& e) {
+      if (e.errcode() == "M_USER_IN_USE") senders_.insert(reg.sender);  // created meanwhile
+      else log_.warn("could not create the application service's user", {{"appservice", reg.id}, {"error", e.what()}});
+    } catch (const std::exception& e) {
+      log_.warn("could not create the application service's user", {{"appservice", reg.id}, {"error", e.what()}});
+    }
   }
 
   std::vector<ephemeral_item> ephemeral_after(uint64_t seq, uint64_t& last) {
@@ -255,6 +283,7 @@ private:
   appservice_deps deps_;
   logger log_;
   std::map<std::string, progress> progress_;  // the sending thread's only
+  std::set<std::string> senders_;             // sender users known to exist (sending thread)
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<ephemeral_item> ephemeral_;

@@ -10,6 +10,9 @@
 // service's transactions go strictly in order. Typing and receipts (ephemeral events, MSC2409) go
 // to services with receive_ephemeral; they are kept in memory only (a bounded list), as Synapse does.
 //
+// Each service's own user (@sender_localpart) is created when missing, as Dendrite does, so it has
+// a profile like any user (Synapse lets it act without one).
+//
 // Requests run on the instance's own thread, never on an actor thread or the blocking pool.
 #pragma once
 #include <caf/fwd.hpp>
@@ -20,6 +23,7 @@
 namespace myelin {
 struct homeserver_config;
 namespace storage { class database; }
+namespace runtime { class writer_client; }
 }
 
 namespace myelin::appservice {
@@ -30,6 +34,7 @@ using appservice_instance_actor = caf::typed_actor<caf::reacts_to<stream_update>
 struct appservice_deps {
   const homeserver_config* config = nullptr;
   storage::database* db = nullptr;
+  runtime::writer_client* writers = nullptr;  // creates each service's sender user
 };
 
 appservice_instance_actor spawn_appservice_instance(caf::actor_system& sys, std::string label, appservice_deps deps,

@@ -139,7 +139,7 @@ struct node_runtime::impl {
     }
     if (group == "appservice")
       return caf::actor_cast<caf::actor>(
-          appservice::spawn_appservice_instance(*sys, label, appservice::appservice_deps{&cfg, db.get()}, hub));
+          appservice::spawn_appservice_instance(*sys, label, appservice::appservice_deps{&cfg, db.get(), writers.get()}, hub));
     return caf::actor_cast<caf::actor>(spawn_api_instance(*sys, label, deps));
   }
 };

@@ -259,10 +259,12 @@ class Bridge(AppServiceCase):
         r = self.server.post(f"{V3}/register?user_id={q('@_bridge_zed:test.local')}",
                              {"type": "m.login.application_service", "username": "_bridge_zed"}, token="as-bridge")
         self.assertEqual(r.status, 200, r)
-        # Its own sender, with inhibit_login.
-        r = self.as_register("as-bridge", "bridgebot", inhibit_login=True)
+        # inhibit_login: no session.
+        r = self.as_register("as-bridge", "_bridge_quiet", inhibit_login=True)
         self.assertEqual(r.status, 200, r)
         self.assertNotIn("access_token", r.json)
+        # Its own user exists already (created at start; bridges take M_USER_IN_USE as "done").
+        self.assertError(self.as_register("as-bridge", "bridgebot"), 400, "M_USER_IN_USE")
         # No token, a user's token, an unknown token.
         self.assertError(self.as_register(None, "_bridge_x"), 401, "M_MISSING_TOKEN")
         self.assertError(self.as_register(self.tok("dave"), "_bridge_x"), 401, "M_UNKNOWN_TOKEN")
@@ -334,6 +336,17 @@ class Bridge(AppServiceCase):
         # ?user_id= means nothing with a user's token.
         r = self.server.get(f"{V3}/account/whoami?user_id={q('@_bridge_bob:test.local')}", token=self.tok("frank"))
         self.assertEqual(r.json["user_id"], "@frank:test.local")
+
+    def test_sender_acts_without_registering(self):
+        # The service's own user needs no /register: it exists from the start, with a profile.
+        r = self.server.post(f"{V3}/createRoom", {"name": "bot room"}, token="as-dead")
+        self.assertEqual(r.status, 200, r)
+        room = r.json["room_id"]
+        r = self.server.put(f"{V3}/rooms/{q(room)}/send/m.room.message/{uuid.uuid4().hex}",
+                            {"msgtype": "m.text", "body": "hello"}, token="as-dead")
+        self.assertEqual(r.status, 200, r)
+        r = self.server.get(f"{V3}/profile/{q('@deadbot:test.local')}", token=self.tok("rita"))
+        self.assertEqual(r.status, 200, r)
 
     def test_transactions_in_order_exactly_once(self):
         self.as_register("as-bridge", "_bridge_gina")
