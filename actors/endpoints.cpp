@@ -51,6 +51,7 @@ void register_messages(runtime::endpoint_registry&);
 void register_room_state(runtime::endpoint_registry&);
 void register_filters(runtime::endpoint_registry&);
 void register_pushers(runtime::endpoint_registry&);
+void register_appservice_ping(runtime::endpoint_registry&);
 void register_account_data(runtime::endpoint_registry&);
 void register_sync(runtime::endpoint_registry&);
 void register_legacy_sync(runtime::endpoint_registry&);
@@ -119,6 +120,7 @@ void register_all_endpoints(endpoint_registry& r) {
   endpoints::register_room_state(r);
   endpoints::register_filters(r);
   endpoints::register_pushers(r);
+  endpoints::register_appservice_ping(r);
   endpoints::register_account_data(r);
   endpoints::register_sync(r);
   endpoints::register_legacy_sync(r);

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "common/log.hpp"
+#include "protocol/appservice.hpp"
 #include "protocol/crypto.hpp"
 #include "protocol/identifiers.hpp"
 
@@ -59,7 +60,7 @@ constexpr ignored_key synapse_top_level_keys[] = {
     {"enable_3pid_lookup"}, {"enable_3pid_changes"}, {"auto_join_*"}, {"autocreate_auto_join_*"},
     {"account_threepid_delegates"}, {"email"}, {"sso"}, {"saml2_config"}, {"oidc_providers"}, {"cas_config"},
     {"jwt_config"}, {"ui_auth"}, {"refreshable_access_token_lifetime"}, {"refresh_token_lifetime"},
-    {"nonrefreshable_access_token_lifetime"}, {"app_service_config_files"}, {"track_appservice_user_ips"},
+    {"nonrefreshable_access_token_lifetime"}, {"track_appservice_user_ips"},
     {"push"}, {"encryption_enabled_by_default_for_room_type"}, {"user_directory"}, {"stats"},
     {"server_notices"}, {"opentracing"}, {"sentry"}, {"worker_*"}, {"instance_map"}, {"stream_writers"},
     {"run_background_tasks_on"}, {"notify_appservices_from_worker"}, {"update_user_directory_from_worker"},
@@ -610,6 +611,127 @@ void read_thumbnail_sizes(reader& r, const YAML::Node& n, const std::string& key
   out = std::move(sizes);
 }
 
+// The whole file as text; throws config_error("PATH: cannot read WHAT: reason").
+std::string read_text_file(const std::string& path, const std::string& what) {
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
+  if (!f) throw config_error(path + ": cannot read " + what + ": " + std::strerror(errno));
+  std::string text;
+  char buf[8192];
+  size_t got = 0;
+  while ((got = std::fread(buf, 1, sizeof buf, f.get())) > 0) text.append(buf, got);
+  if (std::ferror(f.get())) throw config_error(path + ": cannot read " + what + ": " + std::strerror(errno));
+  return text;
+}
+
+namespace as = protocol::appservice;
+
+constexpr ignored_key synapse_registration_keys[] = {
+    {"ip_range_whitelist", "requests with the as_token are accepted from any address"},
+    {"org.matrix.msc3202"}, {"device_management"}, {"msc4190"}, {"io.element.msc4190"}};
+
+// One registration file (spec: Application Service API, "Registration"). Errors name the file
+// and the line, like the homeserver config's.
+as::registration read_registration(const std::string& path, const std::string& server_name,
+                                   std::vector<std::string>& warnings) {
+  auto text = read_text_file(path, "application service registration");
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    throw config_error(path + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
+  }
+  if (!root.IsMap()) throw config_error(path + ": expected a mapping (id, url, as_token, hs_token, sender_localpart, namespaces)");
+  reader r(path, fs::path(path).parent_path().string(), warnings);
+  as::registration reg;
+  reg.source = path;
+  bool has_url = false, ephemeral = false, msc2409 = false;
+  auto namespace_list = [&](std::vector<as::namespace_rule>& out) {
+    return [&r, &out](const YAML::Node& v, const std::string& k) {
+      r.each_item(v, k, "a list of {exclusive, regex}", [&](const YAML::Node& item, const std::string& ik) {
+        std::optional<bool> exclusive;
+        std::optional<std::string> regex;
+        YAML::Node regex_node;
+        r.walk(item, ik,
+               {{"exclusive", [&](const YAML::Node& n, const std::string& key) { exclusive = r.boolean(n, key); }},
+                {"regex", [&](const YAML::Node& n, const std::string& key) {
+                   regex = r.scalar(n, key);
+                   regex_node = n;
+                 }},
+                {"group_id", [](const YAML::Node&, const std::string&) {}}});  // old, unused by Synapse too
+        if (!exclusive) r.fail(item, ik + ".exclusive", "required (true or false)");
+        if (!regex) r.fail(item, ik + ".regex", "required");
+        try {
+          out.push_back(as::make_rule(*exclusive, *regex));
+        } catch (const std::regex_error& e) {
+          r.fail(regex_node, ik + ".regex", "not a valid regular expression: " + std::string(e.what()));
+        }
+      });
+    };
+  };
+  r.walk(root, "",
+         {{"id", r.text(reg.id)},
+          {"url", r.text(reg.url)},
+          {"as_token", r.text(reg.as_token)},
+          {"hs_token", r.text(reg.hs_token)},
+          {"sender_localpart", r.text(reg.sender_localpart)},
+          {"rate_limited", r.flag(reg.rate_limited)},
+          {"receive_ephemeral", r.flag(ephemeral)},
+          {"push_ephemeral", r.flag(ephemeral)},
+          {"de.sorunome.msc2409.push_ephemeral", r.flag(msc2409)},
+          {"protocols",
+           [&](const YAML::Node& v, const std::string& k) {
+             r.each_item(v, k, "a list of protocol names",
+                         [&](const YAML::Node& item, const std::string& ik) { reg.protocols.push_back(r.scalar(item, ik)); });
+           }},
+          {"namespaces",
+           [&](const YAML::Node& v, const std::string& k) {
+             r.walk(v, k,
+                    {{"users", namespace_list(reg.users)},
+                     {"aliases", namespace_list(reg.aliases)},
+                     {"rooms", namespace_list(reg.rooms)}});
+           }}},
+         synapse_registration_keys);
+  for (const auto& kv : root)
+    if (kv.first.IsScalar() && kv.first.Scalar() == "url") has_url = true;  // url: null is allowed, a missing url not
+  reg.receive_ephemeral = ephemeral || msc2409;
+  auto required = [&](const std::string& v, const char* key, const char* hint) {
+    if (v.empty()) throw config_error(path + ": key '" + key + "': required (" + hint + ")");
+  };
+  required(reg.id, "id", "a name unique among the registrations");
+  required(reg.as_token, "as_token", "the token the service uses with the client API");
+  required(reg.hs_token, "hs_token", "the token the homeserver uses with the service");
+  required(reg.sender_localpart, "sender_localpart", "the localpart of the service's own user");
+  if (!has_url) throw config_error(path + ": key 'url': required (the service's base URL, or null)");
+  if (!reg.url.empty() && !reg.url.starts_with("http://") && !reg.url.starts_with("https://"))
+    throw config_error(path + ": key 'url': expected an http:// or https:// URL or null, got '" + reg.url + "'");
+  while (reg.url.ends_with('/')) reg.url.pop_back();
+  reg.sender = "@" + reg.sender_localpart + ":" + server_name;
+  if (!protocol::is_valid_user_id(reg.sender))
+    throw config_error(path + ": key 'sender_localpart': '" + reg.sender_localpart + "' does not make a valid user id");
+  return reg;
+}
+
+// Every file of app_service_config_files; an id or as_token used twice names both files.
+std::shared_ptr<const as::registry> load_registrations(reader& r, const std::vector<std::pair<std::string, YAML::Node>>& files,
+                                                       const std::string& server_name, std::vector<std::string>& warnings) {
+  std::vector<as::registration> all;
+  std::map<std::string, std::string> ids, tokens;  // → the file that used it first
+  for (const auto& [path, node] : files) {
+    as::registration reg;
+    try {
+      reg = read_registration(path, server_name, warnings);
+    } catch (const config_error& e) {
+      r.fail(node, "app_service_config_files", e.what());
+    }
+    if (auto [it, fresh] = ids.emplace(reg.id, path); !fresh)
+      r.fail(node, "app_service_config_files", path + ": id '" + reg.id + "' is also the id in " + it->second);
+    if (auto [it, fresh] = tokens.emplace(reg.as_token, path); !fresh)
+      r.fail(node, "app_service_config_files", path + ": as_token is also the as_token in " + it->second);
+    all.push_back(std::move(reg));
+  }
+  return std::make_shared<const as::registry>(std::move(all));
+}
+
 } // namespace
 
 homeserver_config parse_homeserver_config(const std::string& yaml_text, const std::string& origin,
@@ -627,6 +749,7 @@ homeserver_config parse_homeserver_config(const std::string& yaml_text, const st
   cfg.config_path = origin;
   reader r(origin, base_dir, cfg.warnings);
   std::optional<YAML::Node> listeners_node;
+  std::vector<std::pair<std::string, YAML::Node>> registration_files;  // path, where it is named
   auto& rl = cfg.rate_limits;
   auto& lim = cfg.limits;
   auto& rt = cfg.runtime;
@@ -735,6 +858,19 @@ homeserver_config parse_homeserver_config(const std::string& yaml_text, const st
                      {"retry_delay", r.millis(cfg.pusher.retry_delay_ms)},
                      {"max_retry_delay", r.millis(cfg.pusher.max_retry_delay_ms)}});
            }},
+          {"appservice",
+           [&](const YAML::Node& v, const std::string& k) {
+             r.walk(v, k,
+                    {{"timeout", r.millis(cfg.appservice.timeout_ms)},
+                     {"retry_delay", r.millis(cfg.appservice.retry_delay_ms)},
+                     {"max_retry_delay", r.millis(cfg.appservice.max_retry_delay_ms)}});
+           }},
+          {"app_service_config_files",
+           [&](const YAML::Node& v, const std::string& k) {
+             r.each_item(v, k, "a list of file paths", [&](const YAML::Node& item, const std::string& ik) {
+               registration_files.emplace_back(r.path(r.scalar(item, ik)), item);
+             });
+           }},
           {"logging", [&](const YAML::Node& v, const std::string& k) { read_logging(r, v, k, cfg.logging); }},
           {"runtime",
            [&](const YAML::Node& v, const std::string& k) {
@@ -759,7 +895,10 @@ homeserver_config parse_homeserver_config(const std::string& yaml_text, const st
          synapse_top_level_keys);
 
   // Connecting to the unspecified address reaches this host: always in the deny list, as in Synapse.
-  for (auto unspecified : {"0.0.0.0", "::"}) cfg.url_preview.ip_policy.deny.add(*protocol::parse_ip_range(unspecified));
+  for (auto unspecified : {"0.0.0.0", "::"}) {
+    cfg.url_preview.ip_policy.deny.add(*protocol::parse_ip_range(unspecified));
+    cfg.federation.ip_policy.deny.add(*protocol::parse_ip_range(unspecified));
+  }
 
   // A missing key has no line to point at; an empty one does.
   if (cfg.server_name.empty())
@@ -770,6 +909,11 @@ homeserver_config parse_homeserver_config(const std::string& yaml_text, const st
     throw config_error(origin + ": key 'listeners': " + what);
   }
 
+  // After the walk: the sender of each service needs server_name, wherever the key is.
+  cfg.appservices = std::make_shared<as::live_registrations>();
+  cfg.appservices->set(load_registrations(r, registration_files, cfg.server_name, cfg.warnings));
+  for (const auto& f : registration_files) cfg.app_service_config_files.push_back(f.first);
+
   // Defaults that depend on the directory and the server name, as Synapse's generated config has them.
   if (cfg.database.name == "sqlite3" && cfg.database.sqlite_path.empty())  // no database section at all
     cfg.database.sqlite_path = r.path("homeserver.db");
@@ -778,14 +922,13 @@ homeserver_config parse_homeserver_config(const std::string& yaml_text, const st
   return cfg;
 }
 
+std::shared_ptr<const protocol::appservice::registry> current_appservices(const homeserver_config& cfg) {
+  static const auto none = std::make_shared<const protocol::appservice::registry>();
+  return cfg.appservices ? cfg.appservices->get() : none;
+}
+
 homeserver_config load_homeserver_config(const std::string& path) {
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
-  if (!f) throw config_error(path + ": cannot read config file: " + std::strerror(errno));
-  std::string text;
-  char buf[8192];
-  size_t got = 0;
-  while ((got = std::fread(buf, 1, sizeof buf, f.get())) > 0) text.append(buf, got);
-  if (std::ferror(f.get())) throw config_error(path + ": cannot read config file: " + std::strerror(errno));
+  std::string text = read_text_file(path, "config file");
 
   // Absolute, so paths taken from the file stay right if the process changes directory later.
   auto base_dir = fs::absolute(fs::path(path)).parent_path().lexically_normal().string();

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -142,6 +143,16 @@ struct pusher_config {
   int64_t max_retry_delay_ms = 60000;  // max_retry_delay: the doubling stops here
 };
 
+namespace protocol::appservice { class live_registrations; class registry; }
+
+// Myelin's `appservice` section: how the appservice group and the queries talk to application
+// services (actors/appservice).
+struct appservice_config {
+  int64_t timeout_ms = 30000;           // timeout: each request (transactions, queries, ping)
+  int64_t retry_delay_ms = 1000;        // retry_delay: after a failed transaction, doubled after each failure
+  int64_t max_retry_delay_ms = 300000;  // max_retry_delay: the doubling stops here (5 min)
+};
+
 struct homeserver_config {
   std::string config_path;              // the file this came from
   std::string server_name;
@@ -171,10 +182,18 @@ struct homeserver_config {
   url_preview_config url_preview;
   pusher_config pusher;
   federation_config federation;
+  // app_service_config_files: the registration files, and what they say (protocol/appservice). The
+  // holder is shared by every copy of the config; SIGHUP swaps its content (server/main.cpp).
+  std::vector<std::string> app_service_config_files;
+  appservice_config appservice;
+  std::shared_ptr<protocol::appservice::live_registrations> appservices;
   logging_config logging;
   runtime_config runtime;
   std::vector<std::string> warnings;    // unknown / ignored keys, for the startup log
 };
+
+// The application services now (an empty set for a config not made by the parsers).
+std::shared_ptr<const protocol::appservice::registry> current_appservices(const homeserver_config& cfg);
 
 // Parses a homeserver.yaml. Relative paths in the file are resolved against its directory.
 // Throws config_error("FILE:LINE: key 'x.y': what is wrong").

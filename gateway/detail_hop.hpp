@@ -167,12 +167,13 @@ struct authenticate_initiation {
   authenticator* target;
 
   template <class Handler>
-  void operator()(Handler&& handler, std::string access_token) const {
+  void operator()(Handler&& handler, std::string access_token, std::string as_user_id) const {
     auto op = make_hop<auth_result>(registry, std::forward<Handler>(handler),
                                     auth_unavailable());
     if (!op->registered()) return;
     try {
-      target->authenticate(std::move(access_token), [op](auth_result r) { op->deliver(std::move(r)); });
+      target->authenticate(std::move(access_token), std::move(as_user_id),
+                           [op](auth_result r) { op->deliver(std::move(r)); });
     } catch (const std::exception&) {
       op->deliver(auth_unavailable());
     }
@@ -181,9 +182,9 @@ struct authenticate_initiation {
 
 template <class Token>
 auto async_authenticate(std::shared_ptr<hop_registry> registry, authenticator& a, std::string access_token,
-                        Token&& token) {
+                        std::string as_user_id, Token&& token) {
   return asio::async_initiate<Token, void(auth_result)>(authenticate_initiation{std::move(registry), &a}, token,
-                                                         std::move(access_token));
+                                                         std::move(access_token), std::move(as_user_id));
 }
 
 // ---- dispatcher.wait_for_positions (read-after-write) ----

@@ -82,18 +82,24 @@ std::vector<std::string> assign_groups(endpoint_catalog& catalog, const route_ta
 
 // ---- what the gateway needs from the rest of the server ----
 struct auth_result {
-  enum class outcome { ok, unknown, expired, unavailable } result = outcome::unknown;
+  // forbidden: an application service's token with a ?user_id= it may not act as (`message` says why).
+  enum class outcome { ok, unknown, expired, unavailable, forbidden } result = outcome::unknown;
   std::string user_id;
   std::string device_id;
   int64_t token_id = 0;
   bool is_guest = false;
+  std::string appservice_id;  // set when the token is an application service's as_token
+  bool rate_limited = true;   // false for a service registered with rate_limited: false
+  std::string message;
 };
 
 class authenticator {
 public:
   virtual ~authenticator() = default;
-  // Looks up an access token; calls `done` exactly once, from any thread.
-  virtual void authenticate(std::string access_token, std::function<void(auth_result)> done) = 0;
+  // Looks up an access token; calls `done` exactly once, from any thread. `as_user_id` is the
+  // request's ?user_id= ("" when absent): an application service acts as that user (masquerading).
+  virtual void authenticate(std::string access_token, std::string as_user_id,
+                            std::function<void(auth_result)> done) = 0;
 };
 
 class dispatcher {

@@ -167,6 +167,8 @@ reply auth_unavailable_reply() {
 
 std::optional<reply> check_rate_limits(server_state& st, const exchange& x, const endpoint_spec& spec) {
   // Before login there is only the address; "message" is per user (Synapse: rc_message).
+  // An application service registered with rate_limited: false is never limited (as Synapse).
+  if (x.authenticated && !x.who.rate_limited) return std::nullopt;
   const std::string& per_user = x.authenticated ? x.who.user_id : x.client_ip;
   int64_t wait = 0;
   bool per_address = spec.rate_limit == "registration" || spec.rate_limit == "login";
@@ -194,6 +196,7 @@ api_request build_api_request(exchange& x, request& req) {
     a.device_id = x.who.device_id;
     a.token_id = x.who.token_id;
     a.is_guest = x.who.is_guest;
+    a.appservice_id = x.who.appservice_id;
   }
   a.client_ip = x.client_ip;
   a.user_agent = header_value(req, http::field::user_agent);
@@ -339,12 +342,23 @@ asio::awaitable<std::optional<reply>> authenticate(server_state& st, exchange& x
     if (mode == auth_mode::required) co_return error_reply(errors::missing_token());
     co_return std::nullopt;
   }
-  auth_result who = co_await async_authenticate(st.hops, st.auth, std::move(token), asio::use_awaitable);
+  // Only an application service's token may act as another user; the runtime decides.
+  bool appservice_login = x.match.spec && x.match.spec->appservice_login;
+  std::string as_user_id;
+  if (!appservice_login)
+    for (const auto& [k, v] : x.query)
+      if (k == "user_id") as_user_id = v;
+  auth_result who =
+      co_await async_authenticate(st.hops, st.auth, std::move(token), std::move(as_user_id), asio::use_awaitable);
+  if (appservice_login &&
+      (who.result == auth_result::outcome::unknown || who.result == auth_result::outcome::expired))
+    co_return std::nullopt;
   switch (who.result) {
     case auth_result::outcome::ok: break;
     case auth_result::outcome::unknown: co_return error_reply(errors::unknown_token(false));
     case auth_result::outcome::expired: co_return error_reply(errors::unknown_token(true));
     case auth_result::outcome::unavailable: co_return auth_unavailable_reply();
+    case auth_result::outcome::forbidden: co_return error_reply(errors::forbidden(who.message));
   }
   if (who.is_guest && !allow_guest) co_return error_reply(errors::guest_access_forbidden());
   x.who = std::move(who);

@@ -23,6 +23,11 @@ struct endpoint_spec {
   // The handler never blocks (no database, no hashing): it runs on the group instance's actor
   // instead of taking two extra thread hops through the blocking pool.
   bool nonblocking = false;
+  // /register and /login: a token matters only when it is an application service's (its
+  // m.login.application_service). ?user_id= is not a masquerade (the body names the user, who may
+  // not exist yet; SDKs send it anyway), and an unknown or expired token counts as none, since the
+  // ordinary flows ignore tokens (as Synapse's do).
+  bool appservice_login = false;
 };
 
 } // namespace myelin

@@ -28,6 +28,7 @@ matrix_error unknown_token(bool soft_logout) {
 }
 matrix_error forbidden(std::string msg) { return {403, "M_FORBIDDEN", std::move(msg)}; }
 matrix_error not_found(std::string msg) { return {404, "M_NOT_FOUND", std::move(msg)}; }
+matrix_error exclusive(std::string msg) { return {400, "M_EXCLUSIVE", std::move(msg)}; }
 matrix_error user_in_use() { return {400, "M_USER_IN_USE", "User ID already taken."}; }
 matrix_error invalid_username(std::string msg) { return {400, "M_INVALID_USERNAME", std::move(msg)}; }
 matrix_error too_large(std::string msg) { return {413, "M_TOO_LARGE", std::move(msg)}; }

@@ -38,6 +38,7 @@ matrix_error missing_token();                                                   
 matrix_error unknown_token(bool soft_logout = false);                            // 401 M_UNKNOWN_TOKEN
 matrix_error forbidden(std::string msg);                                         // 403 M_FORBIDDEN
 matrix_error not_found(std::string msg);                                         // 404 M_NOT_FOUND
+matrix_error exclusive(std::string msg);                                         // 400 M_EXCLUSIVE
 matrix_error user_in_use();                                                      // 400 M_USER_IN_USE
 matrix_error invalid_username(std::string msg);                                  // 400 M_INVALID_USERNAME
 matrix_error too_large(std::string msg = "Request body too large");             // 413 M_TOO_LARGE

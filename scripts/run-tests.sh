@@ -20,16 +20,19 @@ cmake --build "$build" -j"$jobs"
 cmake --build "$build" -j"$jobs" --target myelin-loadgen
 echo "run-tests: build took $(( $(date +%s) - start )) s"
 
-# matrix-js-sdk for tests/integration/test_js_sdk.py, pinned by tests/e2e/js-sdk/package-lock.json;
-# reinstalled only when node_modules is missing or older than the lock file.
-js=$root/tests/e2e/js-sdk
-if [ ! -d "$js/node_modules" ] || [ "$js/package-lock.json" -nt "$js/node_modules/.package-lock.json" ]; then
-  if command -v npm >/dev/null; then
-    npm ci --prefix "$js" --no-audit --no-fund
-  else
-    echo "run-tests: npm not found; test_js_sdk will fail (scripts/install-deps.sh test installs it)" >&2
+# npm packages of the real-client suites, pinned by each directory's package-lock.json:
+# matrix-js-sdk (tests/e2e/js-sdk, test_js_sdk.py) and matrix-appservice-bridge
+# (tests/e2e/appservice-bridge, test_appservice_bridge.py); reinstalled only when node_modules is
+# missing or older than the lock file.
+for js in "$root/tests/e2e/js-sdk" "$root/tests/e2e/appservice-bridge"; do
+  if [ ! -d "$js/node_modules" ] || [ "$js/package-lock.json" -nt "$js/node_modules/.package-lock.json" ]; then
+    if command -v npm >/dev/null; then
+      npm ci --prefix "$js" --no-audit --no-fund
+    else
+      echo "run-tests: npm not found; the suites using $js will fail or skip (scripts/install-deps.sh test installs it)" >&2
+    fi
   fi
-fi
+done
 
 "$root/scripts/test-services.sh" start "$services"
 trap '"$root/scripts/test-services.sh" stop "$services"' EXIT

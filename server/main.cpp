@@ -25,6 +25,7 @@
 #include "common/metrics.hpp"
 #include "gateway/gateway.hpp"
 #include "outbound/http_fetch.hpp"
+#include "protocol/appservice.hpp"
 #include "protocol/crypto.hpp"
 #include "protocol/signing_key.hpp"
 
@@ -271,7 +272,10 @@ int run(const options& o) {
         auto fresh = load_homeserver_config(config_path);
         configure_logging(fresh.logging);
         limiter.reconfigure(fresh.rate_limits);
-        log.info("reloaded log levels and rate limits", {{"config", config_path}});
+        // Every copy of cfg (the runtime's too) shares the holder: one swap reaches them all.
+        cfg.appservices->set(fresh.appservices->get());
+        log.info("reloaded log levels, rate limits and application services",
+                 {{"config", config_path}, {"appservices", std::to_string(fresh.appservices->get()->all().size())}});
       } catch (const std::exception& e) {
         log.error("reload failed; keeping the running configuration", {{"error", e.what()}});
       }

@@ -60,7 +60,8 @@ const std::vector<migration>& all_migrations() {
                                                  schema::pusher_progress_migration(),
                                                  schema::server_keys_migration(),
                                                  schema::registration_tokens_migration(),
-                                                 schema::room_moderation_migration()};
+                                                 schema::room_moderation_migration(),
+                                                 schema::appservices_migration()};
   return list;
 }
 

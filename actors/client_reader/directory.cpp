@@ -7,12 +7,15 @@
 // (the same "moderator" test decides who may publish a room).
 #include <boost/json.hpp>
 
+#include "actors/appservice/as_client.hpp"
+#include "actors/appservice/namespaces.hpp"
 #include "actors/endpoint_helpers.hpp"
 #include "actors/event_creator/append.hpp"
 #include "actors/rooms/rooms.hpp"
 #include "actors/runtime/writer_client.hpp"
 #include "common/config.hpp"
 #include "common/log.hpp"
+#include "protocol/appservice.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/identifiers.hpp"
 #include "protocol/json.hpp"
@@ -114,9 +117,20 @@ api_response get_alias(runtime::handler_context& ctx, const api_request& req) {
   auto alias = checked_alias(req.path_params.at(0));
   // Remote aliases would need a federation query; until federation exists they are unknown.
   std::optional<std::string> room_id;
-  if (is_local_alias(ctx, alias)) {
+  auto lookup = [&] {
     auto c = ctx.db.acquire();
-    room_id = storage::events::room_for_alias(*c, alias);
+    return storage::events::room_for_alias(*c, alias);
+  };
+  if (is_local_alias(ctx, alias)) {
+    room_id = lookup();
+    // An unknown alias in a service's namespace: the service may create it on demand (spec:
+    // Application Service API, "Querying"); look again once it says yes.
+    if (!room_id)
+      for (const auto* as : current_appservices(ctx.config)->alias_queriers(alias))
+        if (appservice::query_alias(ctx.config, *as, alias)) {
+          room_id = lookup();
+          break;
+        }
   }
   if (!room_id) throw protocol::errors::not_found("Room alias " + alias + " not found");
   return runtime::json_response(
@@ -129,10 +143,11 @@ api_response put_alias(runtime::handler_context& ctx, const api_request& req) {
   auto body = body_object(ctx, req);
   auto room_id = protocol::req_string(body, "room_id");
   check_room_id(room_id);
+  bool owned_by_requester = appservice::check_alias_creation(ctx.config, req.appservice_id, alias);
   {
     auto c = ctx.db.acquire();
     rooms::require_room(*c, room_id);
-    if (!storage::accounts::is_server_admin(*c, req.user_id)) {
+    if (!owned_by_requester && !storage::accounts::is_server_admin(*c, req.user_id)) {
       auto m = storage::events::current_membership(*c, room_id, req.user_id);
       if (!m || *m != "join") throw protocol::errors::forbidden("You must be in the room to create an alias for it");
     }

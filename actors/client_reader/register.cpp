@@ -10,6 +10,7 @@
 #include "common/clock.hpp"
 #include "common/config.hpp"
 #include "common/log.hpp"
+#include "protocol/appservice.hpp"
 #include "protocol/crypto.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/identifiers.hpp"
@@ -37,6 +38,12 @@ std::string checked_user_id(const runtime::handler_context& ctx, const std::stri
   std::string user_id = "@" + username + ":" + ctx.config.server_name;
   if (user_id.size() > 255) throw protocol::errors::invalid_username("User ID is too long");
   return user_id;
+}
+
+// Ordinary registration may not take a name an application service claims exclusively.
+void check_not_reserved(const runtime::handler_context& ctx, const std::string& user_id) {
+  if (current_appservices(ctx.config)->exclusive_owner_of_user(user_id))
+    throw protocol::errors::exclusive("This user ID is reserved by an application service.");
 }
 
 bool user_exists(runtime::handler_context& ctx, const std::string& user_id) {
@@ -120,6 +127,31 @@ api_response register_guest(runtime::handler_context& ctx, const api_request& re
   throw protocol::errors::unknown("Could not allocate a guest user id");
 }
 
+// m.login.application_service (spec: Application Service API, "Server admin style permissions"):
+// a passwordless user in the service's namespace, no UIA. As Synapse: the service's own namespace
+// decides, so "_"-prefixed localparts (usual for bridges) are allowed here.
+api_response register_appservice_user(runtime::handler_context& ctx, const api_request& req, const json::object& body) {
+  if (req.appservice_id.empty()) {
+    if (req.user_id.empty()) throw protocol::errors::missing_token();
+    throw protocol::errors::unknown_token();  // a user's token is not an as_token
+  }
+  auto services = current_appservices(ctx.config);
+  const auto* as = services->by_id(req.appservice_id);
+  if (!as) throw protocol::errors::unknown_token();  // removed by a reload since the gateway looked
+  auto username = protocol::opt_string(body, "username");
+  if (!username) throw protocol::errors::missing_param("Missing 'username'");
+  if (username->empty() || !protocol::is_valid_user_localpart(*username))
+    throw protocol::errors::invalid_username("User ID can only contain characters a-z, 0-9, or '=_-./+'");
+  std::string user_id = "@" + *username + ":" + ctx.config.server_name;
+  if (user_id.size() > 255) throw protocol::errors::invalid_username("User ID is too long");
+  if (!as->is_interested_in_user(user_id))
+    throw protocol::errors::exclusive("Invalid user localpart for this application service.");
+  if (const auto* owner = services->exclusive_owner_of_user(user_id); owner && owner->id != as->id)
+    throw protocol::errors::exclusive("This user ID is reserved by an application service.");
+  if (user_exists(ctx, user_id)) throw protocol::errors::user_in_use();
+  return create_account(ctx, req, user_id, std::nullopt, false, body);
+}
+
 api_response register_authenticated(runtime::handler_context& ctx, const api_request& req, const json::object& body,
                                     const auth::uia_outcome& uia, reserved_token_use& token_use) {
   // The final request may omit what the first one carried: fall back to the session's body.
@@ -134,6 +166,7 @@ api_response register_authenticated(runtime::handler_context& ctx, const api_req
   std::string user_id;
   if (username) {
     user_id = checked_user_id(ctx, *username);
+    check_not_reserved(ctx, user_id);
   } else {
     auto local = protocol::random_alnum(10);
     for (auto& c : local) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -146,6 +179,8 @@ api_response register_authenticated(runtime::handler_context& ctx, const api_req
 
 api_response register_user(runtime::handler_context& ctx, const api_request& req) {
   auto body = body_object(ctx, req, true);
+  if (protocol::opt_string(body, "type") == std::optional<std::string>("m.login.application_service"))
+    return register_appservice_user(ctx, req, body);
   auto kind = query_param(req, "kind").value_or("user");
   if (kind == "guest") return register_guest(ctx, req, body);
   if (kind != "user") throw protocol::errors::invalid_param("Invalid kind " + kind);
@@ -155,6 +190,7 @@ api_response register_user(runtime::handler_context& ctx, const api_request& req
   auto early_username = protocol::opt_string(body, "username");
   if (early_username) {
     auto id = checked_user_id(ctx, *early_username);
+    check_not_reserved(ctx, id);
     if (user_exists(ctx, id)) throw protocol::errors::user_in_use();
   }
   if (auto pw = protocol::opt_string(body, "password")) check_password_policy(ctx, *pw);
@@ -171,6 +207,7 @@ api_response register_available(runtime::handler_context& ctx, const api_request
   auto username = query_param(req, "username");
   if (!username) throw protocol::errors::missing_param("Missing 'username' query parameter");
   auto user_id = checked_user_id(ctx, *username);
+  check_not_reserved(ctx, user_id);
   if (user_exists(ctx, user_id)) throw protocol::errors::user_in_use();
   return runtime::json_response(json::object{{"available", true}});
 }
@@ -188,8 +225,10 @@ api_response token_validity(runtime::handler_context& ctx, const api_request& re
 } // namespace
 
 void register_registration(runtime::endpoint_registry& r) {
+  // Optional auth: an application service registers its users with its as_token.
   r.add({.name = "register", .method = "POST", .path = "/_matrix/client/{:r0|v3}/register",
-         .auth = auth_mode::none, .rate_limit = "registration"},
+         .auth = auth_mode::optional, .allow_guest = true, .rate_limit = "registration",
+         .appservice_login = true},
         register_user);
   r.add({.name = "register.available", .method = "GET", .path = "/_matrix/client/{:r0|v3}/register/available",
          .auth = auth_mode::none, .rate_limit = "registration"},

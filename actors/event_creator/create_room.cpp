@@ -4,6 +4,7 @@
 // persister in one operation, so a room is never seen half made.
 #include <boost/json.hpp>
 
+#include "actors/appservice/namespaces.hpp"
 #include "actors/endpoint_helpers.hpp"
 #include "actors/event_creator/append.hpp"
 #include "actors/runtime/writer_client.hpp"
@@ -92,6 +93,7 @@ api_response create_room(runtime::handler_context& ctx, const api_request& req) 
       throw protocol::errors::invalid_param("Invalid room_alias_name");
     alias = "#" + *name + ":" + server;
     if (!protocol::is_valid_room_alias(*alias)) throw protocol::errors::invalid_param("Invalid room_alias_name");
+    appservice::check_alias_creation(ctx.config, req.appservice_id, *alias);
   }
   {
     auto c = ctx.db.acquire();

@@ -3,10 +3,13 @@
 // event into every room the user is joined to, as Synapse does.
 #include <boost/json.hpp>
 
+#include "actors/appservice/as_client.hpp"
 #include "actors/endpoint_helpers.hpp"
 #include "actors/event_creator/append.hpp"
 #include "actors/runtime/writer_client.hpp"
+#include "common/config.hpp"
 #include "common/log.hpp"
+#include "protocol/appservice.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/identifiers.hpp"
 #include "protocol/json.hpp"
@@ -21,12 +24,26 @@ namespace {
 
 constexpr size_t max_profile_field = 256;
 
-storage::accounts::profile_row load_profile(runtime::handler_context& ctx, const std::string& user_id) {
-  if (!protocol::is_valid_user_id(user_id)) throw protocol::errors::invalid_param("Invalid user id");
+std::optional<storage::accounts::profile_row> find_profile(runtime::handler_context& ctx, const std::string& user_id) {
   auto c = ctx.db.acquire();
   auto p = storage::accounts::get_profile(*c, user_id);
   auto u = storage::accounts::get_user(*c, user_id);
-  if (!p || !u || u->deactivated) throw protocol::errors::not_found("Profile not found");
+  if (!p || !u || u->deactivated) return std::nullopt;
+  return p;
+}
+
+storage::accounts::profile_row load_profile(runtime::handler_context& ctx, const std::string& user_id) {
+  if (!protocol::is_valid_user_id(user_id)) throw protocol::errors::invalid_param("Invalid user id");
+  auto p = find_profile(ctx, user_id);
+  // An unknown user in a service's namespace: the service may create it on demand (spec:
+  // Application Service API, "Querying"); look again once it says yes.
+  if (!p && protocol::split_user_id(user_id)->server_name == ctx.config.server_name)
+    for (const auto* as : current_appservices(ctx.config)->user_queriers(user_id))
+      if (appservice::query_user(ctx.config, *as, user_id)) {
+        p = find_profile(ctx, user_id);
+        break;
+      }
+  if (!p) throw protocol::errors::not_found("Profile not found");
   return *p;
 }
 

@@ -21,7 +21,7 @@ const std::vector<group_info>& known_groups() {
       {"keys", gk::api, bp::user, false, "devices and end-to-end encryption keys"},
       {"federation_sender", gk::background, bp::destination, false, "outbound federation", true},
       {"pusher", gk::background, bp::user, false, "push notifications"},
-      {"appservice", gk::background, bp::singleton, true, "application service transactions", true},
+      {"appservice", gk::background, bp::singleton, true, "application service transactions"},
       {"background", gk::background, bp::singleton, true, "periodic jobs", true},
       {"writer.accounts", gk::writer, bp::singleton, true, "users, devices and access tokens"},
       {"writer.account_data", gk::writer, bp::singleton, true, "account data (global and per room) and room tags"},

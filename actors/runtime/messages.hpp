@@ -35,6 +35,7 @@ struct api_request {
   std::string device_id;
   int64_t token_id = 0;
   bool is_guest = false;
+  std::string appservice_id;                                // the token was this service's as_token
   std::string client_ip;
   std::string user_agent;
   std::string request_id;
@@ -126,8 +127,8 @@ typename Inspector::result_type inspect(Inspector& f, stream_position& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, api_request& x) {
   return f(caf::meta::type_name("api_request"), x.endpoint, x.method, x.path_params, x.query, x.body,
-           x.content_type, x.user_id, x.device_id, x.token_id, x.is_guest, x.client_ip, x.user_agent,
-           x.request_id, x.body_file, x.body_size, x.body_sha256, x.authorization, x.target);
+           x.content_type, x.user_id, x.device_id, x.token_id, x.is_guest, x.appservice_id, x.client_ip,
+           x.user_agent, x.request_id, x.body_file, x.body_size, x.body_sha256, x.authorization, x.target);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, api_response& x) {

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <set>
 
+#include "actors/appservice/appservice_instance.hpp"
 #include "actors/pusher/pusher_instance.hpp"
 #include "actors/runtime/api_instance.hpp"
 #include "actors/runtime/blocking_pool.hpp"
@@ -26,8 +27,10 @@
 #include "common/clock.hpp"
 #include "common/log.hpp"
 #include "common/metrics.hpp"
+#include "protocol/appservice.hpp"
 #include "protocol/crypto.hpp"
 #include "protocol/errors.hpp"
+#include "protocol/identifiers.hpp"
 #include "storage/migrations.hpp"
 #include "storage/streams/events_stream.hpp"
 
@@ -108,6 +111,9 @@ struct node_runtime::impl {
     }
   }
 
+  void authenticate_appservice(const protocol::appservice::registration& as, std::string as_user_id,
+                               std::function<void(gateway::auth_result)> done);
+
   caf::actor spawn_instance(const std::string& group, size_t index) {
     const group_info* info = find_group(group);
     auto label = instance_label(group, index);
@@ -132,6 +138,9 @@ struct node_runtime::impl {
       pusher::pusher_deps pd{&cfg, db.get(), index, [this] { return live->get()->total_instances("pusher"); }};
       return caf::actor_cast<caf::actor>(pusher::spawn_pusher_instance(*sys, label, std::move(pd), hub));
     }
+    if (group == "appservice")
+      return caf::actor_cast<caf::actor>(
+          appservice::spawn_appservice_instance(*sys, label, appservice::appservice_deps{&cfg, db.get(), writers.get()}, hub));
     return caf::actor_cast<caf::actor>(spawn_api_instance(*sys, label, deps));
   }
 };
@@ -364,9 +373,59 @@ void node_runtime::wait_for_positions(std::vector<stream_position> positions, st
   caf::anon_send(m.bridges.front(), wait_job{std::move(positions), timeout, std::move(done)});
 }
 
-void node_runtime::authenticate(std::string access_token, std::function<void(gateway::auth_result)> done) {
+// An application service's as_token (spec: Application Service API, "Identity assertion"): the
+// service acts as its sender, or as ?user_id= when that user is local, in its user namespace and
+// registered — Synapse's rules and messages (403 M_FORBIDDEN otherwise).
+void node_runtime::impl::authenticate_appservice(const protocol::appservice::registration& as, std::string as_user_id,
+                                                 std::function<void(gateway::auth_result)> done) {
+  gateway::auth_result r;
+  r.appservice_id = as.id;
+  r.rate_limited = as.rate_limited;
+  r.user_id = as_user_id.empty() ? as.sender : std::move(as_user_id);
+  if (r.user_id == as.sender) {
+    r.result = gateway::auth_result::outcome::ok;
+    done(std::move(r));
+    return;
+  }
+  auto parts = protocol::split_user_id(r.user_id);
+  if (!parts || parts->server_name != cfg.server_name || !as.is_interested_in_user(r.user_id)) {
+    r.result = gateway::auth_result::outcome::forbidden;
+    r.message = "Application service cannot masquerade as this user (" + r.user_id + ").";
+    done(std::move(r));
+    return;
+  }
+  if (!pool || stopped) {
+    r.result = gateway::auth_result::outcome::unavailable;
+    done(std::move(r));
+    return;
+  }
+  pool->post([this, r = std::move(r), done = std::move(done)]() mutable {
+    try {
+      auto c = db->acquire();
+      auto rows = c->exec("SELECT deactivated FROM users WHERE user_id = $1", {r.user_id});
+      if (rows.empty() || rows[0].as_int(0) != 0) {
+        r.result = gateway::auth_result::outcome::forbidden;
+        r.message = "Application service has not registered this user (" + r.user_id + ")";
+      } else {
+        r.result = gateway::auth_result::outcome::ok;
+      }
+    } catch (const std::exception& ex) {
+      log.error("user lookup failed", {{"error", ex.what()}});
+      r.result = gateway::auth_result::outcome::unavailable;
+    }
+    done(std::move(r));
+  });
+}
+
+void node_runtime::authenticate(std::string access_token, std::string as_user_id,
+                                std::function<void(gateway::auth_result)> done) {
   auto& m = *impl_;
   auto hash = protocol::sha256_hex(access_token);
+  auto services = current_appservices(m.cfg);
+  if (const auto* as = services->by_as_token_hash(hash)) {
+    m.authenticate_appservice(*as, std::move(as_user_id), std::move(done));
+    return;
+  }
   if (auto hit = m.tokens.get(hash)) {
     gateway::auth_result r = hit->who;
     if (hit->valid_until_ms && *hit->valid_until_ms <= now_ms()) r.result = gateway::auth_result::outcome::expired;

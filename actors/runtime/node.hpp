@@ -49,7 +49,8 @@ public:
                 std::function<void(api_response, std::string)> done) override;
   void wait_for_positions(std::vector<stream_position> positions, std::chrono::milliseconds timeout,
                           std::function<void()> done) override;
-  void authenticate(std::string access_token, std::function<void(gateway::auth_result)> done) override;
+  void authenticate(std::string access_token, std::string as_user_id,
+                    std::function<void(gateway::auth_result)> done) override;
 
   const endpoint_registry& endpoints() const;
   instance_registry& registry();

@@ -25,4 +25,5 @@ migration pusher_progress_migration();   // 0019
 migration server_keys_migration();       // 0020
 migration registration_tokens_migration(); // 0021
 migration room_moderation_migration();     // 0022
+migration appservices_migration();          // 0023
 }

@@ -351,11 +351,23 @@ namespace {
 // The runtime's side, faked: answers come from other threads, like CAF's.
 class fake_authenticator : public gw::authenticator {
 public:
-  void authenticate(std::string token, std::function<void(gw::auth_result)> done) override {
+  void authenticate(std::string token, std::string as_user_id, std::function<void(gw::auth_result)> done) override {
     gw::auth_result r;
     using o = gw::auth_result::outcome;
-    if (token == "good") r = {o::ok, "@a:test", "DEVA", 1, false};
-    else if (token == "guest") r = {o::ok, "@g:test", "DEVG", 2, true};
+    auto who = [&](const char* user, const char* device, int64_t id, bool guest) {
+      r.result = o::ok;
+      r.user_id = user;
+      r.device_id = device;
+      r.token_id = id;
+      r.is_guest = guest;
+    };
+    if (token == "good") who("@a:test", "DEVA", 1, false);
+    else if (token == "guest") who("@g:test", "DEVG", 2, true);
+    else if (token == "as") {  // an application service that may act as @v:test only
+      if (as_user_id.empty() || as_user_id == "@v:test") who(as_user_id.empty() ? "@bot:test" : "@v:test", "", 0, false);
+      else r = {.result = o::forbidden, .message = "cannot masquerade as " + as_user_id};
+      r.appservice_id = "svc";
+    }
     else if (token == "expired") r.result = o::expired;
     else if (token == "down") r.result = o::unavailable;
     else r.result = o::unknown;
@@ -707,6 +719,21 @@ BOOST_FIXTURE_TEST_CASE(access_tokens, server_fixture) {
   // The header wins over the query parameter.
   r = request(get("/_matrix/client/v3/account/whoami?access_token=nope", "Authorization: Bearer good\r\n"));
   BOOST_TEST(r.status == 200);
+}
+
+// ?user_id= reaches the authenticator, which decides whether an application service may act as
+// that user; a refusal is 403 M_FORBIDDEN with its message.
+BOOST_FIXTURE_TEST_CASE(appservice_masquerading, server_fixture) {
+  auto r = request(get("/_matrix/client/v3/account/whoami", "Authorization: Bearer as\r\n"));
+  BOOST_TEST_REQUIRE(r.status == 200);
+  BOOST_TEST(r.json().at("user").as_string() == "@bot:test");
+  r = request(get("/_matrix/client/v3/account/whoami?user_id=%40v%3Atest", "Authorization: Bearer as\r\n"));
+  BOOST_TEST_REQUIRE(r.status == 200);
+  BOOST_TEST(r.json().at("user").as_string() == "@v:test");
+  r = request(get("/_matrix/client/v3/account/whoami?user_id=%40x%3Atest", "Authorization: Bearer as\r\n"));
+  BOOST_TEST(r.status == 403);
+  BOOST_TEST(errcode(r) == "M_FORBIDDEN");
+  BOOST_TEST(r.json().at("error").as_string() == "cannot masquerade as @x:test");
 }
 
 BOOST_FIXTURE_TEST_CASE(query_parameter_token_is_not_passed_on, server_fixture) {
