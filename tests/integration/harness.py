@@ -456,6 +456,20 @@ class ClusterServer(Server):
         return http.client.HTTPConnection(node.host, node.port, timeout=timeout)
 
 
+def reply_json(handler, status, body):
+    """Answers a test's fake server request (http.server handler) with a JSON body. A client that
+    gave up waiting (a timeout under test) is not an error."""
+    data = json.dumps(body).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    try:
+        handler.wfile.write(data)
+    except BrokenPipeError:
+        pass
+
+
 class ServerTestCase(unittest.TestCase):
     """A test class sharing one server started in setUpClass (with --cluster N, one cluster)."""
     extra_config = ""

@@ -11,12 +11,11 @@ import signal
 import tempfile
 import threading
 import time
-import unittest
 import urllib.parse
 import uuid
 
 import harness
-from harness import Server, main
+from harness import ServerTestCase, main, reply_json
 from room_helpers import RoomClient
 
 V1 = "/_matrix/client/v1"
@@ -49,15 +48,7 @@ class FakeAppService:
                 pass
 
             def reply(self, status, body):
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                try:
-                    self.wfile.write(data)
-                except BrokenPipeError:
-                    pass  # the homeserver gave up waiting (the slow ping)
+                reply_json(self, status, body)  # the homeserver may have given up waiting (the slow ping)
 
             def authorized(self):
                 if self.headers.get("Authorization") != "Bearer " + fake.hs_token:
@@ -157,7 +148,7 @@ def registration(as_id, url, as_token, hs_token, sender, users=(), aliases=(), r
             "namespaces:\n  users:\n" + ns(users) + "  aliases:\n" + ns(aliases) + "  rooms:\n" + ns(rooms))
 
 
-class AppServiceCase(RoomClient, unittest.TestCase):
+class AppServiceCase(RoomClient, ServerTestCase):
     """Starts its own server with the registrations `registrations()` returns."""
     timeout = "2s"
 
@@ -183,28 +174,17 @@ class AppServiceCase(RoomClient, unittest.TestCase):
         config = (RoomClient.extra_config +
                   f"appservice:\n  timeout: {cls.timeout}\n  retry_delay: 200ms\n  max_retry_delay: 1s\n" +
                   "app_service_config_files:\n" + "".join(f"  - {p}\n" for p in files))
-        cls.server = Server(config)
-        try:
-            cls.server.start()
-        except Exception:
-            cls.server.cleanup()
-            raise
+        cls.extra_config = config
+        super().setUpClass()
 
     @classmethod
     def tearDownClass(cls):
         try:
-            code = cls.server.stop()
-            if code != 0:
-                raise AssertionError(f"myelin exited with {code}:\n{cls.server.read_log()[-4000:]}")
+            super().tearDownClass()
         finally:
-            cls.server.cleanup()
             for f in cls.fakes.values():
                 f.close()
             shutil.rmtree(cls.reg_dir, ignore_errors=True)
-
-    def assertError(self, r, status, errcode):
-        self.assertEqual(r.status, status, r)
-        self.assertEqual(r.errcode, errcode, r)
 
     def bridged_room(self, creator, virtual, as_token):
         """A room of `creator` that the service's user `virtual` has joined (as the service): a

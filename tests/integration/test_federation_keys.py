@@ -10,7 +10,6 @@ GET /_matrix/federation/v1/query/profile. A good signature is answered; no heade
 signature, a changed query, another destination, an unknown key id or an unreachable origin are
 401 M_UNAUTHORIZED; fetched keys are cached (the origin may go away)."""
 import base64
-import json
 import os
 import ssl
 import subprocess
@@ -21,7 +20,7 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from harness import ServerTestCase, main
+from harness import ServerTestCase, main, reply_json
 
 # Debian installs signedjson for the system interpreter; the test may run under another python3.
 for path in ("/usr/lib/python3/dist-packages",):
@@ -103,12 +102,7 @@ class RemoteServer:
                     self.send_error(404)
                     return
                 remote.fetches += 1
-                data = json.dumps(remote.key_document()).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                reply_json(self, 200, remote.key_document())
 
             def log_message(self, *args):
                 pass

@@ -16,7 +16,7 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from harness import ServerTestCase, main
+from harness import ServerTestCase, main, reply_json
 from room_helpers import V3, RoomClient, q
 
 NOTIFY = "/_matrix/push/v1/notify"
@@ -46,12 +46,7 @@ class FakeGateway:
                     status, answer, *wait = script.pop(0) if script else (200, {})
                 if wait:
                     time.sleep(wait[0])
-                data = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                reply_json(self, status, answer)
 
             def log_message(self, *args):
                 pass
