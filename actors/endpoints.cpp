@@ -66,6 +66,7 @@ void register_room_keys(runtime::endpoint_registry&);
 void register_federation_keys(runtime::endpoint_registry&);
 void register_federation_version(runtime::endpoint_registry&);
 void register_federation_query_profile(runtime::endpoint_registry&);
+void register_federation_key_query(runtime::endpoint_registry&);
 } // namespace myelin::endpoints
 
 namespace myelin::runtime {
@@ -135,6 +136,7 @@ void register_all_endpoints(endpoint_registry& r) {
   endpoints::register_federation_keys(r);
   endpoints::register_federation_version(r);
   endpoints::register_federation_query_profile(r);
+  endpoints::register_federation_key_query(r);
 }
 
 } // namespace myelin::runtime

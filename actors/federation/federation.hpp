@@ -2,6 +2,8 @@
 // and checking that a request really comes from the server it names. Everything here may block
 // (HTTP to other servers, the database): handlers on the blocking pool only.
 #pragma once
+#include <boost/json/object.hpp>
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -26,6 +28,13 @@ std::string base_url(const homeserver_config& cfg, const std::string& server_nam
 // asked at most once a minute for keys it did not have. nullopt when there is no such key.
 std::optional<std::string> current_verify_key(runtime::handler_context& ctx, const std::string& server_name,
                                               const std::string& key_id);
+
+// The newest key document of `server_name` known here (as the server signed it), fetched from the
+// server first when there is none or the cached one expires before `minimum_valid_until_ts`
+// (at most once a minute per server; a failed fetch leaves the cached one, as notaries do).
+// Without `may_fetch`, the cache only.
+std::optional<boost::json::object> key_document(runtime::handler_context& ctx, const std::string& server_name,
+                                                int64_t minimum_valid_until_ts, bool may_fetch = true);
 
 // The origin of a server-server request after checking its X-Matrix signature against the
 // origin's key; throws 401 M_UNAUTHORIZED (no or malformed header, another destination, unknown

@@ -84,7 +84,25 @@ std::optional<std::string> cached_current(runtime::handler_context& ctx, const s
   return raw;
 }
 
+std::optional<boost::json::object> cached_document(runtime::handler_context& ctx, const std::string& server_name,
+                                                   int64_t minimum_valid_until_ts) {
+  auto c = ctx.db.acquire();
+  auto row = storage::server_keys::document(*c, server_name);
+  if (!row || row->valid_until_ts < minimum_valid_until_ts) return std::nullopt;
+  boost::system::error_code ec;
+  auto v = boost::json::parse(row->document, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  return std::move(v.as_object());
+}
+
 } // namespace
+
+std::optional<boost::json::object> key_document(runtime::handler_context& ctx, const std::string& server_name,
+                                                int64_t minimum_valid_until_ts, bool may_fetch) {
+  if (auto doc = cached_document(ctx, server_name, minimum_valid_until_ts)) return doc;
+  if (may_fetch && may_ask(server_name, now_ms())) fetch_keys(ctx, server_name);
+  return cached_document(ctx, server_name, 0);  // fresh, or the stale one rather than nothing
+}
 
 std::optional<std::string> current_verify_key(runtime::handler_context& ctx, const std::string& server_name,
                                               const std::string& key_id) {

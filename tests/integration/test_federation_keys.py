@@ -8,7 +8,9 @@ document served over HTTPS with a certificate from a private CA (made here with 
 through federation_custom_ca_list) and its requests signed with signedjson — against
 GET /_matrix/federation/v1/query/profile. A good signature is answered; no header, a bad
 signature, a changed query, another destination, an unknown key id or an unreachable origin are
-401 M_UNAUTHORIZED; fetched keys are cached (the origin may go away)."""
+401 M_UNAUTHORIZED; fetched keys are cached (the origin may go away). The notary API
+(/_matrix/key/v2/query, GET and POST) returns the remote's document as it signed it,
+countersigned by Myelin, and Myelin's own."""
 import base64
 import os
 import ssl
@@ -203,6 +205,38 @@ class FederationAuth(ServerTestCase):
                          401, "M_UNAUTHORIZED")
         # Still fine afterwards.
         self.assertEqual(self.query(uri, good).status, 200)
+
+    def our_verify_key(self):
+        doc = self.server.get("/_matrix/key/v2/server").json
+        (key_id, entry), = doc["verify_keys"].items()
+        return signedjson.key.decode_verify_key_bytes(key_id, unpadded_b64decode(entry["key"]))
+
+    def remote_verify_key(self):
+        return signedjson.key.get_verify_key(self.remote.signing_key)
+
+    def test_notary(self):
+        ours = self.our_verify_key()
+        r = self.server.get("/_matrix/key/v2/query/" + urllib.parse.quote(self.remote.name))
+        self.assertEqual(r.status, 200, r)
+        (doc,) = r.json["server_keys"]
+        self.assertEqual(doc["server_name"], self.remote.name)
+        signedjson.sign.verify_signed_json(doc, self.remote.name, self.remote_verify_key())  # the remote's own
+        signedjson.sign.verify_signed_json(doc, "test.local", ours)  # and ours
+        # POST: several servers at once, ours among them; an unreachable one is left out.
+        r = self.server.post("/_matrix/key/v2/query", {"server_keys": {
+            self.remote.name: {self.remote.key_id: {"minimum_valid_until_ts": 0}},
+            "test.local": {},
+            "127.0.0.1:9": {}}})
+        self.assertEqual(r.status, 200, r)
+        by_name = {d["server_name"]: d for d in r.json["server_keys"]}
+        self.assertEqual(set(by_name), {self.remote.name, "test.local"})
+        signedjson.sign.verify_signed_json(by_name["test.local"], "test.local", ours)
+        signedjson.sign.verify_signed_json(by_name[self.remote.name], self.remote.name, self.remote_verify_key())
+        # Bad bodies.
+        self.assertError(self.server.post("/_matrix/key/v2/query", {}), 400, "M_MISSING_PARAM")
+        self.assertError(self.server.post("/_matrix/key/v2/query", {"server_keys": []}), 400, "M_BAD_JSON")
+        r = self.server.get("/_matrix/key/v2/query/test.local?minimum_valid_until_ts=soon")
+        self.assertError(r, 400, "M_INVALID_PARAM")
 
 
 if __name__ == "__main__":
