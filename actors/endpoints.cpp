@@ -67,6 +67,7 @@ void register_federation_keys(runtime::endpoint_registry&);
 void register_federation_version(runtime::endpoint_registry&);
 void register_federation_query_profile(runtime::endpoint_registry&);
 void register_federation_key_query(runtime::endpoint_registry&);
+void register_federation_query_directory(runtime::endpoint_registry&);
 } // namespace myelin::endpoints
 
 namespace myelin::runtime {
@@ -137,6 +138,7 @@ void register_all_endpoints(endpoint_registry& r) {
   endpoints::register_federation_version(r);
   endpoints::register_federation_query_profile(r);
   endpoints::register_federation_key_query(r);
+  endpoints::register_federation_query_directory(r);
 }
 
 } // namespace myelin::runtime

@@ -6,7 +6,7 @@ across restarts and valid for a day; GET /_matrix/federation/v1/version names th
 Inbound request authentication: the test plays a remote server "127.0.0.1:PORT" — its key
 document served over HTTPS with a certificate from a private CA (made here with openssl, trusted
 through federation_custom_ca_list) and its requests signed with signedjson — against
-GET /_matrix/federation/v1/query/profile. A good signature is answered; no header, a bad
+GET /_matrix/federation/v1/query/profile and /query/directory. A good signature is answered; no header, a bad
 signature, a changed query, another destination, an unknown key id or an unreachable origin are
 401 M_UNAUTHORIZED; fetched keys are cached (the origin may go away). The notary API
 (/_matrix/key/v2/query, GET and POST) returns the remote's document as it signed it,
@@ -205,6 +205,21 @@ class FederationAuth(ServerTestCase):
                          401, "M_UNAUTHORIZED")
         # Still fine afterwards.
         self.assertEqual(self.query(uri, good).status, 200)
+
+    def test_directory_query(self):
+        r = self.server.register("fedalias")
+        room = self.server.post("/_matrix/client/v3/createRoom", {"room_alias_name": "fedroom"},
+                                token=r["access_token"]).json["room_id"]
+        uri = "/_matrix/federation/v1/query/directory?room_alias=" + urllib.parse.quote("#fedroom:test.local")
+        got = self.query(uri, self.remote.authorization("GET", uri, "test.local"))
+        self.assertEqual(got.status, 200, got)
+        self.assertEqual(got.json, {"room_id": room, "servers": ["test.local"]})
+        self.assertError(self.query(uri, None), 401, "M_UNAUTHORIZED")
+        for alias, status, errcode in (("#nothere:test.local", 404, "M_NOT_FOUND"),
+                                       ("#fedroom:elsewhere.example", 400, "M_INVALID_PARAM"),
+                                       ("fedroom", 400, "M_INVALID_PARAM")):
+            uri = "/_matrix/federation/v1/query/directory?room_alias=" + urllib.parse.quote(alias)
+            self.assertError(self.query(uri, self.remote.authorization("GET", uri, "test.local")), status, errcode)
 
     def our_verify_key(self):
         doc = self.server.get("/_matrix/key/v2/server").json
