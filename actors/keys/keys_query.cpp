@@ -2,10 +2,13 @@
 // users named, with the signatures the requester may see — the owners' own, and the requester's
 // user-signing signatures on other users' master keys. A user-signing key is shown only to its
 // owner. Remote users' servers are reported in `failures` until federation exists.
+// POST /_matrix/federation/v1/user/keys/query answers another server the same way for our users
+// (no requesting user: only the owners' signatures, never a user-signing key).
 #include <boost/json.hpp>
 #include <set>
 
 #include "actors/endpoint_helpers.hpp"
+#include "actors/federation/federation.hpp"
 #include "actors/keys/keys.hpp"
 #include "protocol/e2e_keys.hpp"
 #include "protocol/errors.hpp"
@@ -29,15 +32,14 @@ void add_signatures(json::object& key, const signature_index& index, const std::
   for (const auto* s : it->second) protocol::e2e::add_signature(key, s->signer_user_id, s->signer_key_id, s->signature);
 }
 
-api_response query(runtime::handler_context& ctx, const api_request& req) {
-  auto body = body_object(ctx, req);
-  const auto* wanted = protocol::opt_object(body, "device_keys");
-  if (!wanted) throw protocol::errors::missing_param("Missing 'device_keys'");
-  auto users = keys::split_users(ctx, *wanted, "device_keys");
+// The keys of the local users of `users` that `viewer` may see ("" for another server), as the
+// response's device_keys / master_keys / self_signing_keys / user_signing_keys.
+json::object local_keys(runtime::handler_context& ctx, const json::object& wanted, const keys::users_by_server& users,
+                        const std::string& viewer) {
   // Per user: the devices asked for (empty = all).
   std::map<std::string, std::set<std::string>> devices_wanted;
   for (const auto& user_id : users.local) {
-    const auto& v = wanted->at(user_id);
+    const auto& v = wanted.at(user_id);
     if (!v.is_array()) throw protocol::errors::bad_json("device_keys: the value for " + user_id + " must be a list");
     auto& set = devices_wanted[user_id];
     for (const auto& d : v.as_array()) {
@@ -47,7 +49,7 @@ api_response query(runtime::handler_context& ctx, const api_request& req) {
   }
 
   auto c = ctx.db.acquire();
-  auto signatures = e2e_keys::signatures_for(*c, users.local, req.user_id);
+  auto signatures = e2e_keys::signatures_for(*c, users.local, viewer);
   signature_index index;
   for (const auto& s : signatures) index[{s.target_user_id, s.target_key_id}].push_back(&s);
 
@@ -68,13 +70,39 @@ api_response query(runtime::handler_context& ctx, const api_request& req) {
     add_signatures(key, index, row.user_id, row.public_key);
     if (row.key_type == "master") master_keys[row.user_id] = std::move(key);
     else if (row.key_type == "self_signing") self_signing_keys[row.user_id] = std::move(key);
-    else if (row.key_type == "user_signing" && row.user_id == req.user_id) user_signing_keys[row.user_id] = std::move(key);
+    else if (row.key_type == "user_signing" && !viewer.empty() && row.user_id == viewer)
+      user_signing_keys[row.user_id] = std::move(key);
   }
-  return runtime::json_response(json::object{{"device_keys", std::move(device_keys)},
-                                             {"master_keys", std::move(master_keys)},
-                                             {"self_signing_keys", std::move(self_signing_keys)},
-                                             {"user_signing_keys", std::move(user_signing_keys)},
-                                             {"failures", keys::unreachable_failures(users)}});
+  json::object out{{"device_keys", std::move(device_keys)},
+                   {"master_keys", std::move(master_keys)},
+                   {"self_signing_keys", std::move(self_signing_keys)}};
+  if (!viewer.empty()) out["user_signing_keys"] = std::move(user_signing_keys);
+  return out;
+}
+
+const json::object& wanted_of(const json::object& body) {
+  const auto* wanted = protocol::opt_object(body, "device_keys");
+  if (!wanted) throw protocol::errors::missing_param("Missing 'device_keys'");
+  return *wanted;
+}
+
+api_response query(runtime::handler_context& ctx, const api_request& req) {
+  auto body = body_object(ctx, req);
+  const auto& wanted = wanted_of(body);
+  auto users = keys::split_users(ctx, wanted, "device_keys");
+  auto out = local_keys(ctx, wanted, users, req.user_id);
+  out["failures"] = keys::unreachable_failures(users);
+  return runtime::json_response(out);
+}
+
+// Another server asks for our users' keys; users of other servers in the request are not ours
+// to answer and are left out.
+api_response federation_query(runtime::handler_context& ctx, const api_request& req) {
+  federation::authenticate_origin(ctx, req);
+  auto body = body_object(ctx, req);
+  const auto& wanted = wanted_of(body);
+  auto users = keys::split_users(ctx, wanted, "device_keys");
+  return runtime::json_response(local_keys(ctx, wanted, users, ""));
 }
 
 } // namespace
@@ -83,6 +111,9 @@ void register_keys_query(runtime::endpoint_registry& r) {
   r.add({.name = "keys.query", .method = "POST", .path = "/_matrix/client/{:r0|v3|unstable}/keys/query",
          .allow_guest = true},
         query);
+  r.add({.name = "federation.user_keys_query", .method = "POST", .path = "/_matrix/federation/v1/user/keys/query",
+         .auth = auth_mode::none},
+        federation_query);
 }
 
 } // namespace myelin::endpoints

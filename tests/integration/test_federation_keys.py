@@ -6,7 +6,8 @@ across restarts and valid for a day; GET /_matrix/federation/v1/version names th
 Inbound request authentication: the test plays a remote server "127.0.0.1:PORT" — its key
 document served over HTTPS with a certificate from a private CA (made here with openssl, trusted
 through federation_custom_ca_list) and its requests signed with signedjson — against
-GET /_matrix/federation/v1/query/profile and /query/directory. A good signature is answered; no header, a bad
+GET /_matrix/federation/v1/query/profile, /query/directory and POST /user/keys/query (device keys
+checked against their own signatures with signedjson). A good signature is answered; no header, a bad
 signature, a changed query, another destination, an unknown key id or an unreachable origin are
 401 M_UNAUTHORIZED; fetched keys are cached (the origin may go away). The notary API
 (/_matrix/key/v2/query, GET and POST) returns the remote's document as it signed it,
@@ -220,6 +221,38 @@ class FederationAuth(ServerTestCase):
                                        ("fedroom", 400, "M_INVALID_PARAM")):
             uri = "/_matrix/federation/v1/query/directory?room_alias=" + urllib.parse.quote(alias)
             self.assertError(self.query(uri, self.remote.authorization("GET", uri, "test.local")), status, errcode)
+
+    def test_user_keys_query(self):
+        r = self.server.register("fedkeys", device_id="FEDDEV")
+        device_key = signedjson.key.generate_signing_key("FEDDEV")
+        keys = {"user_id": r["user_id"], "device_id": "FEDDEV",
+                "algorithms": ["m.olm.v1.curve25519-aes-sha2", "m.megolm.v1.aes-sha2"],
+                "keys": {"ed25519:FEDDEV": signedjson.key.encode_verify_key_base64(
+                             signedjson.key.get_verify_key(device_key)),
+                         "curve25519:FEDDEV": "dGhpcyBpcyBhIGN1cnZlMjU1MTkga2V5IGZvciB0ZXN0cw"}}
+        keys = signedjson.sign.sign_json(keys, r["user_id"], device_key)
+        up = self.server.post("/_matrix/client/v3/keys/upload", {"device_keys": keys}, token=r["access_token"])
+        self.assertEqual(up.status, 200, up)
+        uri = "/_matrix/federation/v1/user/keys/query"
+        body = {"device_keys": {r["user_id"]: [], "@someone:elsewhere.example": []}}
+        auth = self.remote.authorization("POST", uri, "test.local", content=body)
+        got = self.server.request("POST", uri, body=body, headers={"Authorization": auth})
+        self.assertEqual(got.status, 200, got)
+        self.assertEqual(list(got.json["device_keys"]), [r["user_id"]])  # only ours
+        served = got.json["device_keys"][r["user_id"]]["FEDDEV"]
+        self.assertEqual(served["keys"], keys["keys"])
+        served.pop("unsigned", None)
+        signedjson.sign.verify_signed_json(served, r["user_id"], signedjson.key.get_verify_key(device_key))
+        self.assertNotIn("user_signing_keys", got.json)
+        # Unsigned, or signed over another body: refused.
+        self.assertError(self.server.request("POST", uri, body=body), 401, "M_UNAUTHORIZED")
+        other = {"device_keys": {r["user_id"]: ["OTHER"]}}
+        self.assertError(self.server.request("POST", uri, body=other, headers={"Authorization": auth}), 401,
+                         "M_UNAUTHORIZED")
+        empty = {}
+        self.assertError(self.server.request("POST", uri, body=empty, headers={
+            "Authorization": self.remote.authorization("POST", uri, "test.local", content=empty)}), 400,
+            "M_MISSING_PARAM")
 
     def our_verify_key(self):
         doc = self.server.get("/_matrix/key/v2/server").json
