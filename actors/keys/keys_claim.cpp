@@ -1,9 +1,11 @@
 // POST /keys/claim (spec: "Key management API"): one key per (user, device, algorithm) named —
 // a one-time key while the device has any, then its fallback key. Handed out by the
 // device_lists writer, which serializes claims, so no one-time key is ever given twice.
+// POST /_matrix/federation/v1/user/keys/claim does the same for another server, for our users.
 #include <boost/json.hpp>
 
 #include "actors/endpoint_helpers.hpp"
+#include "actors/federation/federation.hpp"
 #include "actors/keys/keys.hpp"
 #include "actors/runtime/writer_client.hpp"
 #include "protocol/errors.hpp"
@@ -18,11 +20,10 @@ namespace {
 // Devices one request may claim for: the body limit bounds it already; this bounds one write.
 constexpr size_t max_claims = 10000;
 
-api_response claim(runtime::handler_context& ctx, const api_request& req) {
-  auto body = body_object(ctx, req);
-  const auto* wanted = protocol::opt_object(body, "one_time_keys");
-  if (!wanted) throw protocol::errors::missing_param("Missing 'one_time_keys'");
-  auto users = keys::split_users(ctx, *wanted, "one_time_keys");
+// Claims keys of the local users named in `wanted`; `shard_key` picks the writer shard (the
+// requesting user, or the requesting server).
+json::object claim_local(runtime::handler_context& ctx, const json::object* wanted, const keys::users_by_server& users,
+                         const std::string& shard_key) {
   json::array claims;
   for (const auto& user_id : users.local) {
     const auto& devices = wanted->at(user_id);
@@ -36,7 +37,7 @@ api_response claim(runtime::handler_context& ctx, const api_request& req) {
 
   json::object one_time_keys;
   if (!claims.empty()) {
-    auto w = ctx.writers.write("device_lists", req.user_id, "claim", {{"claims", std::move(claims)}});
+    auto w = ctx.writers.write("device_lists", shard_key, "claim", {{"claims", std::move(claims)}});
     auto result = protocol::parse_object(w.result);
     for (const auto& v : result.at("keys").as_array()) {
       const auto& k = v.as_object();
@@ -47,8 +48,29 @@ api_response claim(runtime::handler_context& ctx, const api_request& req) {
           json::object{{key_name, protocol::parse_value(k.at("key_json").as_string())}};
     }
   }
-  return runtime::json_response(
-      json::object{{"one_time_keys", std::move(one_time_keys)}, {"failures", keys::unreachable_failures(users)}});
+  return json::object{{"one_time_keys", std::move(one_time_keys)}};
+}
+
+const json::object* wanted_of(const json::object& body) {
+  const auto* wanted = protocol::opt_object(body, "one_time_keys");
+  if (!wanted) throw protocol::errors::missing_param("Missing 'one_time_keys'");
+  return wanted;
+}
+
+api_response claim(runtime::handler_context& ctx, const api_request& req) {
+  auto body = body_object(ctx, req);
+  const auto* wanted = wanted_of(body);
+  auto users = keys::split_users(ctx, *wanted, "one_time_keys");
+  auto out = claim_local(ctx, wanted, users, req.user_id);
+  out["failures"] = keys::unreachable_failures(users);
+  return runtime::json_response(out);
+}
+
+api_response federation_claim(runtime::handler_context& ctx, const api_request& req) {
+  auto origin = federation::authenticate_origin(ctx, req);
+  auto body = body_object(ctx, req);
+  const auto* wanted = wanted_of(body);
+  return runtime::json_response(claim_local(ctx, wanted, keys::split_users(ctx, *wanted, "one_time_keys"), origin));
 }
 
 } // namespace
@@ -57,6 +79,9 @@ void register_keys_claim(runtime::endpoint_registry& r) {
   r.add({.name = "keys.claim", .method = "POST", .path = "/_matrix/client/{:r0|v3|unstable}/keys/claim",
          .allow_guest = true},
         claim);
+  r.add({.name = "federation.user_keys_claim", .method = "POST", .path = "/_matrix/federation/v1/user/keys/claim",
+         .auth = auth_mode::none},
+        federation_claim);
 }
 
 } // namespace myelin::endpoints

@@ -6,8 +6,9 @@ across restarts and valid for a day; GET /_matrix/federation/v1/version names th
 Inbound request authentication: the test plays a remote server "127.0.0.1:PORT" — its key
 document served over HTTPS with a certificate from a private CA (made here with openssl, trusted
 through federation_custom_ca_list) and its requests signed with signedjson — against
-GET /_matrix/federation/v1/query/profile, /query/directory and POST /user/keys/query (device keys
-checked against their own signatures with signedjson). A good signature is answered; no header, a bad
+GET /_matrix/federation/v1/query/profile, /query/directory and POST /user/keys/query and
+/user/keys/claim (device keys checked against their own signatures with signedjson; a one-time key
+is handed out once). A good signature is answered; no header, a bad
 signature, a changed query, another destination, an unknown key id or an unreachable origin are
 401 M_UNAUTHORIZED; fetched keys are cached (the origin may go away). The notary API
 (/_matrix/key/v2/query, GET and POST) returns the remote's document as it signed it,
@@ -253,6 +254,23 @@ class FederationAuth(ServerTestCase):
         self.assertError(self.server.request("POST", uri, body=empty, headers={
             "Authorization": self.remote.authorization("POST", uri, "test.local", content=empty)}), 400,
             "M_MISSING_PARAM")
+        # One-time keys: each claimed once, across servers and clients alike.
+        otk = signedjson.sign.sign_json({"key": "b3RrIGtleSBvbmUgZm9yIHRlc3RpbmcgZmVkZXJhdGlvbg"}, r["user_id"],
+                                        device_key)
+        up = self.server.post("/_matrix/client/v3/keys/upload",
+                              {"one_time_keys": {"signed_curve25519:AAAA": otk}}, token=r["access_token"])
+        self.assertEqual(up.status, 200, up)
+        claim_uri = "/_matrix/federation/v1/user/keys/claim"
+        claim = {"one_time_keys": {r["user_id"]: {"FEDDEV": "signed_curve25519"}}}
+        headers = {"Authorization": self.remote.authorization("POST", claim_uri, "test.local", content=claim)}
+        got = self.server.request("POST", claim_uri, body=claim, headers=headers)
+        self.assertEqual(got.status, 200, got)
+        self.assertEqual(got.json["one_time_keys"][r["user_id"]]["FEDDEV"]["signed_curve25519:AAAA"]["key"],
+                         otk["key"])
+        again = self.server.request("POST", claim_uri, body=claim, headers=headers)
+        self.assertEqual(again.status, 200, again)
+        self.assertEqual(again.json["one_time_keys"], {})  # gone, and no fallback key uploaded
+        self.assertError(self.server.request("POST", claim_uri, body=claim), 401, "M_UNAUTHORIZED")
 
     def our_verify_key(self):
         doc = self.server.get("/_matrix/key/v2/server").json
