@@ -3,7 +3,8 @@
 // user-signing signatures on other users' master keys. A user-signing key is shown only to its
 // owner. Remote users' servers are reported in `failures` until federation exists.
 // POST /_matrix/federation/v1/user/keys/query answers another server the same way for our users
-// (no requesting user: only the owners' signatures, never a user-signing key).
+// (no requesting user: only the owners' signatures, never a user-signing key), and
+// GET /_matrix/federation/v1/user/devices/{userId} lists one of our users' devices with them.
 #include <boost/json.hpp>
 #include <set>
 
@@ -13,6 +14,10 @@
 #include "protocol/e2e_keys.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/json.hpp"
+#include "common/config.hpp"
+#include "protocol/identifiers.hpp"
+#include "storage/tables/accounts.hpp"
+#include "storage/tables/device_lists.hpp"
 #include "storage/tables/e2e_keys.hpp"
 
 namespace myelin::endpoints {
@@ -105,6 +110,41 @@ api_response federation_query(runtime::handler_context& ctx, const api_request& 
   return runtime::json_response(local_keys(ctx, wanted, users, ""));
 }
 
+// Every device of one of our users with its keys, its display name and the device list position
+// (stream_id) other servers track updates from.
+api_response federation_user_devices(runtime::handler_context& ctx, const api_request& req) {
+  federation::authenticate_origin(ctx, req);
+  const auto& user_id = req.path_params.at(0);
+  auto parts = protocol::split_user_id(user_id);
+  if (!parts || parts->server_name != ctx.config.server_name)
+    throw protocol::errors::invalid_param("user_id is not a user of this server");
+  json::object wanted{{user_id, json::array{}}};
+  auto keys = local_keys(ctx, wanted, keys::users_by_server{{user_id}, {}}, "");
+  auto c = ctx.db.acquire();
+  auto user = storage::accounts::get_user(*c, user_id);
+  if (!user) throw protocol::errors::not_found("No such user");
+  const auto& device_keys = keys.at("device_keys").as_object().at(user_id).as_object();
+  json::array devices;
+  for (const auto& d : storage::accounts::list_devices(*c, user_id)) {
+    json::object device{{"device_id", d.device_id}};
+    if (d.display_name) device["device_display_name"] = *d.display_name;
+    if (const auto* k = device_keys.if_contains(d.device_id)) {
+      auto key = k->as_object();
+      key.erase("unsigned");
+      device["keys"] = std::move(key);
+    }
+    devices.push_back(std::move(device));
+  }
+  json::object out{{"user_id", user_id},
+                   {"stream_id", storage::device_lists::latest_change(*c, user_id)},
+                   {"devices", std::move(devices)}};
+  for (const char* field : {"master_key", "self_signing_key"}) {
+    const auto& by_user = keys.at(std::string(field) + "s").as_object();
+    if (const auto* k = by_user.if_contains(user_id)) out[field] = *k;
+  }
+  return runtime::json_response(out);
+}
+
 } // namespace
 
 void register_keys_query(runtime::endpoint_registry& r) {
@@ -114,6 +154,9 @@ void register_keys_query(runtime::endpoint_registry& r) {
   r.add({.name = "federation.user_keys_query", .method = "POST", .path = "/_matrix/federation/v1/user/keys/query",
          .auth = auth_mode::none},
         federation_query);
+  r.add({.name = "federation.user_devices", .method = "GET", .path = "/_matrix/federation/v1/user/devices/{userId}",
+         .auth = auth_mode::none},
+        federation_user_devices);
 }
 
 } // namespace myelin::endpoints

@@ -19,6 +19,11 @@ std::set<std::string> joined_members(connection& c, const std::string& room_id) 
 
 } // namespace
 
+int64_t latest_change(connection& c, const std::string& user_id) {
+  auto r = c.exec("SELECT MAX(position) FROM device_list_changes WHERE user_id = $1 AND visible_to = ''", {user_id});
+  return r.empty() || r[0].is_null(0) ? 0 : r[0].as_int(0);
+}
+
 boost::json::object to_json(const changes& c) {
   auto list = [](const std::set<std::string>& users) {
     boost::json::array out;

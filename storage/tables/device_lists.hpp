@@ -16,6 +16,10 @@ namespace myelin::storage::device_lists {
 // sharing a room with them (visible_to = "") or only for `visible_to`.
 void record_change(connection& c, int64_t position, const std::string& user_id, const std::string& visible_to = "");
 
+// The position of the newest change of `user_id`'s devices seen by everyone (0: none): the
+// `stream_id` other servers compare device list updates against.
+int64_t latest_change(connection& c, const std::string& user_id);
+
 struct changes {
   std::set<std::string> changed;
   std::set<std::string> left;

@@ -7,7 +7,7 @@ Inbound request authentication: the test plays a remote server "127.0.0.1:PORT" 
 document served over HTTPS with a certificate from a private CA (made here with openssl, trusted
 through federation_custom_ca_list) and its requests signed with signedjson — against
 GET /_matrix/federation/v1/query/profile, /query/directory and POST /user/keys/query and
-/user/keys/claim (device keys checked against their own signatures with signedjson; a one-time key
+/user/keys/claim and GET /user/devices (device keys checked against their own signatures with signedjson; a one-time key
 is handed out once). A good signature is answered; no header, a bad
 signature, a changed query, another destination, an unknown key id or an unreachable origin are
 401 M_UNAUTHORIZED; fetched keys are cached (the origin may go away). The notary API
@@ -254,6 +254,19 @@ class FederationAuth(ServerTestCase):
         self.assertError(self.server.request("POST", uri, body=empty, headers={
             "Authorization": self.remote.authorization("POST", uri, "test.local", content=empty)}), 400,
             "M_MISSING_PARAM")
+        # The user's device list.
+        devices_uri = "/_matrix/federation/v1/user/devices/" + urllib.parse.quote(r["user_id"])
+        got = self.query(devices_uri, self.remote.authorization("GET", devices_uri, "test.local"))
+        self.assertEqual(got.status, 200, got)
+        self.assertEqual(got.json["user_id"], r["user_id"])
+        self.assertGreater(got.json["stream_id"], 0)
+        (device,) = got.json["devices"]
+        self.assertEqual(device["device_id"], "FEDDEV")
+        signedjson.sign.verify_signed_json(device["keys"], r["user_id"], signedjson.key.get_verify_key(device_key))
+        self.assertError(self.query(devices_uri, None), 401, "M_UNAUTHORIZED")
+        other_uri = "/_matrix/federation/v1/user/devices/" + urllib.parse.quote("@x:elsewhere.example")
+        self.assertError(self.query(other_uri, self.remote.authorization("GET", other_uri, "test.local")), 400,
+                         "M_INVALID_PARAM")
         # One-time keys: each claimed once, across servers and clients alike.
         otk = signedjson.sign.sign_json({"key": "b3RrIGtleSBvbmUgZm9yIHRlc3RpbmcgZmVkZXJhdGlvbg"}, r["user_id"],
                                         device_key)
