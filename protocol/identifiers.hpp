@@ -41,6 +41,10 @@ bool is_valid_room_id(std::string_view s);
 bool is_valid_room_alias(std::string_view s);
 bool is_valid_event_id(std::string_view s);
 
+// An id (or any text) as one URL path segment or query value: every byte but RFC 3986's
+// unreserved characters percent-encoded.
+std::string percent_encode(std::string_view s);
+
 // Device ids are opaque; we bound their size and forbid control characters.
 bool is_valid_device_id(std::string_view s);
 

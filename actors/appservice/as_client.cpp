@@ -4,23 +4,11 @@
 #include "common/log.hpp"
 #include "outbound/http_fetch.hpp"
 #include "protocol/appservice.hpp"
+#include "protocol/identifiers.hpp"
 
 namespace myelin::appservice {
 
-std::string path_segment(const std::string& s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
+std::string path_segment(const std::string& s) { return protocol::percent_encode(s); }
 
 call_result call(const homeserver_config& cfg, const protocol::appservice::registration& as, const std::string& method,
                  const std::string& path, const std::string& body) {

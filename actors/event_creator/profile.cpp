@@ -5,6 +5,7 @@
 
 #include "actors/appservice/as_client.hpp"
 #include "actors/endpoint_helpers.hpp"
+#include "actors/federation/federation.hpp"
 #include "actors/event_creator/append.hpp"
 #include "actors/runtime/writer_client.hpp"
 #include "common/config.hpp"
@@ -32,8 +33,23 @@ std::optional<storage::accounts::profile_row> find_profile(runtime::handler_cont
   return p;
 }
 
+// Another server's user: asked of their server (server-server "query/profile"), not cached.
+storage::accounts::profile_row remote_profile(runtime::handler_context& ctx, const std::string& user_id,
+                                              const std::string& server) {
+  auto answer = federation::request(ctx, server, "GET",
+                                    "/_matrix/federation/v1/query/profile?user_id=" + protocol::percent_encode(user_id),
+                                    nullptr);
+  storage::accounts::profile_row p;
+  if (!answer.is_object()) return p;
+  for (auto [field, into] : {std::pair{"displayname", &p.displayname}, std::pair{"avatar_url", &p.avatar_url}})
+    if (const auto* v = answer.as_object().if_contains(field); v && v->is_string()) *into = std::string(v->as_string());
+  return p;
+}
+
 storage::accounts::profile_row load_profile(runtime::handler_context& ctx, const std::string& user_id) {
   if (!protocol::is_valid_user_id(user_id)) throw protocol::errors::invalid_param("Invalid user id");
+  auto server = protocol::split_user_id(user_id)->server_name;
+  if (server != ctx.config.server_name) return remote_profile(ctx, user_id, server);
   auto p = find_profile(ctx, user_id);
   // An unknown user in a service's namespace: the service may create it on demand (spec:
   // Application Service API, "Querying"); look again once it says yes.

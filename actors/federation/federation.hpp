@@ -3,6 +3,7 @@
 // (HTTP to other servers, the database): handlers on the blocking pool only.
 #pragma once
 #include <boost/json/object.hpp>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -35,6 +36,16 @@ std::optional<std::string> current_verify_key(runtime::handler_context& ctx, con
 // Without `may_fetch`, the cache only.
 std::optional<boost::json::object> key_document(runtime::handler_context& ctx, const std::string& server_name,
                                                 int64_t minimum_valid_until_ts, bool may_fetch = true);
+
+// A request to another server's federation API, signed with X-Matrix (our key, our name as
+// origin). `target` is the path with its query, as signed; `body` null for none. Returns the
+// parsed JSON answer on 200. Throws matrix_error: the remote's own error (its errcode and status)
+// for a 400, 403 or 404 with a Matrix error body, else 502 M_UNKNOWN "cannot reach" (network,
+// TLS, 401 — our signature refused —, 5xx, non-JSON), so a client sees a clear error and the
+// handler never hangs past `timeout`.
+boost::json::value request(runtime::handler_context& ctx, const std::string& destination, const std::string& method,
+                           const std::string& target, const boost::json::value* body,
+                           std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 // The origin of a server-server request after checking its X-Matrix signature against the
 // origin's key; throws 401 M_UNAUTHORIZED (no or malformed header, another destination, unknown

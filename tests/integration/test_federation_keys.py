@@ -12,9 +12,11 @@ is handed out once). A good signature is answered; no header, a bad
 signature, a changed query, another destination, an unknown key id or an unreachable origin are
 401 M_UNAUTHORIZED; fetched keys are cached (the origin may go away). The notary API
 (/_matrix/key/v2/query, GET and POST) returns the remote's document as it signed it,
-countersigned by Myelin, and Myelin's own."""
+countersigned by Myelin, and Myelin's own. Outbound: a client's GET /profile of the remote's user
+makes Myelin send a signed query/profile, which the remote verifies with signedjson."""
 import base64
 import os
+import re
 import ssl
 import subprocess
 import sys
@@ -40,6 +42,21 @@ def unpadded_b64decode(s):
 
 
 class FederationKeys(ServerTestCase):
+    def verify(self, handler, method):
+        """The origin of a request to this server when its X-Matrix signature verifies, else None."""
+        params = dict(re.findall(r'(\w+)="([^"]*)"', handler.headers.get("Authorization", "")))
+        key = self.peer_keys.get((params.get("origin"), params.get("key")))
+        if not key or params.get("destination") != self.name:
+            return None
+        signed = {"method": method, "uri": handler.path, "origin": params["origin"], "destination": self.name,
+                  "signatures": {params["origin"]: {params["key"]: params["sig"]}}}
+        try:
+            signedjson.sign.verify_signed_json(signed, params["origin"], key)
+        except signedjson.sign.SignatureVerifyException:
+            return None
+        self.verified_requests.append((params["origin"], handler.path))
+        return params["origin"]
+
     def key_document(self):
         r = self.server.get("/_matrix/key/v2/server")
         self.assertEqual(r.status, 200, r)
@@ -99,14 +116,26 @@ class RemoteServer:
         self.key_id = "ed25519:t1"
         remote = self
         self.fetches = 0
+        self.peer_keys = {}           # (server, key id) → verify key of servers allowed to ask
+        self.verified_requests = []   # (origin, path) of requests whose signature checked out
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
-                if self.path != "/_matrix/key/v2/server":
+                if self.path == "/_matrix/key/v2/server":
+                    remote.fetches += 1
+                    reply_json(self, 200, remote.key_document())
+                elif self.path.startswith("/_matrix/federation/v1/query/profile?"):
+                    origin = remote.verify(self, "GET")
+                    if not origin:
+                        reply_json(self, 401, {"errcode": "M_UNAUTHORIZED", "error": "bad signature"})
+                        return
+                    user = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)["user_id"][0]
+                    if user == f"@rita:{remote.name}":
+                        reply_json(self, 200, {"displayname": "Remote Rita", "avatar_url": "mxc://x/y"})
+                    else:
+                        reply_json(self, 404, {"errcode": "M_NOT_FOUND", "error": "no such user"})
+                else:
                     self.send_error(404)
-                    return
-                remote.fetches += 1
-                reply_json(self, 200, remote.key_document())
 
             def log_message(self, *args):
                 pass
@@ -117,6 +146,21 @@ class RemoteServer:
         self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
         self.name = f"127.0.0.1:{self.httpd.server_address[1]}"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def verify(self, handler, method):
+        """The origin of a request to this server when its X-Matrix signature verifies, else None."""
+        params = dict(re.findall(r'(\w+)="([^"]*)"', handler.headers.get("Authorization", "")))
+        key = self.peer_keys.get((params.get("origin"), params.get("key")))
+        if not key or params.get("destination") != self.name:
+            return None
+        signed = {"method": method, "uri": handler.path, "origin": params["origin"], "destination": self.name,
+                  "signatures": {params["origin"]: {params["key"]: params["sig"]}}}
+        try:
+            signedjson.sign.verify_signed_json(signed, params["origin"], key)
+        except signedjson.sign.SignatureVerifyException:
+            return None
+        self.verified_requests.append((params["origin"], handler.path))
+        return params["origin"]
 
     def key_document(self):
         verify = signedjson.key.encode_verify_key_base64(signedjson.key.get_verify_key(self.signing_key))
@@ -284,6 +328,32 @@ class FederationAuth(ServerTestCase):
         self.assertEqual(again.status, 200, again)
         self.assertEqual(again.json["one_time_keys"], {})  # gone, and no fallback key uploaded
         self.assertError(self.server.request("POST", claim_uri, body=claim), 401, "M_UNAUTHORIZED")
+
+    def test_remote_profile_through_signed_request(self):
+        """A client asks for a remote user's profile: Myelin asks the user's server, signing the request."""
+        ours = self.our_verify_key()
+        self.remote.peer_keys[("test.local", f"ed25519:{ours.version}")] = ours
+        user = self.server.register("profileasker")
+        rita = f"@rita:{self.remote.name}"
+        r = self.server.get("/_matrix/client/v3/profile/" + urllib.parse.quote(rita), token=user["access_token"])
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json, {"displayname": "Remote Rita", "avatar_url": "mxc://x/y"})
+        self.assertIn(("test.local", "/_matrix/federation/v1/query/profile?user_id=" + urllib.parse.quote(rita, safe="")),
+                      self.remote.verified_requests)
+        r = self.server.get("/_matrix/client/v3/profile/" + urllib.parse.quote(rita) + "/displayname",
+                            token=user["access_token"])
+        self.assertEqual(r.json, {"displayname": "Remote Rita"})
+        # The remote's 404 is the client's; an unreachable server is a 502, not a hang or a 500.
+        nobody = f"@nobody:{self.remote.name}"
+        self.assertError(self.server.get("/_matrix/client/v3/profile/" + urllib.parse.quote(nobody),
+                                         token=user["access_token"]), 404, "M_NOT_FOUND")
+        self.assertError(self.server.get("/_matrix/client/v3/profile/" + urllib.parse.quote("@x:127.0.0.1:9"),
+                                         token=user["access_token"]), 502, "M_UNKNOWN")
+        # A server that refuses our signature: a 502 for the client (a 401 would look like its own
+        # token being refused).
+        self.remote.peer_keys.clear()
+        self.assertError(self.server.get("/_matrix/client/v3/profile/" + urllib.parse.quote(rita),
+                                         token=user["access_token"]), 502, "M_UNKNOWN")
 
     def our_verify_key(self):
         doc = self.server.get("/_matrix/key/v2/server").json

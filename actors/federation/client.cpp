@@ -1,0 +1,64 @@
+// Outbound server-server requests: resolve the destination, sign with X-Matrix, send over HTTPS
+// (outbound::fetch: the federation IP policy, bounded time and size), and turn what comes back
+// into JSON or a Matrix error.
+#include <boost/json.hpp>
+
+#include "actors/federation/federation.hpp"
+#include "common/config.hpp"
+#include "outbound/http_fetch.hpp"
+#include "protocol/errors.hpp"
+#include "protocol/federation_auth.hpp"
+
+namespace myelin::federation {
+
+namespace json = boost::json;
+
+namespace {
+
+protocol::matrix_error unreachable(const std::string& destination, const std::string& why) {
+  return {502, "M_UNKNOWN", "Cannot reach " + destination + ": " + why};
+}
+
+} // namespace
+
+json::value request(runtime::handler_context& ctx, const std::string& destination, const std::string& method,
+                    const std::string& target, const json::value* body, std::chrono::milliseconds timeout) {
+  if (!ctx.signing_key) throw protocol::errors::unknown("No signing key loaded");
+  if (destination == ctx.config.server_name) throw protocol::errors::invalid_param("That is this server");
+  outbound::fetch_options opt;
+  opt.method = method;
+  opt.ip_policy = &ctx.config.federation.ip_policy;
+  opt.timeout = timeout;
+  opt.max_bytes = 4 << 20;
+  opt.max_redirects = 0;
+  opt.user_agent = outbound::fetch_options::default_user_agent("federation");
+  opt.headers = {{"Authorization", protocol::federation::authorization_header(method, target, ctx.config.server_name,
+                                                                              destination, body, *ctx.signing_key)}};
+  if (body) {
+    opt.headers.emplace_back("Content-Type", "application/json");
+    opt.body = json::serialize(*body);
+  }
+  outbound::fetch_result r;
+  try {
+    r = outbound::fetch(opt, base_url(ctx.config, destination) + target);
+  } catch (const outbound::fetch_error& e) {
+    throw unreachable(destination, e.what());
+  }
+  boost::system::error_code ec;
+  auto answer = json::parse(r.body, ec);
+  if (r.status == 200) {
+    if (ec) throw unreachable(destination, "the answer is not JSON");
+    return answer;
+  }
+  // A Matrix error from the remote about the question (400, 403, 404) is the client's answer too;
+  // a 401 is about our signature, which is the servers' business, not the client's token.
+  if ((r.status == 400 || r.status == 403 || r.status == 404) && !ec && answer.is_object())
+    if (const auto* code = answer.as_object().if_contains("errcode"); code && code->is_string()) {
+      const auto* msg = answer.as_object().if_contains("error");
+      throw protocol::matrix_error(r.status, std::string(code->as_string()),
+                                   msg && msg->is_string() ? std::string(msg->as_string()) : "Remote error");
+    }
+  throw unreachable(destination, "status " + std::to_string(r.status));
+}
+
+} // namespace myelin::federation
