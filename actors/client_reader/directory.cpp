@@ -11,6 +11,7 @@
 #include "actors/appservice/namespaces.hpp"
 #include "actors/endpoint_helpers.hpp"
 #include "actors/event_creator/append.hpp"
+#include "actors/federation/federation.hpp"
 #include "actors/rooms/rooms.hpp"
 #include "actors/runtime/writer_client.hpp"
 #include "common/config.hpp"
@@ -115,23 +116,34 @@ std::optional<stream_position> forget_canonical_alias(runtime::handler_context& 
 
 api_response get_alias(runtime::handler_context& ctx, const api_request& req) {
   auto alias = checked_alias(req.path_params.at(0));
-  // Remote aliases would need a federation query; until federation exists they are unknown.
+  // Another server's alias: that server answers (server-server query/directory), servers and all.
+  if (!is_local_alias(ctx, alias)) {
+    auto answer = federation::request(ctx, alias.substr(alias.find(':') + 1), "GET",
+                                      "/_matrix/federation/v1/query/directory?room_alias=" +
+                                          protocol::percent_encode(alias),
+                                      nullptr);
+    const auto* room = answer.is_object() ? answer.as_object().if_contains("room_id") : nullptr;
+    if (!room || !room->is_string()) throw protocol::errors::not_found("Room alias " + alias + " not found");
+    json::array servers;
+    if (const auto* s = answer.as_object().if_contains("servers"); s && s->is_array())
+      for (const auto& v : s->as_array())
+        if (v.is_string()) servers.push_back(v);
+    return runtime::json_response(json::object{{"room_id", *room}, {"servers", std::move(servers)}});
+  }
   std::optional<std::string> room_id;
   auto lookup = [&] {
     auto c = ctx.db.acquire();
     return storage::events::room_for_alias(*c, alias);
   };
-  if (is_local_alias(ctx, alias)) {
-    room_id = lookup();
-    // An unknown alias in a service's namespace: the service may create it on demand (spec:
-    // Application Service API, "Querying"); look again once it says yes.
-    if (!room_id)
-      for (const auto* as : current_appservices(ctx.config)->alias_queriers(alias))
-        if (appservice::query_alias(ctx.config, *as, alias)) {
-          room_id = lookup();
-          break;
-        }
-  }
+  room_id = lookup();
+  // An unknown alias in a service's namespace: the service may create it on demand (spec:
+  // Application Service API, "Querying"); look again once it says yes.
+  if (!room_id)
+    for (const auto* as : current_appservices(ctx.config)->alias_queriers(alias))
+      if (appservice::query_alias(ctx.config, *as, alias)) {
+        room_id = lookup();
+        break;
+      }
   if (!room_id) throw protocol::errors::not_found("Room alias " + alias + " not found");
   return runtime::json_response(
       json::object{{"room_id", *room_id}, {"servers", json::array{json::value(ctx.config.server_name)}}});

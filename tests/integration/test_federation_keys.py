@@ -13,7 +13,8 @@ signature, a changed query, another destination, an unknown key id or an unreach
 401 M_UNAUTHORIZED; fetched keys are cached (the origin may go away). The notary API
 (/_matrix/key/v2/query, GET and POST) returns the remote's document as it signed it,
 countersigned by Myelin, and Myelin's own. Outbound: a client's GET /profile of the remote's user
-makes Myelin send a signed query/profile, which the remote verifies with signedjson."""
+(and GET /directory/room of its alias) makes Myelin send a signed query, which the remote verifies
+with signedjson."""
 import base64
 import os
 import re
@@ -134,6 +135,15 @@ class RemoteServer:
                         reply_json(self, 200, {"displayname": "Remote Rita", "avatar_url": "mxc://x/y"})
                     else:
                         reply_json(self, 404, {"errcode": "M_NOT_FOUND", "error": "no such user"})
+                elif self.path.startswith("/_matrix/federation/v1/query/directory?"):
+                    if not remote.verify(self, "GET"):
+                        reply_json(self, 401, {"errcode": "M_UNAUTHORIZED", "error": "bad signature"})
+                        return
+                    alias = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)["room_alias"][0]
+                    if alias == f"#lobby:{remote.name}":
+                        reply_json(self, 200, {"room_id": f"!lobby:{remote.name}", "servers": [remote.name, 7]})
+                    else:
+                        reply_json(self, 404, {"errcode": "M_NOT_FOUND", "error": "no such alias"})
                 else:
                     self.send_error(404)
 
@@ -329,7 +339,7 @@ class FederationAuth(ServerTestCase):
         self.assertEqual(again.json["one_time_keys"], {})  # gone, and no fallback key uploaded
         self.assertError(self.server.request("POST", claim_uri, body=claim), 401, "M_UNAUTHORIZED")
 
-    def test_remote_profile_through_signed_request(self):
+    def test_remote_profile_and_alias_through_signed_requests(self):
         """A client asks for a remote user's profile: Myelin asks the user's server, signing the request."""
         ours = self.our_verify_key()
         self.remote.peer_keys[("test.local", f"ed25519:{ours.version}")] = ours
@@ -349,6 +359,13 @@ class FederationAuth(ServerTestCase):
                                          token=user["access_token"]), 404, "M_NOT_FOUND")
         self.assertError(self.server.get("/_matrix/client/v3/profile/" + urllib.parse.quote("@x:127.0.0.1:9"),
                                          token=user["access_token"]), 502, "M_UNKNOWN")
+        # Remote aliases likewise (a non-string server in the answer is dropped).
+        lobby = urllib.parse.quote(f"#lobby:{self.remote.name}")
+        r = self.server.get("/_matrix/client/v3/directory/room/" + lobby)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json, {"room_id": f"!lobby:{self.remote.name}", "servers": [self.remote.name]})
+        self.assertError(self.server.get("/_matrix/client/v3/directory/room/" +
+                                         urllib.parse.quote(f"#nope:{self.remote.name}")), 404, "M_NOT_FOUND")
         # A server that refuses our signature: a 502 for the client (a 401 would look like its own
         # token being refused).
         self.remote.peer_keys.clear()

@@ -56,7 +56,8 @@ class Aliases(RoomClient, ServerTestCase):
         r = self.server.put(f"{V3}/directory/room/{q(alias())}", {}, token=self.tok("alice"))
         self.assertError(r, 400, "M_MISSING_PARAM")
         self.assertError(self.server.get(f"{V3}/directory/room/{q(alias())}"), 404, "M_NOT_FOUND")
-        self.assertError(self.server.get(f"{V3}/directory/room/{q('#x:elsewhere.example')}"), 404, "M_NOT_FOUND")
+        # Another server's alias is asked of that server; one that cannot be reached is a 502.
+        self.assertError(self.server.get(f"{V3}/directory/room/{q('#x:elsewhere.invalid')}"), 502, "M_UNKNOWN")
         self.assertError(self.server.get(f"{V3}/directory/room/{q('nosigil')}"), 400, "M_INVALID_PARAM")
         self.assertError(self.server.put(f"{V3}/directory/room/{q(alias())}", {"room_id": room}), 401,
                          "M_MISSING_TOKEN")
