@@ -257,19 +257,36 @@ struct connector_state {
   std::chrono::milliseconds retry = first_retry;
   bool linked = false;
   std::string warned;              // the reason last logged: one line per outage and reason, not per attempt
+  // Entries for slots this node's placement does not have yet: the peer adopted a grown placement
+  // first and started its new instances. Applied once this node adopts it too (a grown layout is
+  // announced to every connector), so a growth race never leaves a slot empty.
+  std::map<std::pair<std::string, uint64_t>, caf::actor> newer_slots;
   logger log{"cluster"};
 
   // Fills the peer's slots from its table; a peer may only fill slots the placement gives it.
   void apply(const link_table& t) {
     auto layout = lc->cfg.layout->get();
     for (const auto& e : t.entries) {
-      if (layout->node_of(e.group, e.index) != peer.name) {
+      auto owner = layout->node_of(e.group, e.index);
+      if (owner.empty()) {
+        newer_slots[{e.group, e.index}] = e.handle;
+        continue;
+      }
+      if (owner != peer.name) {
         log.warn("ignored a slot a peer does not own", {{"peer", peer.name}, {"group", e.group}});
         continue;
       }
       if (e.handle) lc->cfg.registry->set(e.group, e.index, e.handle);
       else lc->cfg.registry->clear(e.group, e.index);
     }
+  }
+
+  // The placement grew: the slots kept for it now have an owner.
+  void apply_newer_slots() {
+    link_table t;
+    for (auto& [slot, handle] : newer_slots) t.entries.push_back(link_entry{slot.first, slot.second, handle});
+    newer_slots.clear();
+    apply(t);
   }
 
   void forget_peer() {
@@ -429,6 +446,9 @@ caf::behavior connector_impl(connector_ptr self, link_config_ptr lc, node_spec p
       [=](link_table& t) {
         if (self->state.linked) self->state.apply(t);
       },
+      [=](atoms::link_atom, atoms::flush_atom) {
+        if (self->state.linked) self->state.apply_newer_slots();
+      },
   };
 }
 
@@ -476,6 +496,7 @@ struct node_links::impl {
       if (n.name != lc->cfg.me) start_connector(n);
       changes += (changes.empty() ? "" : " ") + std::string("node:+") + n.name;
     }
+    for (const auto& c : connectors) caf::anon_send(c, atoms::link_atom_v, atoms::flush_atom_v);
     logger("cluster").warn("adopted a newer placement from a linked node (it only adds)",
                            {{"node", lc->cfg.me}, {"changes", changes}});
     complete = false;
