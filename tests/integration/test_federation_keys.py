@@ -43,21 +43,6 @@ def unpadded_b64decode(s):
 
 
 class FederationKeys(ServerTestCase):
-    def verify(self, handler, method):
-        """The origin of a request to this server when its X-Matrix signature verifies, else None."""
-        params = dict(re.findall(r'(\w+)="([^"]*)"', handler.headers.get("Authorization", "")))
-        key = self.peer_keys.get((params.get("origin"), params.get("key")))
-        if not key or params.get("destination") != self.name:
-            return None
-        signed = {"method": method, "uri": handler.path, "origin": params["origin"], "destination": self.name,
-                  "signatures": {params["origin"]: {params["key"]: params["sig"]}}}
-        try:
-            signedjson.sign.verify_signed_json(signed, params["origin"], key)
-        except signedjson.sign.SignatureVerifyException:
-            return None
-        self.verified_requests.append((params["origin"], handler.path))
-        return params["origin"]
-
     def key_document(self):
         r = self.server.get("/_matrix/key/v2/server")
         self.assertEqual(r.status, 200, r)
