@@ -27,6 +27,7 @@ matrix_error unknown_token(bool soft_logout) {
   return {401, "M_UNKNOWN_TOKEN", "Unrecognised access token", std::move(extra)};
 }
 matrix_error forbidden(std::string msg) { return {403, "M_FORBIDDEN", std::move(msg)}; }
+matrix_error unauthorized(std::string msg) { return {401, "M_UNAUTHORIZED", std::move(msg)}; }
 matrix_error not_found(std::string msg) { return {404, "M_NOT_FOUND", std::move(msg)}; }
 matrix_error exclusive(std::string msg) { return {400, "M_EXCLUSIVE", std::move(msg)}; }
 matrix_error user_in_use() { return {400, "M_USER_IN_USE", "User ID already taken."}; }

@@ -37,6 +37,7 @@ matrix_error invalid_param(std::string msg);                                    
 matrix_error missing_token();                                                    // 401 M_MISSING_TOKEN
 matrix_error unknown_token(bool soft_logout = false);                            // 401 M_UNKNOWN_TOKEN
 matrix_error forbidden(std::string msg);                                         // 403 M_FORBIDDEN
+matrix_error unauthorized(std::string msg);                                      // 401 M_UNAUTHORIZED (server-server)
 matrix_error not_found(std::string msg);                                         // 404 M_NOT_FOUND
 matrix_error exclusive(std::string msg);                                         // 400 M_EXCLUSIVE
 matrix_error user_in_use();                                                      // 400 M_USER_IN_USE

@@ -29,8 +29,6 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-matrix_error unauthorized(std::string msg) { return {401, "M_UNAUTHORIZED", std::move(msg)}; }
-
 } // namespace
 
 std::optional<x_matrix> parse_x_matrix(std::string_view h) {
@@ -119,9 +117,9 @@ json::object server_keys_document(const std::string& server_name, const signing_
 std::map<std::string, verify_key> check_server_keys(const json::object& doc, const std::string& server_name) {
   const auto* name = doc.if_contains("server_name");
   if (!name || !name->is_string() || name->as_string() != server_name)
-    throw unauthorized("Key document is for another server");
+    throw errors::unauthorized("Key document is for another server");
   const auto* until = doc.if_contains("valid_until_ts");
-  if (!until || !until->is_int64()) throw unauthorized("Key document has no valid_until_ts");
+  if (!until || !until->is_int64()) throw errors::unauthorized("Key document has no valid_until_ts");
   auto decode_key = [](const json::value& entry) -> std::optional<std::string> {
     if (!entry.is_object()) return std::nullopt;
     const auto* k = entry.as_object().if_contains("key");
@@ -132,16 +130,16 @@ std::map<std::string, verify_key> check_server_keys(const json::object& doc, con
   std::map<std::string, verify_key> out;
   const auto* current = doc.if_contains("verify_keys");
   if (!current || !current->is_object() || current->as_object().empty())
-    throw unauthorized("Key document has no verify_keys");
+    throw errors::unauthorized("Key document has no verify_keys");
   for (const auto& [id, entry] : current->as_object()) {
     auto raw = decode_key(entry);
     if (!raw || !id.starts_with("ed25519:")) continue;  // other algorithms: not ours to check
     // Every current key must have signed the document (a key the server does not hold is fake).
     if (!verify_json_signature(doc, server_name, std::string(id), *raw))
-      throw unauthorized("Key document is not signed by its key " + std::string(id));
+      throw errors::unauthorized("Key document is not signed by its key " + std::string(id));
     out[std::string(id)] = verify_key{*raw, until->as_int64(), false, 0};
   }
-  if (out.empty()) throw unauthorized("Key document has no ed25519 verify key");
+  if (out.empty()) throw errors::unauthorized("Key document has no ed25519 verify key");
   if (const auto* old = doc.if_contains("old_verify_keys"); old && old->is_object())
     for (const auto& [id, entry] : old->as_object()) {
       auto raw = decode_key(entry);

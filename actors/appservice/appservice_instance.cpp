@@ -211,7 +211,7 @@ private:
     for (const auto& [persister, head] : storage::appservices::events_heads(c)) {
       int64_t after = next.count(persister) ? next[persister] : 0;
       if (after >= head) continue;
-      auto rows = storage::appservices::events_after(c, persister, after, batch_events);
+      auto rows = storage::events::events_after(c, persister, after, batch_events);
       if (rows.size() == batch_events) more = true;
       for (auto& e : rows) {
         next[persister] = e.stream_ordering;

@@ -30,6 +30,10 @@ std::string base_url(const homeserver_config& cfg, const std::string& server_nam
 std::optional<std::string> current_verify_key(runtime::handler_context& ctx, const std::string& server_name,
                                               const std::string& key_id);
 
+// This server's key document (GET /_matrix/key/v2/server, and the notary's answer for our own
+// name): our current key, valid for a day, self-signed.
+boost::json::object own_key_document(const runtime::handler_context& ctx);
+
 // The newest key document of `server_name` known here (as the server signed it), fetched from the
 // server first when there is none or the cached one expires before `minimum_valid_until_ts`
 // (at most once a minute per server; a failed fetch leaves the cached one, as notaries do).

@@ -9,7 +9,6 @@
 #include "common/clock.hpp"
 #include "common/config.hpp"
 #include "protocol/errors.hpp"
-#include "protocol/federation_auth.hpp"
 #include "protocol/identifiers.hpp"
 #include "protocol/json.hpp"
 #include "protocol/signing.hpp"
@@ -20,7 +19,6 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr int64_t own_key_validity_ms = 24LL * 3600 * 1000;
 constexpr size_t max_servers_per_query = 100;
 // Fetches are one at a time: past this, a query answers the rest from the cache.
 constexpr int64_t fetch_budget_ms = 15000;
@@ -29,8 +27,7 @@ constexpr int64_t fetch_budget_ms = 15000;
 std::optional<json::object> notarised(runtime::handler_context& ctx, const std::string& server_name,
                                       int64_t minimum_valid_until_ts, bool may_fetch = true) {
   if (!ctx.signing_key) throw protocol::errors::unknown("No signing key loaded");
-  if (server_name == ctx.config.server_name)
-    return protocol::federation::server_keys_document(server_name, *ctx.signing_key, {}, now_ms() + own_key_validity_ms);
+  if (server_name == ctx.config.server_name) return federation::own_key_document(ctx);
   if (!protocol::is_valid_server_name(server_name)) return std::nullopt;
   auto doc = federation::key_document(ctx, server_name, minimum_valid_until_ts, may_fetch);
   if (doc) protocol::sign_json(*doc, ctx.config.server_name, *ctx.signing_key);

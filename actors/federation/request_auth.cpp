@@ -11,20 +11,14 @@
 
 namespace myelin::federation {
 
-namespace {
-
-protocol::matrix_error unauthorized(std::string msg) { return {401, "M_UNAUTHORIZED", std::move(msg)}; }
-
-} // namespace
-
 std::string authenticate_origin(runtime::handler_context& ctx, const api_request& req) {
-  if (req.authorization.empty()) throw unauthorized("Missing X-Matrix Authorization header");
+  if (req.authorization.empty()) throw protocol::errors::unauthorized("Missing X-Matrix Authorization header");
   auto auth = protocol::federation::parse_x_matrix(req.authorization);
-  if (!auth) throw unauthorized("Malformed X-Matrix Authorization header");
-  if (!protocol::is_valid_server_name(auth->origin)) throw unauthorized("The origin is not a server name");
+  if (!auth) throw protocol::errors::unauthorized("Malformed X-Matrix Authorization header");
+  if (!protocol::is_valid_server_name(auth->origin)) throw protocol::errors::unauthorized("The origin is not a server name");
   if (!auth->destination.empty() && auth->destination != ctx.config.server_name)
-    throw unauthorized("The request is for another server");
-  if (auth->origin == ctx.config.server_name) throw unauthorized("The request claims to come from this server");
+    throw protocol::errors::unauthorized("The request is for another server");
+  if (auth->origin == ctx.config.server_name) throw protocol::errors::unauthorized("The request claims to come from this server");
   boost::json::value content;
   bool has_content = !req.body.empty();
   if (has_content) {
@@ -33,10 +27,10 @@ std::string authenticate_origin(runtime::handler_context& ctx, const api_request
     if (ec) throw protocol::errors::not_json();
   }
   auto key = current_verify_key(ctx, auth->origin, auth->key_id);
-  if (!key) throw unauthorized("No valid key " + auth->key_id + " of " + auth->origin);
+  if (!key) throw protocol::errors::unauthorized("No valid key " + auth->key_id + " of " + auth->origin);
   if (!protocol::federation::verify_request(*auth, req.method, req.target, ctx.config.server_name,
                                             has_content ? &content : nullptr, *key))
-    throw unauthorized("Invalid signature");
+    throw protocol::errors::unauthorized("Invalid signature");
   return auth->origin;
 }
 

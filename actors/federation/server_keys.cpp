@@ -20,6 +20,8 @@ namespace myelin::federation {
 namespace {
 
 constexpr int64_t refetch_interval_ms = 60 * 1000;
+// How long others may cache our own document (Synapse's key_refresh_interval default).
+constexpr int64_t own_key_validity_ms = 24LL * 3600 * 1000;
 // Spec: a key document is trusted for at most 7 days, whatever its valid_until_ts says.
 constexpr int64_t max_validity_ms = 7LL * 24 * 3600 * 1000;
 
@@ -96,6 +98,12 @@ std::optional<boost::json::object> cached_document(runtime::handler_context& ctx
 }
 
 } // namespace
+
+boost::json::object own_key_document(const runtime::handler_context& ctx) {
+  if (!ctx.signing_key) throw protocol::errors::unknown("No signing key loaded");
+  return protocol::federation::server_keys_document(ctx.config.server_name, *ctx.signing_key, {},
+                                                    now_ms() + own_key_validity_ms);
+}
 
 std::optional<boost::json::object> key_document(runtime::handler_context& ctx, const std::string& server_name,
                                                 int64_t minimum_valid_until_ts, bool may_fetch) {

@@ -180,10 +180,10 @@ private:
   void catch_up() {
     for (auto& [persister, position] : progress_) {
       while (!stopping()) {
-        std::vector<tables::stream_event> events;
+        std::vector<storage::events::event_row> events;
         {
           auto c = deps_.db->acquire();
-          events = tables::events_after(*c, persister, position, batch_size);
+          events = storage::events::events_after(*c, persister, position, batch_size);
         }
         for (const auto& ev : events) {
           deliver(ev);
@@ -199,22 +199,19 @@ private:
     }
   }
 
-  void deliver(const tables::stream_event& ev) {
+  void deliver(const storage::events::event_row& ev) {
     std::vector<tables::target> targets;
     std::map<std::string, int64_t> badges;  // per notified user of this shard
-    std::optional<storage::events::event_row> row;
     {
       auto c = deps_.db->acquire();
       size_t n = deps_.instances ? deps_.instances() : 1;
       for (auto& t : tables::targets_for_event(*c, ev.room_id, ev.event_id))
         if (runtime::shard_for(t.p.user_id, n) == deps_.index) targets.push_back(std::move(t));
       if (targets.empty()) return;
-      row = storage::events::get_event(*c, ev.event_id);
-      if (!row) return;
       for (const auto& t : targets)
         if (!badges.count(t.p.user_id)) badges[t.p.user_id] = unread_badge(*c, t.p.user_id);
     }
-    event_info info{row->event_id, row->room_id, row->type, row->sender, row->json};
+    event_info info{ev.event_id, ev.room_id, ev.type, ev.sender, ev.json};
     for (const auto& t : targets) {
       auto url = std::string(json::parse(t.p.data).as_object().at("url").as_string());
       auto body = notification_body(info, t, badges[t.p.user_id]);

@@ -54,11 +54,4 @@ positions events_heads(connection& c) {
   return p;
 }
 
-std::vector<events::event_row> events_after(connection& c, const std::string& persister, int64_t after, size_t limit) {
-  return events::event_rows(c.exec(std::string("SELECT ") + events::event_columns +
-                                       " FROM events WHERE persister = $1 AND stream_ordering > $2 "
-                                       "ORDER BY stream_ordering LIMIT $3",
-                                   {persister, after, static_cast<int64_t>(limit)}));
-}
-
 } // namespace myelin::storage::appservices

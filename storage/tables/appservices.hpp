@@ -27,7 +27,4 @@ void put(connection& c, const std::string& as_id, const state& s);
 // The committed position of every events persister (stream_positions).
 positions events_heads(connection& c);
 
-// Events of `persister` with stream_ordering > after, in stream order, at most `limit`.
-std::vector<events::event_row> events_after(connection& c, const std::string& persister, int64_t after, size_t limit);
-
 } // namespace myelin::storage::appservices

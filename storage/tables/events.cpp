@@ -96,6 +96,13 @@ std::optional<room_head> get_room_head(connection& c, const std::string& room_id
   return h;
 }
 
+std::vector<event_row> events_after(connection& c, const std::string& persister, int64_t after, size_t limit) {
+  return event_rows(c.exec(std::string("SELECT ") + event_columns +
+                               " FROM events WHERE persister = $1 AND stream_ordering > $2 "
+                               "ORDER BY stream_ordering LIMIT $3",
+                           {persister, after, static_cast<int64_t>(limit)}));
+}
+
 std::optional<event_row> get_event(connection& c, const std::string& event_id) {
   auto r = c.exec(std::string("SELECT ") + event_columns + " FROM events WHERE event_id = $1", {event_id});
   if (r.empty()) return std::nullopt;

@@ -57,6 +57,10 @@ struct event_row {
 extern const char* const event_columns;
 event_row event_from(const row& r);
 std::vector<event_row> event_rows(const result& r);
+// Events of `persister` with stream_ordering > after, in stream order, at most `limit`: how the
+// events stream's followers outside /sync (pushers, application services) read it.
+std::vector<event_row> events_after(connection& c, const std::string& persister, int64_t after, size_t limit);
+
 // The same columns as event_columns, qualified with the alias `e` for joins.
 std::string qualified_event_columns();
 

@@ -75,13 +75,4 @@ void save_progress(connection& c, const std::string& instance, const progress& p
            {instance, persister, position});
 }
 
-std::vector<stream_event> events_after(connection& c, const std::string& persister, int64_t after, size_t limit) {
-  auto r = c.exec("SELECT stream_ordering, room_id, event_id FROM events WHERE persister = $1 AND stream_ordering > $2 "
-                  "ORDER BY stream_ordering LIMIT $3",
-                  {persister, after, static_cast<int64_t>(limit)});
-  std::vector<stream_event> out;
-  for (size_t i = 0; i < r.size(); ++i) out.push_back({r[i].as_int(0), r[i].as_text(1), r[i].as_text(2)});
-  return out;
-}
-
 } // namespace myelin::storage::pushers

@@ -47,11 +47,4 @@ using progress = std::map<std::string, int64_t>;
 progress load_progress(connection& c, const std::string& instance);
 void save_progress(connection& c, const std::string& instance, const progress& p);
 
-struct stream_event {
-  int64_t stream_ordering = 0;
-  std::string room_id, event_id;
-};
-// Events of `persister` after `after`, oldest first, at most `limit` (the events_stream index).
-std::vector<stream_event> events_after(connection& c, const std::string& persister, int64_t after, size_t limit);
-
 } // namespace myelin::storage::pushers
