@@ -50,6 +50,17 @@ struct cached {
 };
 std::mutex cache_mu;
 std::map<std::string, cached> cache;
+// Names come from requests (an X-Matrix origin is anyone's to pick): past this many, expired
+// entries are dropped, and if none has expired the cache starts over.
+constexpr size_t max_cached = 10000;
+
+void remember(const std::string& server_name, cached entry, int64_t now) {
+  if (cache.size() >= max_cached) {
+    std::erase_if(cache, [now](const auto& kv) { return kv.second.until_ms <= now; });
+    if (cache.size() >= max_cached) cache.clear();
+  }
+  cache[server_name] = std::move(entry);
+}
 
 } // namespace
 
@@ -69,7 +80,7 @@ std::string base_url(const homeserver_config& cfg, const std::string& server_nam
     ttl = well_known_ttl_ms;
   }
   std::lock_guard lock(cache_mu);
-  cache[server_name] = {url, now + ttl};
+  remember(server_name, {url, now + ttl}, now);
   return url;
 }
 

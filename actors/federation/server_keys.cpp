@@ -31,6 +31,10 @@ std::map<std::string, int64_t> last_asked;
 
 bool may_ask(const std::string& server_name, int64_t now) {
   std::lock_guard lock(asked_mu);
+  // Origins are anyone's to name: forget the times that no longer hold anyone back.
+  constexpr size_t max_remembered = 10000;
+  if (last_asked.size() >= max_remembered)
+    std::erase_if(last_asked, [now](const auto& kv) { return now - kv.second >= refetch_interval_ms; });
   auto& t = last_asked[server_name];
   if (t && now - t < refetch_interval_ms) return false;
   t = now;
