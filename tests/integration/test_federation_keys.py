@@ -15,31 +15,12 @@ signature, a changed query, another destination, an unknown key id or an unreach
 countersigned by Myelin, and Myelin's own. Outbound: a client's GET /profile of the remote's user
 (and GET /directory/room of its alias) makes Myelin send a signed query, which the remote verifies
 with signedjson."""
-import base64
-import os
-import re
-import ssl
-import subprocess
-import sys
 import tempfile
-import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from harness import ServerTestCase, main, reply_json
-
-# Debian installs signedjson for the system interpreter; the test may run under another python3.
-for path in ("/usr/lib/python3/dist-packages",):
-    if path not in sys.path:
-        sys.path.append(path)
-# Required, not skipped: scripts/install-deps.sh installs it for `make test`.
-import signedjson.key  # noqa: E402
-import signedjson.sign  # noqa: E402
-
-
-def unpadded_b64decode(s):
-    return base64.b64decode(s + "=" * (-len(s) % 4))
+from harness import ServerTestCase, main
+from fedremote import RemoteServer, make_ca_and_cert, signedjson, unpadded_b64decode
 
 
 class FederationKeys(ServerTestCase):
@@ -77,104 +58,6 @@ class FederationKeys(ServerTestCase):
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.json["server"]["name"], "Myelin")
         self.assertRegex(r.json["server"]["version"], r"^\d+\.\d+")
-
-
-def make_ca_and_cert(directory):
-    """A private CA and a certificate for 127.0.0.1 signed by it (PEM files)."""
-    def run(*args):
-        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=directory)
-    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=Myelin test CA",
-        "-keyout", "ca.key", "-out", "ca.pem")
-    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key",
-        "-out", "server.csr")
-    with open(os.path.join(directory, "ext.cnf"), "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1\n")
-    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
-        "-extfile", "ext.cnf", "-out", "server.pem")
-    return os.path.join(directory, "ca.pem"), os.path.join(directory, "server.pem"), os.path.join(directory, "server.key")
-
-
-class RemoteServer:
-    """A remote homeserver as far as keys go: /_matrix/key/v2/server over HTTPS, and signing."""
-
-    def __init__(self, cert, key):
-        self.signing_key = signedjson.key.generate_signing_key("t1")
-        self.key_id = "ed25519:t1"
-        remote = self
-        self.fetches = 0
-        self.peer_keys = {}           # (server, key id) → verify key of servers allowed to ask
-        self.verified_requests = []   # (origin, path) of requests whose signature checked out
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                if self.path == "/_matrix/key/v2/server":
-                    remote.fetches += 1
-                    reply_json(self, 200, remote.key_document())
-                elif self.path.startswith("/_matrix/federation/v1/query/profile?"):
-                    origin = remote.verify(self, "GET")
-                    if not origin:
-                        reply_json(self, 401, {"errcode": "M_UNAUTHORIZED", "error": "bad signature"})
-                        return
-                    user = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)["user_id"][0]
-                    if user == f"@rita:{remote.name}":
-                        reply_json(self, 200, {"displayname": "Remote Rita", "avatar_url": "mxc://x/y"})
-                    else:
-                        reply_json(self, 404, {"errcode": "M_NOT_FOUND", "error": "no such user"})
-                elif self.path.startswith("/_matrix/federation/v1/query/directory?"):
-                    if not remote.verify(self, "GET"):
-                        reply_json(self, 401, {"errcode": "M_UNAUTHORIZED", "error": "bad signature"})
-                        return
-                    alias = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)["room_alias"][0]
-                    if alias == f"#lobby:{remote.name}":
-                        reply_json(self, 200, {"room_id": f"!lobby:{remote.name}", "servers": [remote.name, 7]})
-                    else:
-                        reply_json(self, 404, {"errcode": "M_NOT_FOUND", "error": "no such alias"})
-                else:
-                    self.send_error(404)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(cert, key)
-        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
-        self.name = f"127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def verify(self, handler, method):
-        """The origin of a request to this server when its X-Matrix signature verifies, else None."""
-        params = dict(re.findall(r'(\w+)="([^"]*)"', handler.headers.get("Authorization", "")))
-        key = self.peer_keys.get((params.get("origin"), params.get("key")))
-        if not key or params.get("destination") != self.name:
-            return None
-        signed = {"method": method, "uri": handler.path, "origin": params["origin"], "destination": self.name,
-                  "signatures": {params["origin"]: {params["key"]: params["sig"]}}}
-        try:
-            signedjson.sign.verify_signed_json(signed, params["origin"], key)
-        except signedjson.sign.SignatureVerifyException:
-            return None
-        self.verified_requests.append((params["origin"], handler.path))
-        return params["origin"]
-
-    def key_document(self):
-        verify = signedjson.key.encode_verify_key_base64(signedjson.key.get_verify_key(self.signing_key))
-        doc = {"server_name": self.name, "valid_until_ts": int(time.time() * 1000) + 3600 * 1000,
-               "verify_keys": {self.key_id: {"key": verify}}, "old_verify_keys": {}}
-        return signedjson.sign.sign_json(doc, self.name, self.signing_key)
-
-    def authorization(self, method, uri, destination, content=None, key=None, origin=None):
-        origin = origin or self.name
-        obj = {"method": method, "uri": uri, "origin": origin, "destination": destination}
-        if content is not None:
-            obj["content"] = content
-        signed = signedjson.sign.sign_json(obj, origin, key or self.signing_key)
-        sig = signed["signatures"][origin][f"ed25519:{(key or self.signing_key).version}"]
-        return f'X-Matrix origin="{origin}",destination="{destination}",key="ed25519:{(key or self.signing_key).version}",sig="{sig}"'
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 class FederationAuth(ServerTestCase):
