@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "actors/runtime/endpoint_registry.hpp"
 
@@ -50,6 +51,14 @@ std::optional<boost::json::object> key_document(runtime::handler_context& ctx, c
 boost::json::value request(runtime::handler_context& ctx, const std::string& destination, const std::string& method,
                            const std::string& target, const boost::json::value* body,
                            std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+// Another server's room alias, asked of that server (query/directory): its room and the servers
+// to join through. 404 M_NOT_FOUND when the server does not know it.
+struct alias_answer {
+  std::string room_id;
+  std::vector<std::string> servers;
+};
+alias_answer query_alias(runtime::handler_context& ctx, const std::string& alias);
 
 // The origin of a server-server request after checking its X-Matrix signature against the
 // origin's key; throws 401 M_UNAUTHORIZED (no or malformed header, another destination, unknown
