@@ -48,21 +48,6 @@ void countersign(runtime::handler_context& ctx, const protocol::room_version& ve
   ev["signatures"] = redacted["signatures"];
 }
 
-// The stripped state an invitee's client sees before joining (spec: "Stripped state").
-json::array stripped_room_state(storage::connection& c, const std::string& room_id) {
-  json::array out;
-  static const std::vector<std::string> types = {"m.room.create",     "m.room.join_rules", "m.room.name",
-                                                 "m.room.avatar",     "m.room.topic",      "m.room.canonical_alias",
-                                                 "m.room.encryption"};
-  for (const auto& e : storage::events::current_state_of_types(c, room_id, types)) {
-    auto pdu = json::parse(e.json).as_object();
-    json::object s{{"type", e.type}, {"state_key", e.state_key.value_or("")}, {"sender", e.sender}};
-    if (auto* content = pdu.if_contains("content")) s["content"] = *content;
-    out.push_back(std::move(s));
-  }
-  return out;
-}
-
 api_response inbound_invite(runtime::handler_context& ctx, const api_request& req) {
   auto origin = authenticate_origin(ctx, req);
   const auto& room_id = req.path_params.at(0);

@@ -166,6 +166,19 @@ void register_federation_membership(runtime::endpoint_registry& r) {
   r.add({.name = "federation.send_join", .method = "PUT",
          .path = "/_matrix/federation/v2/send_join/{roomId}/{eventId}", .auth = auth_mode::none},
         send_join);
+  r.add({.name = "federation.make_knock", .method = "GET",
+         .path = "/_matrix/federation/v1/make_knock/{roomId}/{userId}", .auth = auth_mode::none},
+        [](runtime::handler_context& ctx, const api_request& req) { return make_membership(ctx, req, "knock"); });
+  // send_knock answers with the stripped state the knocking user's client shows.
+  r.add({.name = "federation.send_knock", .method = "PUT",
+         .path = "/_matrix/federation/v1/send_knock/{roomId}/{eventId}", .auth = auth_mode::none},
+        [](runtime::handler_context& ctx, const api_request& req) {
+          auto origin = federation::authenticate_origin(ctx, req);
+          const protocol::room_version* version = nullptr;
+          auto row = accept_membership(ctx, req, origin, "knock", version);
+          auto c = ctx.db.acquire();
+          return runtime::json_response(json::object{{"knock_room_state", federation::stripped_room_state(*c, row.room_id)}});
+        });
   r.add({.name = "federation.send_leave", .method = "PUT",
          .path = "/_matrix/federation/v2/send_leave/{roomId}/{eventId}", .auth = auth_mode::none},
         [](runtime::handler_context& ctx, const api_request& req) {

@@ -157,4 +157,18 @@ std::vector<std::string> servers_in_room(storage::connection& c, const std::stri
   return {servers.begin(), servers.end()};
 }
 
+json::array stripped_room_state(storage::connection& c, const std::string& room_id) {
+  json::array out;
+  static const std::vector<std::string> types = {"m.room.create",     "m.room.join_rules", "m.room.name",
+                                                 "m.room.avatar",     "m.room.topic",      "m.room.canonical_alias",
+                                                 "m.room.encryption"};
+  for (const auto& e : storage::events::current_state_of_types(c, room_id, types)) {
+    auto pdu = json::parse(e.json).as_object();
+    json::object s{{"type", e.type}, {"state_key", e.state_key.value_or("")}, {"sender", e.sender}};
+    if (auto* content = pdu.if_contains("content")) s["content"] = *content;
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
 } // namespace myelin::federation

@@ -61,4 +61,8 @@ boost::json::object federation_format(const storage::events::event_row& e, const
 // Servers with a joined member in the room now.
 std::vector<std::string> servers_in_room(storage::connection& c, const std::string& room_id);
 
+// The stripped state (spec: "Stripped state") a client sees of a room before joining: create,
+// join rules, name, avatar, topic, canonical alias, encryption — sent with invites and knocks.
+boost::json::array stripped_room_state(storage::connection& c, const std::string& room_id);
+
 } // namespace myelin::federation
