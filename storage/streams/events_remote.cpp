@@ -260,7 +260,8 @@ op_output persist_remote(op_context& ctx, persister_state& ps, const json::objec
   where.outlier = soft_failed;
   if (auto sk = ev.state_key())
     if (auto it = before.find({std::string(ev.type()), std::string(*sk)}); it != before.end()) where.replaces = it->second;
-  ra.members.reset();  // push evaluation reloads the members as of before this event
+  // Push evaluation keeps the room's members cached; a member event reloads them as of before it.
+  if (ev.type() == "m.room.member") ra.members.reset();
   auto row = store_event(ctx, ps, ra, ev, where);
   loader.add(ev, row.state_group, soft_failed);
   if (soft_failed) {
@@ -273,11 +274,19 @@ op_output persist_remote(op_context& ctx, persister_state& ps, const json::objec
   auto prevs = ev.prev_events();
   for (const auto& x : ra.head.forward_extremities)
     if (std::find(prevs.begin(), prevs.end(), x) == prevs.end()) extremities.push_back(x);
+  bool extends_head = extremities.empty() && group_before == ra.head.state_group;
   extremities.push_back(ev.event_id);
-  // The current state: the state after the one extremity, or the resolution of the states after
-  // all of them (a fork: another server's events and ours concurrently).
   std::optional<int64_t> current_group = row.state_group;
-  if (extremities.size() > 1) {
+  if (extends_head) {
+    // The common case: on top of everything we had, so the current state changes by this event
+    // alone, as for a local event.
+    if (row.state_key) {
+      events::set_current_state(c, room_id, row.type, *row.state_key, ev.event_id, row.membership);
+      ra.state[{row.type, *row.state_key}] = std::make_shared<protocol::pdu>(ev);
+    }
+  } else if (extremities.size() > 1) {
+    // A fork (another server's events and ours concurrently): the current state is the resolution
+    // of the states after every extremity.
     std::vector<protocol::state_map> sets;
     for (const auto& x : extremities)
       if (auto g = loader.state_group_after(x)) sets.push_back(events::state_at_group(c, *g));
@@ -285,6 +294,7 @@ op_output persist_remote(op_context& ctx, persister_state& ps, const json::objec
     current_group = events::add_state_group(c, room_id, ev.event_id, std::nullopt, resolved);
     replace_current_state(c, ra, loader, resolved);
   } else if (row.state_group) {
+    // One extremity again, after a fork: the state after this event.
     replace_current_state(c, ra, loader, events::state_at_group(c, *row.state_group));
   }
   advance_head(ctx, ra, row, std::move(extremities), current_group);
