@@ -96,6 +96,11 @@ struct event_placement {
   // The state event this one replaces in that state (for unsigned.prev_content); nullopt = none.
   std::optional<std::string> replaces;
   bool outlier = false;
+  bool soft_failed = false;  // an outlier that failed against the current state
+  // History fetched from another server (/backfill): on the timeline for /messages (a positive
+  // stream ordering) under the persister name "backfill:<writer>", which no stream window or
+  // follower reads, so /sync and pushers never see it as new.
+  bool backfilled = false;
   const boost::json::object* txn = nullptr;     // {txn_id, device_id} of a local client's request
   // Added to the stored event's unsigned (an invite's invite_room_state from the inviting server).
   const boost::json::object* extra_unsigned = nullptr;

@@ -15,6 +15,8 @@
 //                join: {event_id, event}}
 //     → {event_id, stream_ordering}: a room joined through another server (send_join's answer).
 //     The room's state becomes `state` plus the join; its one forward extremity the join.
+//   store_backfill {room_id, events: [{event_id, event}]} → {stored, rejected, missing_auth}:
+//     history from another server's /backfill, on the timeline for /messages only.
 //   store_out_of_room_membership {room_id, room_version, event_id, event, unsigned?}
 //     → {outcome, position}: a local user's membership in a room this server is not in (another
 //     server's invite; our user's rejection of it), on the timeline for /sync; the room a stub.
@@ -258,6 +260,7 @@ op_output persist_remote(op_context& ctx, persister_state& ps, const json::objec
   event_placement where;
   where.state_group_before = group_before;
   where.outlier = soft_failed;
+  where.soft_failed = soft_failed;
   if (auto sk = ev.state_key())
     if (auto it = before.find({std::string(ev.type()), std::string(*sk)}); it != before.end()) where.replaces = it->second;
   // Push evaluation keeps the room's members cached; a member event reloads them as of before it.
@@ -430,12 +433,71 @@ op_output store_out_of_room_membership(op_context& ctx, persister_state& ps, con
   return {json::object{{"outcome", "accepted"}, {"position", row.stream_ordering}}, {published_row(row)}};
 }
 
+// History another server sent (/backfill), oldest first. Each event is checked against its own
+// auth events (those unknown are reported, for the caller to fetch and ask again) and put on the
+// timeline under "backfill:<writer>". The state recorded with it is the state before the room's
+// earliest timeline event here (for a room joined through another server: the state at our join)
+// — an approximation that keeps history visibility conservative without fetching the state at
+// every old event. Outliers among them (state we got with the join) move onto the timeline.
+op_output store_backfill(op_context& ctx, persister_state& ps, const json::object& args) {
+  connection& c = ctx.db;
+  auto room_id = req_string(args, "room_id");
+  auto ra = open_room(ps, c, room_id);
+  event_loader loader(c, ra);
+  std::optional<int64_t> group;
+  {
+    auto r = c.exec("SELECT e.state_group, e.state_key, g.prev_group FROM events e LEFT JOIN state_groups g "
+                    "ON g.id = e.state_group WHERE e.room_id = $1 AND e.stream_ordering > 0 "
+                    "ORDER BY e.topological_ordering, e.stream_ordering LIMIT 1",
+                    {room_id});
+    if (!r.empty()) group = !r[0].is_null(1) && !r[0].is_null(2) ? r[0].opt_int(2) : r[0].opt_int(0);
+  }
+  json::array stored, missing_auth;
+  json::object rejected;
+  auto* entries = protocol::opt_array(args, "events");
+  if (entries)
+    for (auto& ev : by_depth(*entries)) {
+      if (ev.room_id() != room_id) continue;
+      if (rejection_of(c, ev.event_id)) continue;
+      auto known = c.exec("SELECT persister FROM events WHERE event_id = $1", {ev.event_id});
+      if (!known.empty()) {
+        if (known[0].as_text(0).starts_with("outlier:"))
+          c.exec("UPDATE events SET persister = $1, stream_ordering = $2, state_group = COALESCE(state_group, $3) "
+                 "WHERE event_id = $4",
+                 {"backfill:" + ctx.writer, ctx.next_position(), group ? sql_value(*group) : sql_value(nullptr),
+                  ev.event_id});
+        continue;
+      }
+      bool auth_known = true;
+      for (const auto& id : ev.auth_events()) auth_known = auth_known && loader.get(id) != nullptr;
+      if (!auth_known) {
+        missing_auth.emplace_back(ev.event_id);
+        continue;
+      }
+      if (auto why = check_against_auth_events(ra, loader, ev)) {
+        record_rejection(c, room_id, ev, *why);
+        rejected[ev.event_id] = *why;
+        continue;
+      }
+      event_placement where;
+      where.backfilled = true;
+      where.state_group_before = group;
+      auto row = store_event(ctx, ps, ra, ev, where);
+      loader.add(ev, row.state_group, false);
+      stored.emplace_back(row.event_id);
+    }
+  ps.cache.stage(std::move(ra));
+  return {json::object{{"stored", std::move(stored)}, {"rejected", std::move(rejected)}, {"missing_auth", std::move(missing_auth)}},
+          {}};
+}
+
 } // namespace
 
 void add_federation_ops(std::map<std::string, stream_op>& ops, const std::shared_ptr<persister_state>& ps) {
   ops["persist_remote"] = [ps](op_context& ctx, const json::object& a) { return persist_remote(ctx, *ps, a); };
   ops["persist_outliers"] = [ps](op_context& ctx, const json::object& a) { return persist_outliers(ctx, *ps, a); };
   ops["join_remote"] = [ps](op_context& ctx, const json::object& a) { return join_remote(ctx, *ps, a); };
+  ops["store_backfill"] = [ps](op_context& ctx, const json::object& a) { return store_backfill(ctx, *ps, a); };
   ops["store_out_of_room_membership"] = [ps](op_context& ctx, const json::object& a) {
     return store_out_of_room_membership(ctx, *ps, a);
   };

@@ -210,7 +210,11 @@ events::event_row store_event(op_context& ctx, persister_state& ps, room_append&
   events::event_row row;
   row.event_id = ev.event_id;
   row.room_id = ra.room.room_id;
-  row.persister = ctx.writer;
+  // Outliers are told apart by their persister name too ("outlier:…", "soft_failed:…"): a later
+  // backfill may put a plain outlier on the timeline, never a soft-failed event.
+  row.persister = where.outlier ? std::string(where.soft_failed ? "soft_failed:" : "outlier:") + ctx.writer
+                  : where.backfilled ? "backfill:" + ctx.writer
+                                     : ctx.writer;
   row.stream_ordering = where.outlier ? -ctx.next_position() : ctx.next_position();
   row.topological_ordering = ev.depth();
   row.type = type;
@@ -223,7 +227,8 @@ events::event_row store_event(op_context& ctx, persister_state& ps, room_append&
     row.txn_device_id = req_string(*where.txn, "device_id");
   }
   // A pure outlier (no known state before it) gets no state group: its state is unknown here.
-  if (state_key && (!where.outlier || where.state_group_before)) {
+  // Backfilled history takes the state it is given as is (an approximation: see events_remote.cpp).
+  if (state_key && !where.backfilled && (!where.outlier || where.state_group_before)) {
     events::state_ids change{{{type, *row.state_key}, ev.event_id}};
     row.state_group = events::add_state_group(c, ra.room.room_id, ev.event_id, where.state_group_before, change);
   } else {
@@ -241,6 +246,7 @@ events::event_row store_event(op_context& ctx, persister_state& ps, room_append&
         cached = std::make_shared<protocol::pdu>(
             protocol::pdu{cached->event_id, protocol::redact(cached->json, ra.room.room_version)});
   }
+  if (where.backfilled) return row;  // history: nobody is notified of it, nothing current changes
   // Coming back to a forgotten room un-forgets it.
   if (row.membership && *row.membership != "leave" && *row.membership != "ban")
     c.exec("DELETE FROM room_forgotten WHERE user_id = $1 AND room_id = $2", {*row.state_key, ra.room.room_id});
