@@ -162,12 +162,14 @@ class FederationRooms(unittest.TestCase):
         room = self.a.post("/_matrix/client/v3/createRoom", {"preset": "private_chat"}, token=alice_token).json["room_id"]
         self.assertEqual(self.a.post(f"/_matrix/client/v3/rooms/{q(room)}/invite", {"user_id": bob},
                                      token=alice_token).status, 200)
+        before = self.b.get("/_matrix/client/v3/sync", token=bob_token).json
+        self.assertIn(room, before["rooms"]["invite"])
         r = self.b.post(f"/_matrix/client/v3/rooms/{q(room)}/leave", {}, token=bob_token)
         self.assertEqual(r.status, 200, r)
         # A saw the rejection (send_leave); B's user no longer has the invite.
         state = self.a.get(f"/_matrix/client/v3/rooms/{q(room)}/state/m.room.member/{q(bob)}", token=alice_token)
         self.assertEqual(state.json["membership"], "leave")
-        sync = self.b.get("/_matrix/client/v3/sync", token=bob_token)
+        sync = self.b.get(f"/_matrix/client/v3/sync?since={before['next_batch']}", token=bob_token)
         self.assertNotIn(room, sync.json.get("rooms", {}).get("invite", {}))
         self.assertIn(room, sync.json.get("rooms", {}).get("leave", {}))
 
