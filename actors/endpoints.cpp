@@ -68,6 +68,7 @@ void register_federation_version(runtime::endpoint_registry&);
 void register_federation_query_profile(runtime::endpoint_registry&);
 void register_federation_key_query(runtime::endpoint_registry&);
 void register_federation_query_directory(runtime::endpoint_registry&);
+void register_federation_send(runtime::endpoint_registry&);
 } // namespace myelin::endpoints
 
 namespace myelin::runtime {
@@ -139,6 +140,7 @@ void register_all_endpoints(endpoint_registry& r) {
   endpoints::register_federation_query_profile(r);
   endpoints::register_federation_key_query(r);
   endpoints::register_federation_query_directory(r);
+  endpoints::register_federation_send(r);
 }
 
 } // namespace myelin::runtime
