@@ -69,6 +69,7 @@ void register_federation_query_profile(runtime::endpoint_registry&);
 void register_federation_key_query(runtime::endpoint_registry&);
 void register_federation_query_directory(runtime::endpoint_registry&);
 void register_federation_send(runtime::endpoint_registry&);
+void register_federation_media(runtime::endpoint_registry&);
 } // namespace myelin::endpoints
 
 namespace myelin::runtime {
@@ -141,6 +142,7 @@ void register_all_endpoints(endpoint_registry& r) {
   endpoints::register_federation_key_query(r);
   endpoints::register_federation_query_directory(r);
   endpoints::register_federation_send(r);
+  endpoints::register_federation_media(r);
 }
 
 } // namespace myelin::runtime

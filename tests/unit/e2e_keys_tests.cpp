@@ -306,10 +306,9 @@ BOOST_AUTO_TEST_CASE(remote_device_lists) {
     }
     auto since = w.position;
     json::object keys{{"user_id", bob}, {"device_id", "B1"}, {"keys", json::object{{"ed25519:B1", "k1"}}}};
-    w.run("remote_devices", {{"user_id", bob}, {"stream_id", 5},
-                             {"devices", json::array{json::object{{"device_id", "B1"}, {"keys", keys},
-                                                                  {"display_name", "phone"}},
-                                                     json::object{{"device_id", "B2"}}}}}});
+    json::array list{json::object{{"device_id", "B1"}, {"keys", keys}, {"display_name", "phone"}},
+                     json::object{{"device_id", "B2"}}};
+    w.run("remote_devices", {{"user_id", bob}, {"stream_id", 5}, {"devices", list}});
     auto c = db.acquire();
     storage::room_sync::window none;
     BOOST_CHECK((storage::device_lists::changes_for_viewer(*c, "@a:hs", since, w.position, none).changed ==
