@@ -274,7 +274,6 @@ void resync_device_list(runtime::handler_context& ctx, const std::string& user_i
   }
 }
 
-
 // {user_id, device_id, stream_id, prev_id?: [ids], deleted?, keys?, device_display_name?}. Applied
 // when its prev_ids follow what we hold; anything else (a gap, no prev_id, an untracked user)
 // makes us fetch the whole list (GET /user/devices/{userId}), as Synapse's DeviceListUpdater.

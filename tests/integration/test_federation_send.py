@@ -51,6 +51,16 @@ class FederationSendBase(ServerTestCase):
         r = cls.server.post(f"{V3}/createRoom", {}, token=cls.alice_token)
         assert r.status == 200, r
         cls.room = r.json["room_id"]
+        # The remote's device lists: what GET /user/devices answers (set by tests), and who was asked.
+        cls.device_requests = []
+        cls.device_list = {}
+
+        def user_devices(handler, match, body):
+            if not cls.remote.verify(handler, "GET"):
+                return reply_json(handler, 401, {"errcode": "M_UNAUTHORIZED", "error": "bad signature"})
+            cls.device_requests.append(urllib.parse.unquote(match.group(1)))
+            reply_json(handler, 200, cls.device_list)
+        cls.remote.routes.append(("GET", r"^/_matrix/federation/v1/user/devices/(.+)$", user_devices))
 
     @classmethod
     def tearDownClass(cls):
@@ -168,6 +178,15 @@ class FederationSend(FederationSendBase):
                 self.assertNotIn(carol, str(e), e)
         self.assertNotIn(carol, str(r.get("presence", {})))
         self.assertEqual(self.server.sql(f"SELECT count(*) FROM presence WHERE user_id = '{carol}'"), [("0",)])
+        # Device lists and keys of a user nobody here shares a room with: not kept, no resync.
+        self.device_requests.clear()
+        self.send_edus({"edu_type": "m.device_list_update", "content": {
+            "user_id": carol, "device_id": "C", "stream_id": 2, "prev_id": [1]}},
+            {"edu_type": "m.signing_key_update", "content": {"user_id": carol, "master_key": {
+                "user_id": carol, "usage": ["master"], "keys": {"ed25519:cm": "cm"}}}})
+        self.assertEqual(self.device_requests, [])
+        for table in ("remote_device_lists", "remote_cross_signing_keys"):
+            self.assertEqual(self.server.sql(f"SELECT count(*) FROM {table} WHERE user_id = '{carol}'"), [("0",)])
 
     def test_remote_keys_query_and_claim(self):
         """Keys of a remote user we do not track: asked of their server; an unreachable one fails."""
@@ -228,19 +247,11 @@ class RemoteMemberStandIn(FederationSendBase):
         cls.bob = f"@bob:{cls.remote.name}"
         cls.server.sql_write("INSERT INTO current_state_events (room_id, type, state_key, event_id, membership) "
                              f"VALUES ('{cls.room}', 'm.room.member', '{cls.bob}', '$standin:{cls.remote.name}', 'join')")
-        cls.device_requests = []
         cls.device_list = {"user_id": cls.bob, "stream_id": 5, "devices": [
             {"device_id": "BOBDEV", "device_display_name": "Bob's phone",
              "keys": {"user_id": cls.bob, "device_id": "BOBDEV", "algorithms": ["m.olm.v1.curve25519-aes-sha2"],
                       "keys": {"ed25519:BOBDEV": "Ym9iIGVkMjU1MTkga2V5"}, "signatures": {}}}],
             "master_key": {"user_id": cls.bob, "usage": ["master"], "keys": {"ed25519:bobmaster": "bobmaster"}}}
-
-        def user_devices(handler, match, body):
-            if not cls.remote.verify(handler, "GET"):
-                return reply_json(handler, 401, {"errcode": "M_UNAUTHORIZED", "error": "bad signature"})
-            cls.device_requests.append(urllib.parse.unquote(match.group(1)))
-            reply_json(handler, 200, cls.device_list)
-        cls.remote.routes.append(("GET", r"^/_matrix/federation/v1/user/devices/(.+)$", user_devices))
 
     def test_typing_receipt_presence(self):
         event_id = self.server.put(f"{V3}/rooms/{q(self.room)}/send/m.room.message/{uuid.uuid4().hex}",
