@@ -71,6 +71,8 @@ void register_federation_query_directory(runtime::endpoint_registry&);
 void register_federation_membership(runtime::endpoint_registry&);
 void register_federation_room_reads(runtime::endpoint_registry&);
 void register_federation_invite(runtime::endpoint_registry&);
+void register_federation_send(runtime::endpoint_registry&);
+void register_federation_media(runtime::endpoint_registry&);
 } // namespace myelin::endpoints
 
 namespace myelin::runtime {
@@ -145,6 +147,8 @@ void register_all_endpoints(endpoint_registry& r) {
   endpoints::register_federation_membership(r);
   endpoints::register_federation_room_reads(r);
   endpoints::register_federation_invite(r);
+  endpoints::register_federation_send(r);
+  endpoints::register_federation_media(r);
 }
 
 } // namespace myelin::runtime

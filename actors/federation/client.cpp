@@ -20,17 +20,18 @@ protocol::matrix_error unreachable(const std::string& destination, const std::st
   return {502, "M_UNKNOWN", "Cannot reach " + destination + ": " + why};
 }
 
-} // namespace
-
-json::value request(runtime::handler_context& ctx, const std::string& destination, const std::string& method,
-                    const std::string& target, const json::value* body, std::chrono::milliseconds timeout) {
+// Sends a signed request; the answer whatever its status. Network failures are unreachable (502),
+// a body past max_bytes is 502 M_TOO_LARGE.
+outbound::fetch_result send_signed(runtime::handler_context& ctx, const std::string& destination,
+                                   const std::string& method, const std::string& target, const json::value* body,
+                                   std::chrono::milliseconds timeout, size_t max_bytes) {
   if (!ctx.signing_key) throw protocol::errors::unknown("No signing key loaded");
   if (destination == ctx.config.server_name) throw protocol::errors::invalid_param("That is this server");
   outbound::fetch_options opt;
   opt.method = method;
   opt.ip_policy = &ctx.config.federation.ip_policy;
   opt.timeout = timeout;
-  opt.max_bytes = 4 << 20;
+  opt.max_bytes = max_bytes;
   opt.max_redirects = 0;
   opt.user_agent = outbound::fetch_options::default_user_agent("federation");
   opt.headers = {{"Authorization", protocol::federation::authorization_header(method, target, ctx.config.server_name,
@@ -39,27 +40,48 @@ json::value request(runtime::handler_context& ctx, const std::string& destinatio
     opt.headers.emplace_back("Content-Type", "application/json");
     opt.body = json::serialize(*body);
   }
-  outbound::fetch_result r;
   try {
-    r = outbound::fetch(opt, base_url(ctx.config, destination) + target);
+    return outbound::fetch(opt, base_url(ctx.config, destination) + target);
   } catch (const outbound::fetch_error& e) {
+    if (e.which() == outbound::fetch_error::kind::too_large)
+      throw protocol::matrix_error(502, "M_TOO_LARGE", "The answer of " + destination + " is too large");
     throw unreachable(destination, e.what());
   }
+}
+
+// The error for a non-200 answer. A Matrix error from the remote about the question (400, 403,
+// 404) is the client's answer too; a 401 is about our signature, which is the servers' business,
+// not the client's token.
+protocol::matrix_error answer_error(const outbound::fetch_result& r, const std::string& destination) {
   boost::system::error_code ec;
   auto answer = json::parse(r.body, ec);
-  if (r.status == 200) {
-    if (ec) throw unreachable(destination, "the answer is not JSON");
-    return answer;
-  }
-  // A Matrix error from the remote about the question (400, 403, 404) is the client's answer too;
-  // a 401 is about our signature, which is the servers' business, not the client's token.
   if ((r.status == 400 || r.status == 403 || r.status == 404) && !ec && answer.is_object())
     if (const auto* code = answer.as_object().if_contains("errcode"); code && code->is_string()) {
       const auto* msg = answer.as_object().if_contains("error");
-      throw protocol::matrix_error(r.status, std::string(code->as_string()),
-                                   msg && msg->is_string() ? std::string(msg->as_string()) : "Remote error");
+      return protocol::matrix_error(r.status, std::string(code->as_string()),
+                                    msg && msg->is_string() ? std::string(msg->as_string()) : "Remote error");
     }
-  throw unreachable(destination, "status " + std::to_string(r.status));
+  return unreachable(destination, "status " + std::to_string(r.status));
+}
+
+} // namespace
+
+json::value request(runtime::handler_context& ctx, const std::string& destination, const std::string& method,
+                    const std::string& target, const json::value* body, std::chrono::milliseconds timeout) {
+  auto r = send_signed(ctx, destination, method, target, body, timeout, 4 << 20);
+  if (r.status != 200) throw answer_error(r, destination);
+  boost::system::error_code ec;
+  auto answer = json::parse(r.body, ec);
+  if (ec) throw unreachable(destination, "the answer is not JSON");
+  return answer;
+}
+
+outbound::fetch_result request_raw(runtime::handler_context& ctx, const std::string& destination,
+                                   const std::string& method, const std::string& target,
+                                   std::chrono::milliseconds timeout, size_t max_bytes) {
+  auto r = send_signed(ctx, destination, method, target, nullptr, timeout, max_bytes);
+  if (r.status != 200) throw answer_error(r, destination);
+  return r;
 }
 
 alias_answer query_alias(runtime::handler_context& ctx, const std::string& alias) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "actors/runtime/endpoint_registry.hpp"
+#include "outbound/http_fetch.hpp"
 
 namespace myelin {
 struct homeserver_config;
@@ -59,6 +60,12 @@ struct alias_answer {
   std::vector<std::string> servers;
 };
 alias_answer query_alias(runtime::handler_context& ctx, const std::string& alias);
+
+// The same for an answer that is not JSON (media): the 200 answer as received, at most
+// `max_bytes` of body (past it: 502 M_TOO_LARGE); other statuses and failures as request() throws.
+outbound::fetch_result request_raw(runtime::handler_context& ctx, const std::string& destination,
+                                   const std::string& method, const std::string& target,
+                                   std::chrono::milliseconds timeout, size_t max_bytes);
 
 // The origin of a server-server request after checking its X-Matrix signature against the
 // origin's key; throws 401 M_UNAUTHORIZED (no or malformed header, another destination, unknown

@@ -25,13 +25,6 @@ users_by_server split_users(const runtime::handler_context& ctx, const json::obj
   return out;
 }
 
-json::object unreachable_failures(const users_by_server& users) {
-  json::object failures;
-  for (const auto& [server, _] : users.remote)
-    failures[server] = json::object{{"status", 503}, {"message", "Federation is not available on this server"}};
-  return failures;
-}
-
 json::array key_list(const json::object& body, std::initializer_list<std::string_view> fields) {
   json::array out;
   for (auto field : fields) {

@@ -1,6 +1,7 @@
 // POST /keys/claim (spec: "Key management API"): one key per (user, device, algorithm) named —
 // a one-time key while the device has any, then its fallback key. Handed out by the
-// device_lists writer, which serializes claims, so no one-time key is ever given twice.
+// device_lists writer, which serializes claims, so no one-time key is ever given twice. Other
+// servers' users' keys are claimed from their servers (actors/keys/remote_keys.cpp).
 // POST /_matrix/federation/v1/user/keys/claim does the same for another server, for our users.
 #include <boost/json.hpp>
 
@@ -62,7 +63,9 @@ api_response claim(runtime::handler_context& ctx, const api_request& req) {
   const auto* wanted = wanted_of(body);
   auto users = keys::split_users(ctx, *wanted, "one_time_keys");
   auto out = claim_local(ctx, wanted, users, req.user_id);
-  out["failures"] = keys::unreachable_failures(users);
+  json::object failures;
+  keys::claim_remote_keys(ctx, *wanted, users, keys::request_timeout(body), out, failures);
+  out["failures"] = std::move(failures);
   return runtime::json_response(out);
 }
 

@@ -1,7 +1,8 @@
 // POST /keys/query (spec: "Key management API"): the device keys and cross-signing keys of the
 // users named, with the signatures the requester may see — the owners' own, and the requester's
 // user-signing signatures on other users' master keys. A user-signing key is shown only to its
-// owner. Remote users' servers are reported in `failures` until federation exists.
+// owner. Other servers' users: from the device list cache when we track them, else asked of
+// their servers (actors/keys/remote_keys.cpp); a server that does not answer is in `failures`.
 // POST /_matrix/federation/v1/user/keys/query answers another server the same way for our users
 // (no requesting user: only the owners' signatures, never a user-signing key), and
 // GET /_matrix/federation/v1/user/devices/{userId} lists one of our users' devices with them.
@@ -96,7 +97,9 @@ api_response query(runtime::handler_context& ctx, const api_request& req) {
   const auto& wanted = wanted_of(body);
   auto users = keys::split_users(ctx, wanted, "device_keys");
   auto out = local_keys(ctx, wanted, users, req.user_id);
-  out["failures"] = keys::unreachable_failures(users);
+  json::object failures;
+  keys::query_remote_keys(ctx, wanted, users, keys::request_timeout(body), out, failures);
+  out["failures"] = std::move(failures);
   return runtime::json_response(out);
 }
 

@@ -27,6 +27,8 @@ api_response download(runtime::handler_context& ctx, const api_request& req) {
 } // namespace
 
 void register_media_download(runtime::endpoint_registry& r) {
+  // Other servers' media comes over federation.
+  media::use_federation_media_source();
   r.add({.name = "media.download", .method = "GET", .path = "/_matrix/client/v1/media/download/{serverName}/{mediaId}",
          .allow_guest = true},
         download);

@@ -178,8 +178,14 @@ resolved_media resolve(runtime::handler_context& ctx, const std::string& server_
     auto* source = remote_source.load();
     auto m = source ? source->fetch(ctx, server_name, media_id) : std::nullopt;
     if (!m || m->quarantined_by) throw not_found();
-    // Federation (issue 9) decides where remote files live; until then no source exists.
-    throw not_found();
+    resolved_media r;
+    r.content_type = m->content_type;
+    r.upload_name = m->upload_name;
+    r.size = m->size;
+    r.file_path = store(ctx.config).remote_path(server_name, media_id).string();
+    r.media_id = media_id;
+    r.remote = true;
+    return r;
   }
   auto m = read_local(ctx, media_id);
   if (m && !m->uploaded() && servable_pending(*m, now_ms()) && wait_ms > 0) {

@@ -37,7 +37,8 @@ struct resolved_media {
 };
 
 // The media behind /download/{serverName}/{mediaId}. Errors as protocol::matrix_error:
-// M_NOT_FOUND (unknown, malformed or quarantined id, remote media until federation),
+// M_NOT_FOUND (unknown, malformed or quarantined id; remote media its server does not have),
+// 502 (remote media whose server cannot be reached, or larger than max_upload_size),
 // M_NOT_YET_UPLOADED (504: a /create id whose content has not arrived within `wait_ms`).
 resolved_media resolve(runtime::handler_context& ctx, const std::string& server_name, const std::string& media_id,
                        int64_t wait_ms);
@@ -60,8 +61,9 @@ bool acceptable_content_type(std::string_view content_type);
 // unused /create ids past their expiry, and spool files a crash or a killed upload left behind.
 void maybe_clean_up(runtime::handler_context& ctx);
 
-// Remote media (issue 9): fetches (origin, media_id) from its server into the remote cache and
-// returns the cached row. Until federation exists there is no source and remote media is 404.
+// Remote media: fetches (origin, media_id) from its server into the remote cache (the store's
+// remote_path and remote_media_cache) and returns the cached row; nullopt when the server has no
+// such media. Throws matrix_error 502 (unreachable, M_TOO_LARGE past max_upload_size).
 class remote_media_source {
 public:
   virtual ~remote_media_source() = default;
@@ -70,5 +72,14 @@ public:
                                                                   const std::string& media_id) = 0;
 };
 void set_remote_media_source(remote_media_source* source);
+// Installs the federation source (actors/media/remote_media.cpp): GET
+// /_matrix/federation/v1/media/download/{mediaId}, signed. Without a source remote media is 404.
+void use_federation_media_source();
+
+// The thumbnail answer (a file or bytes, with content headers) for a request's width, height,
+// method and animated parameters (actors/media/thumbnail.cpp); shared by the client and
+// federation thumbnail endpoints.
+api_response thumbnail_response(runtime::handler_context& ctx, const api_request& req, const std::string& server_name,
+                                const std::string& media_id);
 
 } // namespace myelin::media

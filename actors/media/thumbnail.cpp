@@ -81,9 +81,14 @@ imaging::thumbnail generate(runtime::handler_context& ctx, const media::resolved
   }
 }
 
-api_response get_thumbnail(runtime::handler_context& ctx, const api_request& req) {
-  const std::string& server_name = req.path_params.at(0);
-  const std::string& media_id = req.path_params.at(1);
+} // namespace
+} // namespace myelin::endpoints
+
+namespace myelin::media {
+
+api_response thumbnail_response(runtime::handler_context& ctx, const api_request& req, const std::string& server_name,
+                                const std::string& media_id) {
+  using namespace endpoints;
   const int width = dimension_param(req, "width");
   const int height = dimension_param(req, "height");
   const std::string method = method_param(req);
@@ -132,6 +137,15 @@ api_response get_thumbnail(runtime::handler_context& ctx, const api_request& req
   row.size = static_cast<int64_t>(t.bytes.size());
   ctx.db.transact([&](storage::connection& c) { storage::media_table::put_thumbnail(c, row); });
   return file_response(path.string(), t.content_type);
+}
+
+} // namespace myelin::media
+
+namespace myelin::endpoints {
+namespace {
+
+api_response get_thumbnail(runtime::handler_context& ctx, const api_request& req) {
+  return media::thumbnail_response(ctx, req, req.path_params.at(0), req.path_params.at(1));
 }
 
 } // namespace

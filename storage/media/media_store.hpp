@@ -39,6 +39,9 @@ public:
   const std::filesystem::path& root() const { return root_; }
   // Where a local media id's file lives. Throws std::invalid_argument for an invalid id.
   std::filesystem::path local_path(std::string_view media_id) const;
+  // Where another server's media is cached: <root>/remote_content/<origin>/<sharded id>. Throws
+  // std::invalid_argument for an invalid id or an origin that is not a server name.
+  std::filesystem::path remote_path(std::string_view origin, std::string_view media_id) const;
 
   // A file being written as its bytes arrive. commit() makes it the media id's file; an upload
   // destroyed without commit() leaves nothing behind.

@@ -22,6 +22,16 @@
 //   upload_signatures {user_id, signatures: [{target_user_id, target_key_id, signer_key_id, signature}]}
 //     Signatures by user_id (already verified). On user_id's own keys: a change of user_id for
 //     everyone; on another user's master key: a change of that user only user_id sees.
+//   remote_devices {user_id, stream_id, devices: [remote device]}
+//     Another server's user: the whole device list (a resync), now tracked at stream_id.
+//   remote_device {user_id, stream_id, device: remote device, deleted?: bool}
+//     One device of a tracked (or newly tracked) remote user changed or went away.
+//     remote device = {device_id, keys?: object, display_name?}.
+//   remote_untrack {user_id}
+//     Forget a remote user's list (a resync failed; /keys/query will ask their server).
+//   remote_cross_signing {user_id, keys: [{key_type, key_json}]}
+//     A remote user's master / self-signing keys.
+//   Each of the remote operations is a change everyone sharing a room with the user sees.
 //   cleanup {}
 //     Periodic: keys of devices that no longer exist (removed while the writer was not told, e.g.
 //     a crash between the accounts and device_lists writes) are deleted as if devices_deleted ran.
@@ -33,6 +43,7 @@
 #include "storage/streams/stream_definition.hpp"
 #include "storage/tables/device_lists.hpp"
 #include "storage/tables/e2e_keys.hpp"
+#include "storage/tables/federation_inbound.hpp"
 #include "storage/tables/events.hpp"
 
 namespace myelin::storage {
@@ -160,6 +171,65 @@ op_output upload_signatures(op_context& ctx, const json::object& args) {
   return out;
 }
 
+federation_inbound::remote_device remote_device_of(const json::value& v) {
+  if (!v.is_object()) throw protocol::errors::bad_json("A remote device must be an object");
+  const auto& d = v.as_object();
+  federation_inbound::remote_device out{req_string(d, "device_id"), std::nullopt,
+                                        protocol::opt_string(d, "display_name")};
+  if (const auto* keys = protocol::opt_object(d, "keys")) out.key_json = json::serialize(*keys);
+  return out;
+}
+
+int64_t req_int(const json::object& args, std::string_view key) {
+  auto v = protocol::opt_int(args, key);
+  if (!v) throw protocol::errors::missing_param("Missing '" + std::string(key) + "'");
+  return *v;
+}
+
+op_output remote_devices(op_context& ctx, const json::object& args) {
+  auto user_id = req_string(args, "user_id");
+  std::vector<federation_inbound::remote_device> devices;
+  if (const auto* list = protocol::opt_array(args, "devices"))
+    for (const auto& v : *list) devices.push_back(remote_device_of(v));
+  federation_inbound::replace_devices(ctx.db, user_id, req_int(args, "stream_id"), devices, now_ms());
+  op_output out{json::object{}, {}};
+  everyone_sees_change(ctx, user_id, out);
+  return out;
+}
+
+op_output remote_device(op_context& ctx, const json::object& args) {
+  auto user_id = req_string(args, "user_id");
+  const auto* device = args.if_contains("device");
+  if (!device) throw protocol::errors::missing_param("Missing 'device'");
+  federation_inbound::update_device(ctx.db, user_id, req_int(args, "stream_id"), remote_device_of(*device),
+                                    protocol::opt_bool(args, "deleted").value_or(false), now_ms());
+  op_output out{json::object{}, {}};
+  everyone_sees_change(ctx, user_id, out);
+  return out;
+}
+
+op_output remote_untrack(op_context& ctx, const json::object& args) {
+  auto user_id = req_string(args, "user_id");
+  federation_inbound::untrack(ctx.db, user_id);
+  op_output out{json::object{}, {}};
+  everyone_sees_change(ctx, user_id, out);
+  return out;
+}
+
+op_output remote_cross_signing(op_context& ctx, const json::object& args) {
+  auto user_id = req_string(args, "user_id");
+  op_output out{json::object{}, {}};
+  bool any = false;
+  if (const auto* keys = protocol::opt_array(args, "keys"))
+    for (const auto& v : *keys) {
+      const auto& k = v.as_object();
+      federation_inbound::put_cross_signing_key(ctx.db, user_id, {req_string(k, "key_type"), req_string(k, "key_json")});
+      any = true;
+    }
+  if (any) everyone_sees_change(ctx, user_id, out);
+  return out;
+}
+
 op_output cleanup(op_context& ctx, const json::object&) {
   op_output out{json::object{}, {}};
   for (const auto& [user_id, device_ids] : e2e_keys::orphaned_devices(ctx.db)) {
@@ -179,6 +249,10 @@ stream_definition device_lists_stream() {
                          {"devices_deleted", devices_deleted},
                          {"upload_cross_signing", upload_cross_signing},
                          {"upload_signatures", upload_signatures},
+                         {"remote_devices", remote_devices},
+                         {"remote_device", remote_device},
+                         {"remote_untrack", remote_untrack},
+                         {"remote_cross_signing", remote_cross_signing},
                          {"cleanup", cleanup}}};
   def.periodic = stream_definition::periodic_op{cleanup_interval, "cleanup"};
   return def;

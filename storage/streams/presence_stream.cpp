@@ -20,6 +20,11 @@
 //                                              clients drop at once, one sweep taking them all
 //                                              held the writer (and the presence requests
 //                                              queued behind it) for seconds.
+//   remote {user_id, presence, status_msg?,    another server's user (m.presence EDU): the state
+//           last_active_ago?}                  as their server says, counted as syncing for
+//                                              remote_timeout_ms (their server sends updates at
+//                                              least that often, else the sweep makes the user
+//                                              offline, as Synapse's FEDERATION_TIMEOUT).
 // Every operation takes an optional now_ms, for tests.
 //
 // A change others can see (state, status message, currently_active, or a last-active jump of more
@@ -50,6 +55,7 @@ constexpr std::chrono::milliseconds timeout_interval{5000};
 constexpr int64_t store_granularity_ms = 10 * 1000;
 constexpr int64_t max_sync_timeout_ms = 5 * 60 * 1000;
 constexpr int64_t max_timeouts_per_sweep = 200;
+constexpr int64_t remote_timeout_ms = 30 * 60 * 1000;
 
 bool valid_state(const std::string& s) { return s == "online" || s == "unavailable" || s == "offline"; }
 
@@ -153,6 +159,21 @@ op_output timeouts(op_context& ctx, const json::object& args) {
   return out;
 }
 
+op_output remote(op_context& ctx, const json::object& args) {
+  auto user_id = req_string(args, "user_id");
+  auto state = req_string(args, "presence");
+  if (!valid_state(state)) throw protocol::errors::invalid_param("Invalid presence state " + state);
+  int64_t now = now_arg(args);
+  int64_t ago = std::max<int64_t>(0, protocol::opt_int(args, "last_active_ago").value_or(0));
+  auto old = current(ctx.db, user_id);
+  auto next = old;
+  next.shown.state = state;
+  next.shown.status_msg = protocol::opt_string(args, "status_msg");
+  next.shown.last_active_ts = std::max(old.shown.last_active_ts, now - ago);
+  next.syncing_until_ts = state == "offline" ? 0 : now + remote_timeout_ms;
+  return apply(ctx, old, next, now, {json::object{}, {}});
+}
+
 op_output disabled(op_context&, const json::object&) { return {json::object{}, {}}; }
 
 } // namespace
@@ -160,8 +181,10 @@ op_output disabled(op_context&, const json::object&) { return {json::object{}, {
 stream_definition presence_stream(bool enabled) {
   if (!enabled)
     return stream_definition{"presence",
-                             {{"set", disabled}, {"sync_touch", disabled}, {"active", disabled}, {"timeouts", disabled}}};
-  stream_definition def{"presence", {{"set", set}, {"sync_touch", sync_touch}, {"active", active}, {"timeouts", timeouts}}};
+                             {{"set", disabled}, {"sync_touch", disabled}, {"active", disabled}, {"timeouts", disabled},
+                              {"remote", disabled}}};
+  stream_definition def{"presence", {{"set", set}, {"sync_touch", sync_touch}, {"active", active}, {"timeouts", timeouts},
+                        {"remote", remote}}};
   def.periodic = stream_definition::periodic_op{timeout_interval, "timeouts"};
   return def;
 }

@@ -169,11 +169,12 @@ class Thumbnails(ThumbnailCase):
         big = self.upload_ok(encode(Image.new("RGB", (1500, 1500), (9, 9, 9)), "PNG"), content_type="image/png")
         self.assertError(self.thumbnail(big, "width=96&height=96&method=crop"), 413, "M_TOO_LARGE")
 
-    def test_unknown_quarantined_and_remote_media_is_404(self):
+    def test_unknown_quarantined_and_unreachable_remote_media(self):
         for media_id in ("doesNotExist", "bad.id"):
             self.assertError(self.thumbnail(media_id, "width=32&height=32"), 404, "M_NOT_FOUND")
+        # Remote media comes over federation: an unreachable server is 502 (test_federation_media).
         self.assertError(self.thumbnail(self.png, "width=32&height=32", server_name="elsewhere.example"),
-                         404, "M_NOT_FOUND")
+                         502, "M_UNKNOWN")
         media_id = self.upload_ok(encode(gradient(200, 100), "PNG"), content_type="image/png")
         self.assertEqual(self.thumbnail(media_id, "width=32&height=32&method=crop").status, 200)  # cached now
         admin = self.server.register("thumb_admin")

@@ -14,6 +14,7 @@
 #include "protocol/signing_key.hpp"
 #include "storage/tables/device_lists.hpp"
 #include "storage/tables/e2e_keys.hpp"
+#include "storage/tables/federation_inbound.hpp"
 #include "storage_fixture.hpp"
 
 using namespace myelin;
@@ -281,6 +282,74 @@ BOOST_AUTO_TEST_CASE(device_list_changes_by_viewer) {
                           {"one_time_keys", json::array{key_arg("signed_curve25519", "A", "\"ka\"")}}});
     w.run("devices_deleted", {{"user_id", "@b:hs"}, {"device_ids", json::array{"D"}}});
     BOOST_CHECK(storage::e2e_keys::one_time_key_counts(*c, "@b:hs", "D").empty());
+  });
+}
+
+// Another server's user's device list, as the /send/ handler keeps it: a whole list, one device
+// changed and deleted, cross-signing keys, forgotten — each a change local co-members see.
+BOOST_AUTO_TEST_CASE(remote_device_lists) {
+  for_each_backend([](storage::database& db, storage::dialect) {
+    namespace inbound = storage::federation_inbound;
+    stream_runner w{db, storage::device_lists_stream()};
+    const std::string bob = "@bob:remote.example";
+    db.transact([&](storage::connection& c) {
+      c.exec("INSERT INTO users (user_id, created_ts) VALUES ('@a:hs', 0)");
+      join(c, "!r:hs", "@a:hs");
+      join(c, "!r:hs", bob);
+      join(c, "!other:hs", "@carol:remote.example");
+    });
+    {
+      auto c = db.acquire();
+      BOOST_CHECK(inbound::shares_room_with_local_user(*c, bob));
+      BOOST_CHECK(!inbound::shares_room_with_local_user(*c, "@carol:remote.example"));
+      BOOST_CHECK(!inbound::tracked_stream_id(*c, bob));
+    }
+    auto since = w.position;
+    json::object keys{{"user_id", bob}, {"device_id", "B1"}, {"keys", json::object{{"ed25519:B1", "k1"}}}};
+    json::array list{json::object{{"device_id", "B1"}, {"keys", keys}, {"display_name", "phone"}},
+                     json::object{{"device_id", "B2"}}};
+    w.run("remote_devices", {{"user_id", bob}, {"stream_id", 5}, {"devices", list}});
+    auto c = db.acquire();
+    storage::room_sync::window none;
+    BOOST_CHECK((storage::device_lists::changes_for_viewer(*c, "@a:hs", since, w.position, none).changed ==
+                 std::set<std::string>{bob}));
+    BOOST_CHECK_EQUAL(inbound::tracked_stream_id(*c, bob).value_or(0), 5);
+    auto devices = inbound::devices(*c, bob);
+    BOOST_REQUIRE_EQUAL(devices.size(), 2u);
+    BOOST_CHECK_EQUAL(devices[0].display_name.value_or(""), "phone");
+    BOOST_CHECK_EQUAL(protocol::parse_object(devices[0].key_json.value_or("{}")).at("device_id").as_string(), "B1");
+    BOOST_CHECK(!devices[1].key_json);
+
+    since = w.position;
+    w.run("remote_device", {{"user_id", bob}, {"stream_id", 6}, {"deleted", true},
+                            {"device", json::object{{"device_id", "B2"}}}});
+    BOOST_CHECK_EQUAL(inbound::devices(*c, bob).size(), 1u);
+    BOOST_CHECK_EQUAL(inbound::tracked_stream_id(*c, bob).value_or(0), 6);
+    BOOST_CHECK_EQUAL(storage::device_lists::changes_for_viewer(*c, "@a:hs", since, w.position, none).changed.size(), 1u);
+    w.run("remote_cross_signing", {{"user_id", bob}, {"keys", json::array{json::object{
+                                       {"key_type", "master"}, {"key_json", R"({"user_id":"@bob:remote.example"})"}}}}});
+    BOOST_CHECK_EQUAL(inbound::cross_signing_keys(*c, bob).size(), 1u);
+    BOOST_CHECK((inbound::tracked_users(*c, {bob, "@carol:remote.example"}) == std::vector<std::string>{bob}));
+    w.run("remote_untrack", {{"user_id", bob}});
+    BOOST_CHECK(!inbound::tracked_stream_id(*c, bob));
+    BOOST_CHECK(inbound::devices(*c, bob).empty());
+    BOOST_CHECK_EQUAL(w.refusal("remote_device", {{"user_id", bob}, {"stream_id", 7}}), "400 M_MISSING_PARAM");
+  });
+}
+
+// Transactions' answers are kept once per (origin, txn id) and forgotten after the retention.
+BOOST_AUTO_TEST_CASE(federation_transaction_answers) {
+  for_each_backend([](storage::database& db, storage::dialect) {
+    namespace inbound = storage::federation_inbound;
+    auto c = db.acquire();
+    BOOST_CHECK(!inbound::txn_response(*c, "a.example", "t1"));
+    inbound::store_txn_response(*c, "a.example", "t1", R"({"pdus":{}})", 1000, 0);
+    inbound::store_txn_response(*c, "a.example", "t1", R"({"pdus":{"x":{}}})", 1001, 0);  // a racing duplicate
+    BOOST_CHECK_EQUAL(inbound::txn_response(*c, "a.example", "t1").value_or(""), R"({"pdus":{}})");
+    BOOST_CHECK(!inbound::txn_response(*c, "b.example", "t1"));
+    inbound::store_txn_response(*c, "b.example", "t2", "{}", 5000, 2000);  // forgets t1
+    BOOST_CHECK(!inbound::txn_response(*c, "a.example", "t1"));
+    BOOST_CHECK(inbound::txn_response(*c, "b.example", "t2"));
   });
 }
 

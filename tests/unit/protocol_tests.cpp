@@ -6,6 +6,7 @@
 #include "protocol/errors.hpp"
 #include "protocol/identifiers.hpp"
 #include "protocol/json.hpp"
+#include "protocol/multipart.hpp"
 #include "protocol/signing_key.hpp"
 
 using namespace myelin::protocol;
@@ -168,6 +169,41 @@ BOOST_AUTO_TEST_CASE(signing_keys) {
   BOOST_TEST(base64_encode_unpadded(rfc.public_key) == "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo");
   BOOST_CHECK_THROW(parse_signing_key("rsa a_x abc"), std::invalid_argument);
   BOOST_CHECK_THROW(parse_signing_key("ed25519 a_x c2hvcnQ"), std::invalid_argument);
+}
+
+// multipart/mixed as federation media answers use it: what build() writes parse() reads back
+// (bytes with CRLFs and dashes included), a Location part, other servers' spellings (LF only, a
+// preamble, quoted boundaries), and malformed bodies refused.
+BOOST_AUTO_TEST_CASE(multipart_mixed) {
+  namespace mp = myelin::protocol::multipart;
+  BOOST_CHECK_EQUAL(mp::boundary_of("multipart/mixed; boundary=abc").value_or(""), "abc");
+  BOOST_CHECK_EQUAL(mp::boundary_of("Multipart/Mixed;charset=x; BOUNDARY=\"a b\"").value_or(""), "a b");
+  BOOST_CHECK(!mp::boundary_of("multipart/form-data; boundary=abc"));
+  BOOST_CHECK(!mp::boundary_of("multipart/mixed"));
+  BOOST_CHECK(!mp::boundary_of("multipart/mixed; boundary=" + std::string(71, 'x')));
+
+  // Content may hold the delimiter followed by anything but a line break (RFC 2046).
+  std::string bytes("\r\n--B0UND-ish\r\n\0\xff--", 19);
+  auto body = mp::build({{{{"Content-Type", "application/json"}}, "{}"},
+                         {{{"Content-Type", "image/png"}, {"Content-Disposition", "inline; filename=\"a.png\""}}, bytes}},
+                        "B0UND");
+  auto parts = mp::parse(body, "B0UND");
+  BOOST_REQUIRE(parts);
+  BOOST_REQUIRE_EQUAL(parts->size(), 2u);
+  BOOST_CHECK_EQUAL((*parts)[0].body, "{}");
+  BOOST_CHECK_EQUAL((*parts)[0].header("content-type").value_or(""), "application/json");
+  BOOST_CHECK((*parts)[1].body == bytes);
+  BOOST_CHECK_EQUAL((*parts)[1].header("content-disposition").value_or(""), "inline; filename=\"a.png\"");
+
+  auto lf = mp::parse("preamble\n--x\ncontent-type: application/json\n\n{}\n--x\nLocation: https://a/b\n\n\n--x--\n", "x");
+  BOOST_REQUIRE(lf);
+  BOOST_REQUIRE_EQUAL(lf->size(), 2u);
+  BOOST_CHECK_EQUAL((*lf)[1].header("location").value_or(""), "https://a/b");
+  BOOST_CHECK_EQUAL((*lf)[1].body, "");
+
+  BOOST_CHECK(!mp::parse("no delimiter", "x"));
+  BOOST_CHECK(!mp::parse("--x\r\n\r\n{}\r\n", "x"));                   // never closed
+  BOOST_CHECK(!mp::parse("--x\r\nno colon\r\n\r\n{}\r\n--x--", "x"));  // a header line without a name
 }
 
 BOOST_AUTO_TEST_SUITE_END()
