@@ -61,7 +61,8 @@ const std::vector<migration>& all_migrations() {
                                                  schema::server_keys_migration(),
                                                  schema::registration_tokens_migration(),
                                                  schema::room_moderation_migration(),
-                                                 schema::appservices_migration()};
+                                                 schema::appservices_migration(),
+                                                 schema::federation_sender_migration()};
   return list;
 }
 

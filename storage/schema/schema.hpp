@@ -26,4 +26,5 @@ migration server_keys_migration();       // 0020
 migration registration_tokens_migration(); // 0021
 migration room_moderation_migration();     // 0022
 migration appservices_migration();          // 0023
+migration federation_sender_migration();    // 0024
 }
