@@ -5,8 +5,11 @@
   auth chain, both servers see the member, and the join is refused for an invite-only room;
 - a user of A invites a user of B (invite v2): B countersigns, B's user sees the invite with the
   room's stripped state in /sync and joins; an invite rejected through make_leave / send_leave;
-- what B may read of A's room over federation (event, state, state_ids, event_auth, backfill,
-  get_missing_events) is answered only for servers in the room.
+- messages both ways through the federation senders, typing, receipts and presence, profiles,
+  end-to-end keys of the other server's users, media of the other server;
+- B stopped: A's users go on, and after B's restart its sender/backoff catches up (the newest
+  event, then get_missing_events for the gap);
+- a third server joins late and its user pages back through history it gets by backfill.
 """
 import os
 import tempfile
@@ -15,7 +18,7 @@ import unittest
 import urllib.parse
 
 from harness import Server, free_port, main
-from fedremote import make_ca_and_cert
+from fedremote import make_ca_and_cert, signedjson
 
 
 def q(s):
@@ -25,7 +28,7 @@ def q(s):
 class FederatedPair:
     """Servers A and B, each with a plain client listener and a TLS federation listener."""
 
-    def __init__(self, names=("a", "b")):
+    def __init__(self, names=("a", "b", "c")):
         self.tmp = tempfile.TemporaryDirectory()
         ca, cert, key = make_ca_and_cert(self.tmp.name)
         self.servers = {}
@@ -41,7 +44,9 @@ class FederatedPair:
                       f"tls_certificate_path: '{cert}'\n"
                       f"tls_private_key_path: '{key}'\n"
                       f"federation_custom_ca_list: ['{ca}']\n"
-                      "ip_range_whitelist: ['127.0.0.1']\n")
+                      "ip_range_whitelist: ['127.0.0.1']\n"
+                      "federation_sender: {retry_delay: 1s, max_retry_delay: 2s}\n"
+                      "presence: {enabled: true}\n")
             s = Server(config)
             s.server_name = server_name
             self.servers[name] = s
@@ -63,6 +68,7 @@ class FederationRooms(unittest.TestCase):
         cls.pair = FederatedPair()
         cls.a = cls.pair.servers["a"]
         cls.b = cls.pair.servers["b"]
+        cls.c = cls.pair.servers["c"]
 
     @classmethod
     def tearDownClass(cls):
@@ -172,6 +178,151 @@ class FederationRooms(unittest.TestCase):
         sync = self.b.get(f"/_matrix/client/v3/sync?since={before['next_batch']}", token=bob_token)
         self.assertNotIn(room, sync.json.get("rooms", {}).get("invite", {}))
         self.assertIn(room, sync.json.get("rooms", {}).get("leave", {}))
+
+    # ---- events and EDUs both ways ----
+
+    def joined_pair(self, **room):
+        alice, alice_token = self.user(self.a, "alice")
+        bob, bob_token = self.user(self.b, "bob")
+        room_id = self.public_room(alice_token, **room)
+        r = self.b.post(f"/_matrix/client/v3/join/{q(room_id)}?server_name={q(self.a.server_name)}", {},
+                        token=bob_token)
+        self.assertEqual(r.status, 200, r)
+        return room_id, (alice, alice_token), (bob, bob_token)
+
+    def say(self, server, room, token, body, event_type="m.room.message"):
+        content = {"msgtype": "m.text", "body": body} if event_type == "m.room.message" else body
+        r = server.put(f"/_matrix/client/v3/rooms/{q(room)}/send/{event_type}/t{time.time_ns()}", content,
+                       token=token)
+        self.assertEqual(r.status, 200, r)
+        return r.json["event_id"]
+
+    def bodies(self, server, room, token, limit=50):
+        r = server.get(f"/_matrix/client/v3/rooms/{q(room)}/messages?dir=b&limit={limit}", token=token)
+        self.assertEqual(r.status, 200, r)
+        return [e["content"].get("body") for e in r.json["chunk"] if e["type"] == "m.room.message"]
+
+    def test_messages_both_ways(self):
+        room, (alice, alice_token), (bob, bob_token) = self.joined_pair()
+        self.say(self.a, room, alice_token, "hello from A")
+        self.wait_for(lambda: "hello from A" in self.bodies(self.b, room, bob_token), what="A's message on B")
+        event_id = self.say(self.b, room, bob_token, "hello from B")
+        self.wait_for(lambda: "hello from B" in self.bodies(self.a, room, alice_token), what="B's message on A")
+        # The same event on both servers, sent by bob.
+        r = self.a.get(f"/_matrix/client/v3/rooms/{q(room)}/event/{q(event_id)}", token=alice_token)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["sender"], bob)
+        # An opaque encrypted event goes through unchanged.
+        encrypted = {"algorithm": "m.megolm.v1.aes-sha2", "ciphertext": "AwgAEn...", "sender_key": "abc",
+                     "session_id": "s1", "device_id": "DEV"}
+        self.say(self.a, room, alice_token, encrypted, event_type="m.room.encrypted")
+
+        def seen_encrypted():
+            r = self.b.get(f"/_matrix/client/v3/rooms/{q(room)}/messages?dir=b&limit=10", token=bob_token)
+            return any(e["type"] == "m.room.encrypted" and e["content"] == encrypted for e in r.json["chunk"])
+        self.wait_for(seen_encrypted, what="the encrypted event on B")
+
+    def test_typing_receipts_and_presence(self):
+        room, (alice, alice_token), (bob, bob_token) = self.joined_pair()
+        since = self.a.get("/_matrix/client/v3/sync?timeout=0", token=alice_token).json["next_batch"]
+        r = self.b.put(f"/_matrix/client/v3/rooms/{q(room)}/typing/{q(bob)}", {"typing": True, "timeout": 20000},
+                       token=bob_token)
+        self.assertEqual(r.status, 200, r)
+        last = self.say(self.a, room, alice_token, "read me")
+        self.wait_for(lambda: last in self.event_ids(self.b, room, bob_token), what="the message on B")
+        r = self.b.post(f"/_matrix/client/v3/rooms/{q(room)}/receipt/m.read/{q(last)}", {}, token=bob_token)
+        self.assertEqual(r.status, 200, r)
+        seen = {"typing": False, "receipt": False}
+
+        def check():
+            nonlocal since
+            sync = self.a.get(f"/_matrix/client/v3/sync?timeout=1000&since={since}", token=alice_token).json
+            since = sync["next_batch"]
+            for e in sync.get("rooms", {}).get("join", {}).get(room, {}).get("ephemeral", {}).get("events", []):
+                if e["type"] == "m.typing" and bob in e["content"]["user_ids"]:
+                    seen["typing"] = True
+                if e["type"] == "m.receipt" and bob in e["content"].get(last, {}).get("m.read", {}):
+                    seen["receipt"] = True
+            return all(seen.values())
+        self.wait_for(check, what=f"typing and receipt from B on A ({seen})")
+        # Presence: bob online, seen by alice who shares the room.
+        r = self.b.put(f"/_matrix/client/v3/presence/{q(bob)}/status", {"presence": "online", "status_msg": "here"},
+                       token=bob_token)
+        self.assertEqual(r.status, 200, r)
+
+        def presence():
+            r = self.a.get(f"/_matrix/client/v3/presence/{q(bob)}/status", token=alice_token)
+            return r.status == 200 and r.json.get("presence") == "online" and r.json.get("status_msg") == "here"
+        self.wait_for(presence, what="bob's presence on A")
+
+    def event_ids(self, server, room, token):
+        r = server.get(f"/_matrix/client/v3/rooms/{q(room)}/messages?dir=b&limit=20", token=token)
+        return [e["event_id"] for e in r.json.get("chunk", [])]
+
+    def test_profiles_keys_and_media_of_the_other_server(self):
+        room, (alice, alice_token), (bob, bob_token) = self.joined_pair()
+        self.assertEqual(self.b.put(f"/_matrix/client/v3/profile/{q(bob)}/displayname", {"displayname": "Bob B"},
+                                    token=bob_token).status, 200)
+        r = self.a.get(f"/_matrix/client/v3/profile/{q(bob)}", token=alice_token)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json.get("displayname"), "Bob B")
+        # Bob's device keys, asked of B through A.
+        device = self.b.get("/_matrix/client/v3/account/whoami", token=bob_token).json["device_id"]
+        device_key = signedjson.key.generate_signing_key(device)
+        ed25519 = signedjson.key.encode_verify_key_base64(signedjson.key.get_verify_key(device_key))
+        keys = signedjson.sign.sign_json(
+            {"user_id": bob, "device_id": device, "algorithms": ["m.olm.v1.curve25519-aes-sha2"],
+             "keys": {f"curve25519:{device}": "curvekey", f"ed25519:{device}": ed25519}}, bob, device_key)
+        r = self.b.post("/_matrix/client/v3/keys/upload",
+                        {"device_keys": keys, "one_time_keys": {f"curve25519:{device}:1": "otk1"}}, token=bob_token)
+        self.assertEqual(r.status, 200, r)
+        r = self.a.post("/_matrix/client/v3/keys/query", {"device_keys": {bob: []}}, token=alice_token)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["device_keys"][bob][device]["keys"], keys["keys"])
+        r = self.a.post("/_matrix/client/v3/keys/claim",
+                        {"one_time_keys": {bob: {device: "curve25519"}}}, token=alice_token)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(list(r.json["one_time_keys"][bob][device].values()), ["otk1"])
+        # Media uploaded on B, downloaded through A (fetched over federation, then from A's cache).
+        data = os.urandom(2048)
+        r = self.b.request("POST", "/_matrix/media/v3/upload?filename=x.bin", raw=data,
+                           headers={"Authorization": f"Bearer {bob_token}", "Content-Type": "application/octet-stream"})
+        self.assertEqual(r.status, 200, r)
+        media_id = r.json["content_uri"].split("/")[-1]
+        for _ in range(2):
+            r = self.a.request("GET", f"/_matrix/client/v1/media/download/{q(self.b.server_name)}/{media_id}",
+                               headers={"Authorization": f"Bearer {alice_token}"})
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.data, data)
+
+    # ---- outage, catch-up, late joiner ----
+
+    def test_outage_then_catch_up_and_a_late_joiner_backfills(self):
+        room, (alice, alice_token), (bob, bob_token) = self.joined_pair()
+        self.say(self.a, room, alice_token, "before outage")
+        self.wait_for(lambda: "before outage" in self.bodies(self.b, room, bob_token), what="first message on B")
+        self.b.stop()
+        try:
+            for i in range(3):
+                self.say(self.a, room, alice_token, f"during outage {i}")
+            self.assertIn("during outage 2", self.bodies(self.a, room, alice_token))
+        finally:
+            self.b.start()
+        # B is back: A's sender retries (backoff of 1–2 s in this test) and B fills the gap.
+        self.wait_for(lambda: {"during outage 0", "during outage 1", "during outage 2"} <=
+                      set(self.bodies(self.b, room, bob_token)), timeout=30, what="catch-up on B")
+        # A third server joins late; its user pages back and gets the history by backfill.
+        carol, carol_token = self.user(self.c, "carol")
+        r = self.c.post(f"/_matrix/client/v3/join/{q(room)}?server_name={q(self.a.server_name)}", {},
+                        token=carol_token)
+        self.assertEqual(r.status, 200, r)
+        bodies = self.bodies(self.c, room, carol_token)
+        self.assertIn("before outage", bodies)
+        self.assertIn("during outage 1", bodies)
+        # And the room goes on for all three.
+        self.say(self.c, room, carol_token, "hello from C")
+        self.wait_for(lambda: "hello from C" in self.bodies(self.a, room, alice_token), what="C's message on A")
+        self.wait_for(lambda: "hello from C" in self.bodies(self.b, room, bob_token), what="C's message on B")
 
 
 if __name__ == "__main__":
