@@ -38,7 +38,7 @@ struct listener_info {
   bool metrics = false;       // GET /metrics (and /_synapse/metrics) here
   bool metrics_only = false;  // a `type: metrics` listener: /metrics and /health, nothing else
   // `tls: true`: connections start with a TLS handshake (gateway/tls.cpp loads the context).
-  std::shared_ptr<asio::ssl::context> tls;
+  std::shared_ptr<asio::ssl::context> tls = nullptr;
 
   bool serves(std::string_view raw_path) const {
     if (metrics_only) return false;

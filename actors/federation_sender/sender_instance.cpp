@@ -20,6 +20,8 @@
 #include "protocol/errors.hpp"
 #include "protocol/identifiers.hpp"
 #include "storage/database.hpp"
+#include "storage/tables/accounts.hpp"
+#include "storage/tables/e2e_keys.hpp"
 #include "storage/tables/events.hpp"
 #include "storage/tables/federation_sender.hpp"
 #include "storage/tables/presence.hpp"
@@ -33,6 +35,7 @@ using std::chrono::milliseconds;
 namespace {
 
 constexpr size_t batch_size = 100;  // events read (and progress saved) at a time
+constexpr size_t max_pending_rows = 10000;  // ephemeral rows waiting for the worker thread
 
 struct sender_metrics {
   metrics::family<metrics::gauge>& queue_depth = metrics::registry::global().gauges(
@@ -94,8 +97,15 @@ public:
           if (!fresh) it->second = std::min(it->second, *first);
         }
         events_more_ = true;
-      } else {
+      } else if (u.stream == "to_device") {
+        // Only a wake-up (the EDUs are in federation_outbox): one entry per destination.
+        for (const auto& text : u.rows)
+          if (auto row = parse_row(text); row && type_of(*row) == "to_device_remote")
+            outbox_woken_.insert(string_of(*row, "destination"));
+      } else if (ephemeral_.size() < max_pending_rows) {
         for (const auto& text : u.rows) ephemeral_.emplace_back(u.stream, text);
+      } else {
+        dropped_rows_ += u.rows.size();  // a worker stuck on a slow server: typing and the like go stale anyway
       }
       more_ = true;
     }
@@ -135,6 +145,8 @@ private:
     while (true) {
       std::map<std::string, int64_t> announced;
       std::vector<std::pair<std::string, std::string>> ephemeral;
+      std::set<std::string> outbox_woken;
+      size_t dropped = 0;
       bool events_more = false;
       {
         std::unique_lock lock(mu_);
@@ -144,11 +156,16 @@ private:
         more_ = false;
         announced.swap(announced_);
         ephemeral.swap(ephemeral_);
+        outbox_woken.swap(outbox_woken_);
+        std::swap(dropped, dropped_rows_);
         std::swap(events_more, events_more_);
       }
       try {
         for (const auto& [persister, first] : announced) progress_.emplace(persister, first - 1);
         if (events_more) follow_events();
+        if (dropped) log_.warn("federation sender behind: ephemeral updates dropped", {{"rows", std::to_string(dropped)}});
+        for (const auto& name : outbox_woken)
+          if (!name.empty() && ours(name)) get(name).outbox = true;
         for (const auto& [stream, text] : ephemeral) on_ephemeral(stream, text);
         send_due();
       } catch (const std::exception& e) {
@@ -156,6 +173,7 @@ private:
         {
           std::lock_guard lock(mu_);
           more_ = events_more_ = true;  // look again after the pause
+          outbox_woken_.insert(outbox_woken.begin(), outbox_woken.end());
         }
         if (!pause(milliseconds(1000))) return;
       }
@@ -308,15 +326,14 @@ private:
     auto row = parse_row(text);
     if (!row) return;
     auto type = type_of(*row);
-    if (stream == "to_device" && type == "to_device_remote") {
-      auto name = string_of(*row, "destination");
-      if (!name.empty() && ours(name)) get(name).outbox = true;
-    } else if (stream == "typing" && type == "typing") {
+    if (stream == "typing" && type == "typing") {
       on_typing(*row);
     } else if (stream == "receipts" && type == "receipt") {
       on_receipt(*row);
     } else if (stream == "presence" && type == "presence") {
       on_presence(*row);
+    } else if (stream == "device_lists" && type == "device_list") {
+      on_device_list(*row);
     }
   }
 
@@ -353,14 +370,20 @@ private:
     queue_edu(servers_in_room(room_id), {{"edu_type", "m.receipt"}, {"content", std::move(content)}});
   }
 
-  void on_presence(const json::object& row) {
-    auto user = string_of(row, "user_id");
-    if (!is_local_user(user)) return;
+  // The servers sharing one of the row's "rooms" (the user's joined rooms when it changed).
+  std::vector<std::string> servers_in_rooms(const json::object& row) {
     std::set<std::string> servers;
     if (auto* rooms = row.if_contains("rooms"); rooms && rooms->is_array())
       for (const auto& r : rooms->as_array())
         if (r.is_string())
           for (auto& s : servers_in_room(std::string(r.as_string()))) servers.insert(std::move(s));
+    return {servers.begin(), servers.end()};
+  }
+
+  void on_presence(const json::object& row) {
+    auto user = string_of(row, "user_id");
+    if (!is_local_user(user)) return;
+    auto servers = servers_in_rooms(row);
     if (servers.empty()) return;
     std::optional<storage::presence::presence_state> p;
     {
@@ -370,8 +393,46 @@ private:
     if (!p) return;
     auto item = storage::presence::presence_content(*p, now_ms());
     item["user_id"] = user;
-    queue_edu({servers.begin(), servers.end()},
-              {{"edu_type", "m.presence"}, {"content", {{"push", json::array{std::move(item)}}}}});
+    queue_edu(servers, {{"edu_type", "m.presence"}, {"content", {{"push", json::array{std::move(item)}}}}});
+  }
+
+  // A local user's devices or cross-signing keys changed (a row with "rooms": everyone sharing
+  // one sees it): m.device_list_update per device — stream_id the change's position, prev_id the
+  // previous one sent for the user — and m.signing_key_update for cross-signing keys.
+  void on_device_list(const json::object& row) {
+    auto user = string_of(row, "user_id");
+    auto* position = row.if_contains("position");
+    if (!is_local_user(user) || !row.contains("rooms") || !position || !position->is_int64()) return;
+    auto servers = servers_in_rooms(row);
+    if (servers.empty()) return;
+    bool deleted = row.contains("deleted");
+    json::array prev;
+    if (auto it = last_device_change_.find(user); it != last_device_change_.end()) prev.emplace_back(it->second);
+    last_device_change_[user] = position->as_int64();
+    std::vector<json::object> edus;
+    {
+      auto c = deps_.db->acquire();
+      if (auto* ids = row.if_contains("device_ids"); ids && ids->is_array())
+        for (const auto& v : ids->as_array()) {
+          if (!v.is_string()) continue;
+          std::string device_id(v.as_string());
+          json::object content{{"user_id", user},  {"device_id", device_id}, {"stream_id", position->as_int64()},
+                               {"prev_id", prev},  {"deleted", deleted}};
+          if (!deleted) {
+            if (auto keys = storage::e2e_keys::device_keys(*c, user, device_id)) content["keys"] = json::parse(*keys);
+            if (auto dev = storage::accounts::get_device(*c, user, device_id); dev && dev->display_name)
+              content["device_display_name"] = *dev->display_name;
+          }
+          edus.push_back({{"edu_type", "m.device_list_update"}, {"content", std::move(content)}});
+        }
+      if (row.contains("cross_signing")) {
+        json::object content{{"user_id", user}};
+        for (auto [type, field] : {std::pair{"master", "master_key"}, std::pair{"self_signing", "self_signing_key"}})
+          if (auto k = storage::e2e_keys::cross_signing_key(*c, user, type)) content[field] = json::parse(k->key_json);
+        edus.push_back({{"edu_type", "m.signing_key_update"}, {"content", std::move(content)}});
+      }
+    }
+    for (const auto& e : edus) queue_edu(servers, e);
   }
 
   // ---- transactions ----
@@ -504,12 +565,15 @@ private:
   std::mutex mu_;
   std::condition_variable cv_;
   std::map<std::string, int64_t> announced_;  // persister → first event position published since the last round
-  std::vector<std::pair<std::string, std::string>> ephemeral_;  // (stream, row) of the other streams
+  std::vector<std::pair<std::string, std::string>> ephemeral_;  // (stream, row) of typing, receipts, presence, device lists
+  std::set<std::string> outbox_woken_;                           // destinations with new to-device EDUs
+  size_t dropped_rows_ = 0;
   bool more_ = false, events_more_ = false, stopping_ = false;
   // The worker thread's own:
   tables::progress progress_;
   std::map<std::string, destination> dests_;
   std::map<std::string, std::set<std::string>> typing_;  // room → local users typing, as last sent
+  std::map<std::string, int64_t> last_device_change_;     // local user → stream_id of the last device list update
   uint64_t txn_counter_ = 0;
   std::thread thread_;  // last: started once everything it uses exists
 };

@@ -8,8 +8,10 @@
 //          its room for that destination (federation_destination_rooms), so a destination that is
 //          down (backed off) or too far behind (more than max_queue PDUs) costs no memory: it
 //          catches up with the newest unsent event of each room once it answers again.
-//   EDUs   m.typing, m.receipt and m.presence of local users go to servers sharing the room,
-//          in memory only (lost while the destination is backed off, as in Synapse);
+//   EDUs   m.typing, m.receipt, m.presence, m.device_list_update and m.signing_key_update of
+//          local users go to servers sharing a room, in memory only (lost while the destination
+//          is backed off; a remote that missed a device list update sees a prev_id it does not
+//          know and fetches the list again);
 //          m.direct_to_device comes durably from federation_outbox (written by the to_device
 //          writer) and is deleted only once the destination accepted it.
 //
@@ -48,7 +50,7 @@ struct sender_deps {
 };
 
 // The streams an instance subscribes to.
-inline const char* const followed_streams[] = {"events", "to_device", "typing", "receipts", "presence"};
+inline const char* const followed_streams[] = {"events", "to_device", "typing", "receipts", "presence", "device_lists"};
 
 sender_instance_actor spawn_sender_instance(caf::actor_system& sys, std::string label, sender_deps deps,
                                             runtime::stream_hub_actor hub);

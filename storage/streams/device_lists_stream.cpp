@@ -4,8 +4,10 @@
 //
 // Every change others must re-fetch keys for takes a position, is recorded in
 // device_list_changes, and publishes {"type":"device_list","position","user_id","rooms":[joined
-// rooms]}; the rooms wake the syncs of everyone sharing one with the user. A change only one
-// user sees (their user-signing signature on someone's master key) publishes just that user.
+// rooms]}; the rooms wake the syncs of everyone sharing one with the user. For other servers (the
+// federation sender) the row also says what changed: "device_ids" (with "deleted": true when they
+// are gone) and/or "cross_signing": true. A change only one user sees (their user-signing
+// signature on someone's master key) publishes just that user.
 //
 // Operations:
 //   upload_keys {user_id, device_id, device_keys?: object, one_time_keys?: [key], fallback_keys?: [key]}
@@ -41,6 +43,7 @@
 #include "protocol/errors.hpp"
 #include "protocol/json.hpp"
 #include "storage/streams/stream_definition.hpp"
+#include "storage/tables/accounts.hpp"
 #include "storage/tables/device_lists.hpp"
 #include "storage/tables/e2e_keys.hpp"
 #include "storage/tables/federation_inbound.hpp"
@@ -64,15 +67,30 @@ std::vector<e2e_keys::key_entry> key_entries(const json::object& args, std::stri
   return out;
 }
 
+// What changed, for other servers (the federation sender turns it into m.device_list_update and
+// m.signing_key_update EDUs): these devices (their keys, or their deletion), the cross-signing keys.
+struct change_detail {
+  std::vector<std::string> device_ids;
+  bool deleted = false;
+  bool cross_signing = false;
+};
+
 // Records a change of `user_id` seen by everyone sharing a room with them; one position per
 // operation however many changes it records.
-void everyone_sees_change(op_context& ctx, const std::string& user_id, op_output& out) {
+void everyone_sees_change(op_context& ctx, const std::string& user_id, op_output& out, const change_detail& what) {
   if (out.rows.empty()) ctx.next_position();
   device_lists::record_change(ctx.db, ctx.position, user_id);
   json::array rooms;
   for (auto& room_id : events::rooms_for_user(ctx.db, user_id, "join")) rooms.emplace_back(room_id);
-  out.rows.push_back(
-      json::object{{"type", "device_list"}, {"position", ctx.position}, {"user_id", user_id}, {"rooms", std::move(rooms)}});
+  json::object row{{"type", "device_list"}, {"position", ctx.position}, {"user_id", user_id}, {"rooms", std::move(rooms)}};
+  if (!what.device_ids.empty()) {
+    json::array ids;
+    for (const auto& d : what.device_ids) ids.emplace_back(d);
+    row["device_ids"] = std::move(ids);
+    if (what.deleted) row["deleted"] = true;
+  }
+  if (what.cross_signing) row["cross_signing"] = true;
+  out.rows.push_back(std::move(row));
 }
 
 op_output upload_keys(op_context& ctx, const json::object& args) {
@@ -84,7 +102,7 @@ op_output upload_keys(op_context& ctx, const json::object& args) {
     auto text = protocol::canonical_json(*keys);
     if (e2e_keys::device_keys(ctx.db, user_id, device_id) != text) {
       e2e_keys::put_device_keys(ctx.db, user_id, device_id, text, now);
-      everyone_sees_change(ctx, user_id, out);
+      everyone_sees_change(ctx, user_id, out, {{device_id}});
     }
   }
   if (auto clash = e2e_keys::put_one_time_keys(ctx.db, user_id, device_id, key_entries(args, "one_time_keys"), now))
@@ -114,7 +132,8 @@ op_output claim(connection& c, const json::object& args) {
 
 op_output devices_changed(op_context& ctx, const json::object& args) {
   op_output out{json::object{}, {}};
-  if (!protocol::string_array(args, "device_ids").empty()) everyone_sees_change(ctx, req_string(args, "user_id"), out);
+  auto device_ids = protocol::string_array(args, "device_ids");
+  if (!device_ids.empty()) everyone_sees_change(ctx, req_string(args, "user_id"), out, {device_ids});
   return out;
 }
 
@@ -124,7 +143,7 @@ op_output devices_deleted(op_context& ctx, const json::object& args) {
   op_output out{json::object{}, {}};
   if (device_ids.empty()) return out;
   e2e_keys::delete_device_keys(ctx.db, user_id, device_ids);
-  everyone_sees_change(ctx, user_id, out);
+  everyone_sees_change(ctx, user_id, out, {device_ids, true});
   return out;
 }
 
@@ -143,7 +162,7 @@ op_output upload_cross_signing(op_context& ctx, const json::object& args) {
       e2e_keys::put_cross_signing_key(ctx.db, row, now);
       any = true;
     }
-  if (any) everyone_sees_change(ctx, user_id, out);
+  if (any) everyone_sees_change(ctx, user_id, out, {{}, false, true});
   return out;
 }
 
@@ -151,6 +170,7 @@ op_output upload_signatures(op_context& ctx, const json::object& args) {
   auto signer = req_string(args, "user_id");
   op_output out{json::object{}, {}};
   bool own = false;
+  change_detail own_change;  // signatures on the signer's own devices or keys
   std::set<std::string> others;
   if (auto* sigs = protocol::opt_array(args, "signatures"))
     for (const auto& v : *sigs) {
@@ -158,10 +178,16 @@ op_output upload_signatures(op_context& ctx, const json::object& args) {
       e2e_keys::signature_row row{req_string(s, "target_user_id"), req_string(s, "target_key_id"), signer,
                                   req_string(s, "signer_key_id"), req_string(s, "signature")};
       e2e_keys::put_signature(ctx.db, row);
-      if (row.target_user_id == signer) own = true;
-      else others.insert(row.target_user_id);
+      if (row.target_user_id == signer) {
+        own = true;
+        // A device id, or the signer's master key (its key id is the public key): a cross-signing change.
+        if (accounts::get_device(ctx.db, signer, row.target_key_id)) own_change.device_ids.push_back(row.target_key_id);
+        else own_change.cross_signing = true;
+      } else {
+        others.insert(row.target_user_id);
+      }
     }
-  if (own) everyone_sees_change(ctx, signer, out);
+  if (own) everyone_sees_change(ctx, signer, out, own_change);
   for (const auto& target : others) {
     if (out.rows.empty()) ctx.next_position();
     device_lists::record_change(ctx.db, ctx.position, target, signer);
@@ -234,7 +260,7 @@ op_output cleanup(op_context& ctx, const json::object&) {
   op_output out{json::object{}, {}};
   for (const auto& [user_id, device_ids] : e2e_keys::orphaned_devices(ctx.db)) {
     e2e_keys::delete_device_keys(ctx.db, user_id, device_ids);
-    everyone_sees_change(ctx, user_id, out);
+    everyone_sees_change(ctx, user_id, out, {device_ids, true});
   }
   return out;
 }

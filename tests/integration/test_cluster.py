@@ -711,8 +711,9 @@ class ClusterStatusSingleNode(ServerTestCase):
         self.assertFalse(r.json["multi_node"])
         self.assertEqual([(n["name"], n["self"]) for n in r.json["nodes"]], [("main", True)])
         for g in r.json["groups"]:
-            # Background groups start no instances, but for those with work (pushers, appservices).
-            idle = g["kind"] == "background" and g["name"] not in ("pusher", "appservice")
+            # Background groups start no instances, but for those with work (pushers, appservices,
+            # the federation sender).
+            idle = g["kind"] == "background" and g["name"] not in ("pusher", "appservice", "federation_sender")
             self.assertEqual(g["available"], 0 if idle else g["total"], g)
         self.assertIn("sync", [g["name"] for g in r.json["groups"] if g["kind"] == "api"])
         self.assertIn("events", r.json["streams"])

@@ -192,6 +192,47 @@ class FederationSender(ServerTestCase):
                             {"messages": {"@rita:bad name": {"D": {}}}}, token=self.alice["access_token"])
         self.assertError(r, 400, "M_INVALID_PARAM")
 
+    def pdus_delivered(self, room_id):
+        with self.lock:
+            return [p for _, _, body, _, status in self.attempts if status == 200
+                    for p in body["pdus"] if p.get("room_id") == room_id]
+
+    def test_pdus_follow_joined_members_and_catch_up(self):
+        """Without inbound joins, the remote's membership is written into current state directly
+        (only the sender reads it here): a local message then goes to the remote; while the remote
+        fails, only the newest event of the room is sent once it is back (catch-up)."""
+        tok = self.alice["access_token"]
+        r = self.server.post("/_matrix/client/v3/createRoom", {"preset": "private_chat"}, token=tok)
+        self.assertEqual(r.status, 200, r)
+        room = r.json["room_id"]
+        time.sleep(0.5)
+        self.assertEqual(self.pdus_delivered(room), [])  # nobody elsewhere yet
+        self.server.sql_write("INSERT INTO current_state_events (room_id, type, state_key, event_id, membership) "
+                              f"VALUES ('{room}', 'm.room.member', '{self.rita}', '$injected', 'join')")
+
+        def say(text):
+            r = self.server.put(f"/_matrix/client/v3/rooms/{urllib.parse.quote(room)}/send/m.room.message/{text}",
+                                {"msgtype": "m.text", "body": text}, token=tok)
+            self.assertEqual(r.status, 200, r)
+
+        say("hello")
+        self.wait_for(lambda: self.pdus_delivered(room), what="the PDU")
+        pdu, = self.pdus_delivered(room)
+        self.assertEqual((pdu["type"], pdu["sender"], pdu["content"]["body"]),
+                         ("m.room.message", self.alice["user_id"], "hello"))
+        self.assertIn("test.local", pdu["signatures"])
+        self.assertNotIn("unsigned", pdu)
+        # Down: three messages; back: only the newest is sent (the remote fetches the gap).
+        self.set_answer(500)
+        say("one")
+        self.wait_for(lambda: any(a[4] == 500 for a in self.attempts), what="a failed attempt")
+        say("two")
+        say("three")
+        self.set_answer(200)
+        self.wait_for(lambda: len(self.pdus_delivered(room)) >= 2, timeout=10, what="the catch-up")
+        time.sleep(0.5)
+        self.assertEqual([p["content"]["body"] for p in self.pdus_delivered(room)], ["hello", "three"])
+
     def test_pdus_fan_out_to_servers_in_the_room(self):
         self.skipTest("needs a remote member in a room (inbound joins); the lead completes it with two servers: "
                       "a local user's message reaches the remote's /send/ with the PDU, the remote's own "

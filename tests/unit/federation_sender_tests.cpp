@@ -1,11 +1,13 @@
 // The federation sender's pure parts (actors/federation_sender/queue): the servers an event goes
 // to, transactions cut from a destination's queue (at most 50 PDUs and 100 EDUs), the queue's cap,
 // the backoff schedule; and its tables on SQLite and PostgreSQL: catch-up selection (the newest
-// unsent event per room), the stored backoff, the to-device outbox.
+// unsent event per room), the stored backoff, the to-device outbox; and the device_lists rows the
+// sender builds device list EDUs from.
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include "actors/federation_sender/queue.hpp"
+#include "storage/streams/stream_definition.hpp"
 #include "storage/tables/federation_sender.hpp"
 #include "storage_fixture.hpp"
 
@@ -135,6 +137,41 @@ BOOST_AUTO_TEST_CASE(backoff_and_outbox_are_stored) {
     tables::progress p{{"writer.events/0", 42}};
     tables::save_progress(*c, "federation_sender/0", p);
     BOOST_TEST(tables::load_progress(*c, "federation_sender/0") == p);
+  });
+}
+
+// The device_lists writer's rows say what changed, for the sender's m.device_list_update and
+// m.signing_key_update EDUs.
+BOOST_AUTO_TEST_CASE(device_list_rows_say_what_changed) {
+  for_each_backend([](myelin::storage::database& db, myelin::storage::dialect) {
+    auto def = myelin::storage::device_lists_stream();
+    int64_t position = 0;
+    auto rows_of = [&](const std::string& op, const json::object& args) {
+      std::vector<json::object> rows;
+      db.transact([&](myelin::storage::connection& c) {
+        const std::string writer = "writer.device_lists/0";
+        myelin::storage::op_context ctx{c, writer, position};
+        rows = def.ops.at(op)(ctx, args).rows;
+      });
+      return rows;
+    };
+    json::object keys{{"user_id", "@a:hs"}, {"device_id", "D"}, {"algorithms", json::array{}}, {"keys", json::object{}}};
+    auto up = rows_of("upload_keys", {{"user_id", "@a:hs"}, {"device_id", "D"}, {"device_keys", keys}});
+    BOOST_TEST_REQUIRE(up.size() == 1u);
+    BOOST_TEST(json::serialize(up[0].at("device_ids")) == R"(["D"])");
+    BOOST_TEST(!up[0].contains("deleted"));
+    BOOST_TEST(!up[0].contains("cross_signing"));
+    auto gone = rows_of("devices_deleted", {{"user_id", "@a:hs"}, {"device_ids", json::array{"D", "E"}}});
+    BOOST_TEST_REQUIRE(gone.size() == 1u);
+    BOOST_TEST(json::serialize(gone[0].at("device_ids")) == R"(["D","E"])");
+    BOOST_TEST(gone[0].at("deleted").as_bool());
+    auto xs = rows_of("upload_cross_signing",
+                      {{"user_id", "@a:hs"},
+                       {"keys", json::array{json::object{{"key_type", "master"}, {"public_key", "pk"},
+                                                         {"key_json", R"({"user_id":"@a:hs"})"}}}}});
+    BOOST_TEST_REQUIRE(xs.size() == 1u);
+    BOOST_TEST(xs[0].at("cross_signing").as_bool());
+    BOOST_TEST(!xs[0].contains("device_ids"));
   });
 }
 
