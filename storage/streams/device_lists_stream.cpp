@@ -77,7 +77,7 @@ struct change_detail {
 
 // Records a change of `user_id` seen by everyone sharing a room with them; one position per
 // operation however many changes it records.
-void everyone_sees_change(op_context& ctx, const std::string& user_id, op_output& out, const change_detail& what) {
+void everyone_sees_change(op_context& ctx, const std::string& user_id, op_output& out, const change_detail& what = {}) {
   if (out.rows.empty()) ctx.next_position();
   device_lists::record_change(ctx.db, ctx.position, user_id);
   json::array rooms;
