@@ -66,7 +66,7 @@ constexpr ignored_key synapse_top_level_keys[] = {
     {"run_background_tasks_on"}, {"notify_appservices_from_worker"}, {"update_user_directory_from_worker"},
     {"start_pushers"}, {"pusher_instances"}, {"media_instance_running_background_jobs"},
     {"experimental_features"}, {"modules"}, {"spam_checker"}, {"password_providers"},
-    {"third_party_event_rules"}, {"tls_certificate_path"}, {"tls_private_key_path"},
+    {"third_party_event_rules"},
     {"serve_server_wellknown"}, {"limit_remote_rooms"},
     {"templates"}, {"room_prejoin_state"}, {"forget_rooms_on_leave"}, {"user_consent"},
     {"enable_room_list_search"}, {"block_non_admin_invites"}, {"enable_set_displayname"},
@@ -732,6 +732,21 @@ std::shared_ptr<const as::registry> load_registrations(reader& r, const std::vec
   return std::make_shared<const as::registry>(std::move(all));
 }
 
+// A TLS listener needs both files; a missing or unreadable one is a startup error naming the key
+// (their PEM content is checked when the gateway loads them).
+void check_tls_files(const std::string& origin, const homeserver_config& cfg) {
+  bool wanted = std::any_of(cfg.listeners.begin(), cfg.listeners.end(), [](const auto& l) { return l.tls; });
+  if (!wanted) return;
+  for (auto [key, file] : {std::pair{"tls_certificate_path", &cfg.tls_certificate_path},
+                           std::pair{"tls_private_key_path", &cfg.tls_private_key_path}}) {
+    if (file->empty())
+      throw config_error(origin + ": key '" + key + "': required by the listener(s) with tls: true (a PEM file)");
+    std::FILE* f = std::fopen(file->c_str(), "rb");
+    if (!f) throw config_error(origin + ": key '" + key + "': cannot read " + *file + ": " + std::strerror(errno));
+    std::fclose(f);
+  }
+}
+
 } // namespace
 
 homeserver_config parse_homeserver_config(const std::string& yaml_text, const std::string& origin,
@@ -788,6 +803,8 @@ homeserver_config parse_homeserver_config(const std::string& yaml_text, const st
                     synapse_redis_keys);
            }},
           {"signing_key_path", r.file_path(cfg.signing_key_path)},
+          {"tls_certificate_path", r.file_path(cfg.tls_certificate_path)},
+          {"tls_private_key_path", r.file_path(cfg.tls_private_key_path)},
           {"media_store_path", r.file_path(cfg.media_store_path)},
           {"placement_file", r.file_path(cfg.placement_file)},
           {"enable_registration", r.flag(cfg.enable_registration)},
@@ -908,6 +925,8 @@ homeserver_config parse_homeserver_config(const std::string& yaml_text, const st
     if (listeners_node) r.fail(*listeners_node, "listeners", what);
     throw config_error(origin + ": key 'listeners': " + what);
   }
+
+  check_tls_files(origin, cfg);
 
   // After the walk: the sender of each service needs server_name, wherever the key is.
   cfg.appservices = std::make_shared<as::live_registrations>();

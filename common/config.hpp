@@ -161,6 +161,10 @@ struct homeserver_config {
   database_config database;
   redis_config redis;
   std::string signing_key_path;
+  // TLS for listeners with `tls: true` (Synapse's keys): a PEM certificate chain (the server's
+  // certificate first) and its PEM private key. Required as soon as one listener has tls.
+  std::string tls_certificate_path;
+  std::string tls_private_key_path;
   std::string media_store_path;
   std::string placement_file;           // "" = all-in-one
   bool enable_registration = false;

@@ -22,6 +22,8 @@
 #include "gateway/detail_hop.hpp"
 #include "gateway/gateway.hpp"
 
+namespace boost::asio::ssl { class context; }
+
 namespace myelin::gateway::detail {
 
 struct listener_info {
@@ -35,6 +37,8 @@ struct listener_info {
   bool openid = false;
   bool metrics = false;       // GET /metrics (and /_synapse/metrics) here
   bool metrics_only = false;  // a `type: metrics` listener: /metrics and /health, nothing else
+  // `tls: true`: connections start with a TLS handshake (gateway/tls.cpp loads the context).
+  std::shared_ptr<asio::ssl::context> tls;
 
   bool serves(std::string_view raw_path) const {
     if (metrics_only) return false;
@@ -47,8 +51,10 @@ struct listener_info {
   }
 };
 
-inline listener_info make_listener_info(std::string name, const listener_config& l) {
+inline listener_info make_listener_info(std::string name, const listener_config& l,
+                                        std::shared_ptr<asio::ssl::context> tls = nullptr) {
   listener_info li{std::move(name), l.x_forwarded};
+  li.tls = std::move(tls);
   if (l.type == "metrics") {
     li.metrics = li.metrics_only = true;
     return li;
@@ -155,6 +161,11 @@ void spawn_session(std::shared_ptr<server_state> st, asio::ip::tcp::socket socke
                    std::shared_ptr<const listener_info> listener);
 void spawn_session(std::shared_ptr<server_state> st, asio::local::stream_protocol::socket socket,
                    std::shared_ptr<const listener_info> listener);
+
+// The server side of TLS for `tls: true` listeners, from homeserver.yaml's tls_certificate_path (a
+// PEM chain) and tls_private_key_path. Throws std::runtime_error naming the key whose file is bad.
+std::shared_ptr<asio::ssl::context> make_tls_context(const std::string& certificate_path,
+                                                     const std::string& private_key_path);
 
 // Logs a coroutine that ended with an exception instead of dropping it silently.
 struct report_exception {

@@ -142,11 +142,14 @@ bool wait_until(Pred done, std::chrono::steady_clock::time_point deadline) {
 struct server::impl {
   impl(const homeserver_config& cfg, const endpoint_catalog& catalog, dispatcher& d, authenticator& a,
        rate_limiter& limiter)
-      : listeners(cfg.listeners), threads_wanted(std::max<size_t>(1, cfg.runtime.gateway_threads)),
+      : listeners(cfg.listeners), tls_certificate_path(cfg.tls_certificate_path),
+        tls_private_key_path(cfg.tls_private_key_path), threads_wanted(std::max<size_t>(1, cfg.runtime.gateway_threads)),
         state(std::make_shared<server_state>(cfg, catalog, d, a, limiter)),
         io(static_cast<int>(threads_wanted)) {}
 
   const std::vector<listener_config> listeners;
+  const std::string tls_certificate_path, tls_private_key_path;
+  std::shared_ptr<asio::ssl::context> tls_context;  // loaded by the first TLS listener, shared by all
   const size_t threads_wanted;
   std::shared_ptr<server_state> state;
   // Declared after `state` and before the acceptors: Asio objects must die before their context.
@@ -166,6 +169,7 @@ struct server::impl {
   uint16_t bind_tcp_address(const listener_config& l, const asio::ip::address& addr, uint16_t port, bool v6_only);
   void bind_unix(const listener_config& l);
   void unbind_all();
+  std::shared_ptr<asio::ssl::context> tls_for(const listener_config& l);
   void run_thread();
   void close_connections(bool only_idle);
   void close_acceptors();
@@ -174,7 +178,8 @@ struct server::impl {
 void server::impl::bind_all() {
   for (const auto& l : listeners) {
     if (!serves_http(l, state->log)) continue;
-    if (l.tls) throw std::runtime_error("TLS listeners are not supported: terminate TLS in a reverse proxy");
+    if (l.tls && !l.path.empty())
+      throw std::runtime_error("unix:" + l.path + ": tls is for TCP listeners (a unix socket is local already)");
     if (!l.path.empty()) bind_unix(l);
     else bind_tcp(l);
   }
@@ -220,9 +225,15 @@ uint16_t server::impl::bind_tcp_address(const listener_config& l, const asio::ip
   li->acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) throw fail(ec);
   uint16_t bound = li->acceptor.local_endpoint(ec).port();
-  li->info = std::make_shared<const listener_info>(detail::make_listener_info(endpoint_name(addr, bound), l));
+  li->info = std::make_shared<const listener_info>(detail::make_listener_info(endpoint_name(addr, bound), l, tls_for(l)));
   tcp_listeners.push_back(std::move(li));
   return bound;
+}
+
+std::shared_ptr<asio::ssl::context> server::impl::tls_for(const listener_config& l) {
+  if (!l.tls) return nullptr;
+  if (!tls_context) tls_context = detail::make_tls_context(tls_certificate_path, tls_private_key_path);
+  return tls_context;
 }
 
 void server::impl::bind_unix(const listener_config& l) {

@@ -20,6 +20,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -38,6 +39,17 @@ using request = http::request<http::string_body>;
 using std::chrono::seconds;
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+// The three kinds of connection: plain TCP, TLS over TCP (`tls: true` listeners), unix socket.
+// Every function below is templated on the stream; timeouts and closing act on the TCP (or unix)
+// layer underneath, which for the first and last is the stream itself.
+using tls_stream = beast::ssl_stream<beast::tcp_stream>;
+using unix_stream = beast::basic_stream<asio::local::stream_protocol>;
+
+template <class Stream>
+auto& lowest(Stream& stream) {
+  return beast::get_lowest_layer(stream);
+}
 constexpr std::chrono::milliseconds read_after_write_timeout{5000};
 
 // What the gateway sends back, before it becomes a Beast response.
@@ -307,7 +319,7 @@ asio::awaitable<bool> send_reply(server_state& st, Stream& stream, const exchang
   meta.instance = std::move(r.instance);
   auto res = make_response(std::move(r), version, keep_alive, x.head);
   size_t bytes = res.body().size();
-  stream.expires_after(seconds(st.limits.request_timeout_seconds));  // a client that never reads is dropped
+  lowest(stream).expires_after(seconds(st.limits.request_timeout_seconds));  // a client that never reads is dropped
   auto [ec, n] = co_await http::async_write(stream, res, use_tuple);
   log_access(st, x, res.result_int(), bytes, meta);
   co_return !ec;
@@ -319,8 +331,8 @@ asio::awaitable<bool> send_reply(server_state& st, Stream& stream, const exchang
 template <class Stream>
 asio::awaitable<void> linger_close(Stream& stream, beast::flat_buffer& buffer) {
   error_code ec;
-  stream.socket().shutdown(asio::socket_base::shutdown_send, ec);
-  stream.expires_after(seconds(1));
+  lowest(stream).socket().shutdown(asio::socket_base::shutdown_send, ec);
+  lowest(stream).expires_after(seconds(1));
   size_t drained = 0;
   while (drained < (1u << 20)) {
     buffer.clear();
@@ -329,7 +341,7 @@ asio::awaitable<void> linger_close(Stream& stream, beast::flat_buffer& buffer) {
     drained += n;
   }
   buffer.clear();
-  stream.close();
+  lowest(stream).close();
 }
 
 // ---- answering ----
@@ -508,7 +520,7 @@ asio::awaitable<bool> send_file_reply(server_state& st, Stream& stream, const ex
   res.body().data = nullptr;
   res.body().more = !x.head && length > 0;
   http::response_serializer<http::buffer_body> sr{res};
-  stream.expires_after(seconds(st.limits.request_timeout_seconds));
+  lowest(stream).expires_after(seconds(st.limits.request_timeout_seconds));
   auto [hec, hn] = co_await http::async_write_header(stream, sr, use_tuple);
   reply meta;
   meta.group = std::move(r.group);
@@ -533,7 +545,7 @@ asio::awaitable<bool> send_file_reply(server_state& st, Stream& stream, const ex
     res.body().data = chunk.data();
     res.body().size = chunk.size();
     res.body().more = sent < length;
-    stream.expires_after(seconds(st.limits.request_timeout_seconds));  // per chunk: a slow reader is fine
+    lowest(stream).expires_after(seconds(st.limits.request_timeout_seconds));  // per chunk: a slow reader is fine
     auto [wec, wn] = co_await http::async_write(stream, sr, use_tuple);
     if (wec == http::error::need_buffer) wec = {};
     if (wec) {
@@ -622,7 +634,7 @@ asio::awaitable<bool> serve_upload(server_state& st, Stream& stream, beast::flat
   buffer.reserve(buffer.size() + 64 * 1024);
   enum class failure { none, client, too_large, disk } failed = failure::none;
   while (!parser.is_done()) {
-    stream.expires_after(seconds(st.limits.request_timeout_seconds));  // per read: a slow sender is fine
+    lowest(stream).expires_after(seconds(st.limits.request_timeout_seconds));  // per read: a slow sender is fine
     auto [ec, n] = co_await http::async_read_some(stream, buffer, parser, use_tuple);
     if (ec) {
       failed = ec == http::error::body_limit ? failure::too_large : failure::client;
@@ -640,7 +652,7 @@ asio::awaitable<bool> serve_upload(server_state& st, Stream& stream, beast::flat
     auto [seal_failed] = co_await async_on_pool(st.file_pool, seal_spool_job{spool}, use_tuple);
     if (seal_failed) failed = failure::disk;
   }
-  stream.expires_never();
+  lowest(stream).expires_never();
   if (failed != failure::none) {
     co_await async_on_pool(st.file_pool, discard_spool_job{spool}, use_tuple);
     switch (failed) {
@@ -677,7 +689,7 @@ asio::awaitable<bool> serve_upload(server_state& st, Stream& stream, beast::flat
 // keep-alive timeout. The header timeout starts only once the client has begun a request.
 template <class Stream>
 asio::awaitable<bool> wait_for_next_request(server_state& st, Stream& stream, beast::flat_buffer& buffer) {
-  stream.expires_after(seconds(st.limits.keepalive_timeout_seconds));
+  lowest(stream).expires_after(seconds(st.limits.keepalive_timeout_seconds));
   auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), use_tuple);
   if (ec) co_return false;
   buffer.commit(n);
@@ -729,7 +741,7 @@ asio::awaitable<bool> serve_request(server_state& st, Stream& stream, beast::fla
       auto [ec, n] = co_await asio::async_write(stream, asio::buffer(go_on.data(), go_on.size()), use_tuple);
       if (ec) co_return false;
     }
-    stream.expires_after(seconds(st.limits.request_timeout_seconds));
+    lowest(stream).expires_after(seconds(st.limits.request_timeout_seconds));
     auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
     if (ec == http::error::body_limit) {
       co_await send_reply(st, stream, x, req.version(), error_reply(errors::too_large()), false);
@@ -738,7 +750,7 @@ asio::awaitable<bool> serve_request(server_state& st, Stream& stream, beast::fla
     }
     if (ec) co_return false;
   }
-  stream.expires_never();  // the runtime has its own timeouts
+  lowest(stream).expires_never();  // the runtime has its own timeouts
   reply r = co_await answer_safely(st, x, req);
   bool keep_alive = req.keep_alive() && !st.stopping.load();
   bool sent = r.file_path.empty() ? co_await send_reply(st, stream, x, req.version(), std::move(r), keep_alive)
@@ -785,7 +797,20 @@ private:
 
 template <class Stream>
 std::function<void()> closer_of(Stream& stream) {
-  return [&stream] { stream.close(); };
+  return [&stream] { lowest(stream).close(); };
+}
+
+// Before the first request: nothing to do on plain streams; TLS shakes hands, within the header
+// timeout (a client that never finishes it, or speaks plain HTTP to a TLS port, is dropped).
+template <class Stream>
+asio::awaitable<bool> start_stream(server_state&, Stream&) {
+  co_return true;
+}
+
+asio::awaitable<bool> start_stream(server_state& st, tls_stream& stream) {
+  lowest(stream).expires_after(seconds(st.limits.header_timeout_seconds));
+  auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, use_tuple);
+  co_return !ec;
 }
 
 template <class Stream>
@@ -795,6 +820,7 @@ asio::awaitable<void> run_connection(std::shared_ptr<server_state> st, Stream st
   ctl->strand = stream.get_executor();
   ctl->close = closer_of(stream);
   connection_registration registration(*st, ctl);
+  if (!co_await start_stream(*st, stream)) co_return;
   beast::flat_buffer buffer;
   bool first = true;
   for (;;) {
@@ -805,7 +831,7 @@ asio::awaitable<void> run_connection(std::shared_ptr<server_state> st, Stream st
     parser.header_limit(static_cast<std::uint32_t>(std::min<size_t>(st->limits.max_header_size, UINT32_MAX)));
     // The endpoint (hence its limit) is known only after the header: start with the largest.
     parser.body_limit(std::max(st->limits.max_request_body_size, st->limits.max_upload_size));
-    stream.expires_after(seconds(st->limits.header_timeout_seconds));  // slowloris: a deadline, not an idle timer
+    lowest(stream).expires_after(seconds(st->limits.header_timeout_seconds));  // slowloris: a deadline, not an idle timer
     auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
     if (ec) {
       co_await refuse_unreadable(*st, stream, buffer, ec);
@@ -821,8 +847,8 @@ asio::awaitable<void> run_connection(std::shared_ptr<server_state> st, Stream st
     if (buffer.size() == 0 && buffer.capacity() > 64 * 1024) buffer.shrink_to_fit();
   }
   error_code ignored;
-  stream.socket().shutdown(asio::socket_base::shutdown_both, ignored);
-  stream.close();
+  lowest(stream).socket().shutdown(asio::socket_base::shutdown_both, ignored);
+  lowest(stream).close();
 }
 
 std::string peer_address(const asio::ip::tcp::socket& socket) {
@@ -844,6 +870,12 @@ void spawn_session(std::shared_ptr<server_state> st, asio::ip::tcp::socket socke
   socket.set_option(asio::ip::tcp::no_delay(true), ec);
   std::string peer = peer_address(socket);
   auto ex = socket.get_executor();
+  if (listener->tls) {
+    tls_stream stream(beast::tcp_stream(std::move(socket)), *listener->tls);
+    asio::co_spawn(ex, run_connection(st, std::move(stream), std::move(listener), std::move(peer)),
+                   report_exception{st, "connection failed"});
+    return;
+  }
   asio::co_spawn(ex,
                  run_connection(st, beast::tcp_stream(std::move(socket)), std::move(listener), std::move(peer)),
                  report_exception{st, "connection failed"});
@@ -851,7 +883,6 @@ void spawn_session(std::shared_ptr<server_state> st, asio::ip::tcp::socket socke
 
 void spawn_session(std::shared_ptr<server_state> st, asio::local::stream_protocol::socket socket,
                    std::shared_ptr<const listener_info> listener) {
-  using unix_stream = beast::basic_stream<asio::local::stream_protocol>;
   auto ex = socket.get_executor();
   asio::co_spawn(ex, run_connection(st, unix_stream(std::move(socket)), std::move(listener), std::string("unix")),
                  report_exception{st, "connection failed"});

@@ -41,9 +41,19 @@ pdu build_event(const room_version& version, const std::string& room_id, const e
   ev["sender"] = t.sender;
   if (t.state_key) ev["state_key"] = *t.state_key;
   ev["type"] = t.type;
+  return seal_event(version, std::move(ev), origin, key);
+}
+
+pdu seal_event(const room_version& version, json::object ev, const std::string& origin, const signing_key& key) {
+  if (version.event_ids == event_id_format::server_made)
+    throw matrix_error(400, "M_UNSUPPORTED_ROOM_VERSION",
+                       "Room version " + std::string(version.id) + " is readable but not created by this server");
+  ev.erase("event_id");
+  ev.erase("unsigned");
+  ev.erase("hashes");
   add_content_hash(ev);
   // Events are signed in their redacted form, so the signature survives a redaction
-  // (server-server API "Signing Events").
+  // (server-server API "Signing Events"). Other servers' signatures already there are kept.
   json::object redacted = redact(ev, std::string(version.id));
   sign_json(redacted, origin, key);
   ev["signatures"] = redacted["signatures"];

@@ -34,4 +34,11 @@ pdu build_event(const room_version& version, const std::string& room_id, const e
                 const event_position_in_dag& dag, int64_t origin_server_ts, const std::string& origin,
                 const signing_key& key);
 
+// Hashes and signs a whole event (all PDU fields present), e.g. a membership template another
+// server made for us (make_join / make_leave / make_knock) once `origin` and `origin_server_ts`
+// are ours: drops any event_id, unsigned and hashes, adds the content hash and our signature
+// (keeping other servers' signatures) and derives the event id.
+pdu seal_event(const room_version& version, boost::json::object ev, const std::string& origin,
+               const signing_key& key);
+
 } // namespace myelin::protocol

@@ -118,17 +118,10 @@ api_response get_alias(runtime::handler_context& ctx, const api_request& req) {
   auto alias = checked_alias(req.path_params.at(0));
   // Another server's alias: that server answers (server-server query/directory), servers and all.
   if (!is_local_alias(ctx, alias)) {
-    auto answer = federation::request(ctx, alias.substr(alias.find(':') + 1), "GET",
-                                      "/_matrix/federation/v1/query/directory?room_alias=" +
-                                          protocol::percent_encode(alias),
-                                      nullptr);
-    const auto* room = answer.is_object() ? answer.as_object().if_contains("room_id") : nullptr;
-    if (!room || !room->is_string()) throw protocol::errors::not_found("Room alias " + alias + " not found");
+    auto remote = federation::query_alias(ctx, alias);
     json::array servers;
-    if (const auto* s = answer.as_object().if_contains("servers"); s && s->is_array())
-      for (const auto& v : s->as_array())
-        if (v.is_string()) servers.push_back(v);
-    return runtime::json_response(json::object{{"room_id", *room}, {"servers", std::move(servers)}});
+    for (const auto& v : remote.servers) servers.emplace_back(v);
+    return runtime::json_response(json::object{{"room_id", remote.room_id}, {"servers", std::move(servers)}});
   }
   std::optional<std::string> room_id;
   auto lookup = [&] {

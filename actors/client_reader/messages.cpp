@@ -6,6 +6,8 @@
 
 #include "actors/client_reader/params.hpp"
 #include "actors/endpoint_helpers.hpp"
+#include "actors/federation/backfill.hpp"
+#include "common/config.hpp"
 #include "actors/rooms/rooms.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/event_filter.hpp"
@@ -97,30 +99,49 @@ api_response messages(runtime::handler_context& ctx, const api_request& req) {
   auto filter = filter_param(req);
   if (filter.limit) limit = std::min<size_t>(limit, static_cast<size_t>(*filter.limit));
 
-  auto c = ctx.db.acquire();
-  auto room = rooms::require_room(*c, room_id);
-  // Someone who was never in the room (and it is not world readable) learns nothing.
-  rooms::readable_state_group(*c, room_id, req.user_id);
-  auto from = room_token_param(req, "from", *c, room_id);
-  auto to = room_token_param(req, "to", *c, room_id);
-  rooms::viewer v{req.user_id, req.device_id};
+  // One page; nullopt when history has to be fetched from another server first.
+  auto page_once = [&](bool may_backfill) -> std::optional<api_response> {
+    auto c = ctx.db.acquire();
+    auto room = rooms::require_room(*c, room_id);
+    // Someone who was never in the room (and it is not world readable) learns nothing.
+    rooms::readable_state_group(*c, room_id, req.user_id);
+    auto from = room_token_param(req, "from", *c, room_id);
+    auto to = room_token_param(req, "to", *c, room_id);
+    rooms::viewer v{req.user_id, req.device_id};
 
-  auto page = paginate(*c, room_id, req.user_id, from, to, backwards, limit, filter);
-  json::object body;
-  body["chunk"] = rooms::client_events(*c, page.events, v);
-  // `start` echoes where we began; without `from` that is the room's end (b) or start (f).
-  if (from) {
-    body["start"] = timeline::to_token(*from);
-  } else if (backwards) {
-    auto latest = timeline::page(*c, room_id, std::nullopt, true, 1);
-    body["start"] = timeline::to_token(latest.empty() ? timeline::point{} : timeline::after(latest[0]));
-  } else {
-    body["start"] = timeline::to_token(timeline::point{0, 0});
+    auto page = paginate(*c, room_id, req.user_id, from, to, backwards, limit, filter);
+    // Paging back past what this server has of a room joined through another server: fetch the
+    // history before it (once per request), then page again.
+    if (may_backfill && backwards && !to && page.events.size() < limit) {
+      auto points = federation::backfill_points(*c, room_id, ctx.config.server_name);
+      if (!points.empty()) return std::optional<api_response>{};
+    }
+    json::object body;
+    body["chunk"] = rooms::client_events(*c, page.events, v);
+    // `start` echoes where we began; without `from` that is the room's end (b) or start (f).
+    if (from) {
+      body["start"] = timeline::to_token(*from);
+    } else if (backwards) {
+      auto latest = timeline::page(*c, room_id, std::nullopt, true, 1);
+      body["start"] = timeline::to_token(latest.empty() ? timeline::point{} : timeline::after(latest[0]));
+    } else {
+      body["start"] = timeline::to_token(timeline::point{0, 0});
+    }
+    if (page.next && !page.events.empty()) body["end"] = timeline::to_token(*page.next);
+    if (filter.lazy_load_members)
+      body["state"] = member_state(*c, page.events, page.events.empty() ? nullptr : &page.events.back(), v);
+    return std::optional<api_response>(runtime::json_response(body));
+  };
+  if (auto r = page_once(true)) return std::move(*r);
+  {
+    std::vector<std::string> points;
+    {
+      auto c = ctx.db.acquire();
+      points = federation::backfill_points(*c, room_id, ctx.config.server_name);
+    }
+    federation::backfill(ctx, room_id, points, limit);
   }
-  if (page.next && !page.events.empty()) body["end"] = timeline::to_token(*page.next);
-  if (filter.lazy_load_members)
-    body["state"] = member_state(*c, page.events, page.events.empty() ? nullptr : &page.events.back(), v);
-  return runtime::json_response(body);
+  return std::move(*page_once(false));
 }
 
 api_response context(runtime::handler_context& ctx, const api_request& req) {

@@ -12,8 +12,10 @@
 #include "actors/client_reader/params.hpp"
 #include "actors/client_reader/room_summary.hpp"
 #include "actors/endpoint_helpers.hpp"
+#include "actors/federation/federation.hpp"
 #include "common/config.hpp"
 #include "protocol/errors.hpp"
+#include "protocol/identifiers.hpp"
 #include "protocol/json.hpp"
 #include "storage/tables/events.hpp"
 
@@ -133,10 +135,47 @@ api_response list_rooms(runtime::handler_context& ctx, const directory_request& 
   return runtime::json_response(body);
 }
 
-void check_server(runtime::handler_context& ctx, const std::optional<std::string>& server) {
-  // Other servers' directories need federation, which Myelin does not speak yet.
-  if (server && !server->empty() && *server != ctx.config.server_name)
-    throw protocol::errors::not_found("Cannot reach the room directory of " + *server);
+// Another server's directory (`server` names one): asked of it over federation, the client's
+// paging and filter passed on. nullopt for this server's own.
+std::optional<api_response> remote_directory(runtime::handler_context& ctx, const std::optional<std::string>& server,
+                                             const json::object& query) {
+  if (!server || server->empty() || *server == ctx.config.server_name) return std::nullopt;
+  if (!protocol::is_valid_server_name(*server)) throw protocol::errors::invalid_param("Invalid server name");
+  json::value body = query;
+  return runtime::json_response(
+      federation::request(ctx, *server, "POST", "/_matrix/federation/v1/publicRooms", &body, std::chrono::seconds(20)));
+}
+
+std::optional<size_t> directory_limit(std::optional<int64_t> n);
+
+// POST /publicRooms' body (client and federation alike): limit, since, filter.
+api_response post_list(runtime::handler_context& ctx, const json::object& body) {
+  directory_request d;
+  d.limit = directory_limit(protocol::opt_int(body, "limit"));
+  if (auto since = protocol::opt_string(body, "since"); since && !since->empty()) d.since = since;
+  if (auto* filter = protocol::opt_object(body, "filter")) {
+    d.search_term = protocol::opt_string(*filter, "generic_search_term");
+    if (auto* types = protocol::opt_array(*filter, "room_types")) {
+      d.room_types.emplace();
+      for (const auto& t : *types) {
+        if (t.is_null())
+          d.room_types->push_back(std::nullopt);
+        else if (t.is_string())
+          d.room_types->push_back(std::string(t.as_string()));
+        else
+          throw protocol::errors::bad_json("room_types must be strings or null");
+      }
+    }
+  }
+  return list_rooms(ctx, d);
+}
+
+// GET /publicRooms' query (client and federation alike): limit and since.
+api_response get_list(runtime::handler_context& ctx, const api_request& req) {
+  directory_request d;
+  d.limit = directory_limit(int_param(req, "limit"));
+  if (auto since = query_param(req, "since"); since && !since->empty()) d.since = since;
+  return list_rooms(ctx, d);
 }
 
 std::optional<size_t> directory_limit(std::optional<int64_t> n) {
@@ -151,7 +190,10 @@ void register_public_rooms(runtime::endpoint_registry& r) {
   r.add({.name = "publicRooms.get", .method = "GET", .path = "/_matrix/client/{:r0|v3}/publicRooms",
          .allow_guest = true},
         [](runtime::handler_context& ctx, const api_request& req) {
-          check_server(ctx, query_param(req, "server"));
+          json::object forwarded;
+          if (auto l = int_param(req, "limit")) forwarded["limit"] = *l;
+          if (auto since = query_param(req, "since"); since && !since->empty()) forwarded["since"] = *since;
+          if (auto remote = remote_directory(ctx, query_param(req, "server"), forwarded)) return std::move(*remote);
           directory_request d;
           d.limit = directory_limit(int_param(req, "limit"));
           if (auto since = query_param(req, "since"); since && !since->empty()) d.since = since;
@@ -160,26 +202,22 @@ void register_public_rooms(runtime::endpoint_registry& r) {
 
   r.add({.name = "publicRooms.post", .method = "POST", .path = "/_matrix/client/{:r0|v3}/publicRooms"},
         [](runtime::handler_context& ctx, const api_request& req) {
-          check_server(ctx, query_param(req, "server"));
           auto body = body_object(ctx, req, true);
-          directory_request d;
-          d.limit = directory_limit(protocol::opt_int(body, "limit"));
-          if (auto since = protocol::opt_string(body, "since"); since && !since->empty()) d.since = since;
-          if (auto* filter = protocol::opt_object(body, "filter")) {
-            d.search_term = protocol::opt_string(*filter, "generic_search_term");
-            if (auto* types = protocol::opt_array(*filter, "room_types")) {
-              d.room_types.emplace();
-              for (const auto& t : *types) {
-                if (t.is_null())
-                  d.room_types->push_back(std::nullopt);
-                else if (t.is_string())
-                  d.room_types->push_back(std::string(t.as_string()));
-                else
-                  throw protocol::errors::bad_json("room_types must be strings or null");
-              }
-            }
-          }
-          return list_rooms(ctx, d);
+          if (auto remote = remote_directory(ctx, query_param(req, "server"), body)) return std::move(*remote);
+          return post_list(ctx, body);
+        });
+  // Other servers asking for ours (server-server "Public Room Directory"): the same listing.
+  r.add({.name = "federation.publicRooms.get", .method = "GET", .path = "/_matrix/federation/v1/publicRooms",
+         .auth = auth_mode::none},
+        [](runtime::handler_context& ctx, const api_request& req) {
+          federation::authenticate_origin(ctx, req);
+          return get_list(ctx, req);
+        });
+  r.add({.name = "federation.publicRooms.post", .method = "POST", .path = "/_matrix/federation/v1/publicRooms",
+         .auth = auth_mode::none},
+        [](runtime::handler_context& ctx, const api_request& req) {
+          federation::authenticate_origin(ctx, req);
+          return post_list(ctx, body_object(ctx, req, true));
         });
 }
 

@@ -5,6 +5,8 @@
 
 #include "actors/client_reader/params.hpp"
 #include "actors/endpoint_helpers.hpp"
+#include "actors/federation/federation.hpp"
+#include "actors/federation/room_events.hpp"
 #include "actors/rooms/rooms.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/identifiers.hpp"
@@ -46,7 +48,28 @@ api_response timestamp_to_event(runtime::handler_context& ctx, const api_request
 
 } // namespace
 
+// Another server asking (server-server "Timestamp to event"): any event of the room near the time,
+// for servers in the room — the asking server filters for its own users.
+api_response federation_timestamp_to_event(runtime::handler_context& ctx, const api_request& req) {
+  auto origin = federation::authenticate_origin(ctx, req);
+  const auto& room_id = req.path_params.at(0);
+  auto ts = int_param(req, "ts");
+  if (!ts) throw protocol::errors::missing_param("Missing ts");
+  auto dir = query_param(req, "dir");
+  if (!dir || (*dir != "f" && *dir != "b")) throw protocol::errors::invalid_param("dir must be 'f' or 'b'");
+  auto c = ctx.db.acquire();
+  federation::room_version_of(*c, room_id);
+  federation::require_server_in_room(*c, room_id, origin);
+  auto rows = storage::events::events_by_ts(*c, room_id, *ts, *dir == "f", 0, 1);
+  if (rows.empty()) throw protocol::errors::not_found("No event found");
+  return runtime::json_response(
+      json::object{{"event_id", rows.front().event_id}, {"origin_server_ts", rows.front().origin_server_ts}});
+}
+
 void register_timestamp_to_event(runtime::endpoint_registry& r) {
+  r.add({.name = "federation.timestamp_to_event", .method = "GET",
+         .path = "/_matrix/federation/v1/timestamp_to_event/{roomId}", .auth = auth_mode::none},
+        federation_timestamp_to_event);
   r.add({.name = "rooms.timestamp_to_event", .method = "GET",
          .path = "/_matrix/client/v1/rooms/{roomId}/timestamp_to_event", .allow_guest = true},
         timestamp_to_event);

@@ -5,6 +5,8 @@
 
 #include "actors/endpoint_helpers.hpp"
 #include "actors/event_creator/append.hpp"
+#include "actors/federation/federation.hpp"
+#include "actors/federation/remote_membership.hpp"
 #include "actors/rooms/rooms.hpp"
 #include "common/config.hpp"
 #include "protocol/errors.hpp"
@@ -27,11 +29,14 @@ std::string target_user(const runtime::handler_context& ctx, const json::object&
   return user;
 }
 
-// Local users must exist; remote users cannot be reached until federation (issue 9) exists.
-void require_reachable_user(runtime::handler_context& ctx, const std::string& user_id) {
+bool is_local_user(const runtime::handler_context& ctx, const std::string& user_id) {
   auto parts = protocol::split_user_id(user_id);
-  if (parts->server_name != ctx.config.server_name)
-    throw protocol::errors::forbidden("Cannot reach users on other servers: federation is not enabled");
+  return parts && parts->server_name == ctx.config.server_name;
+}
+
+// Local users must exist (other servers' users are asked by their server: invite v2).
+void require_reachable_user(runtime::handler_context& ctx, const std::string& user_id) {
+  if (!is_local_user(ctx, user_id)) return;
   auto c = ctx.db.acquire();
   if (!storage::accounts::get_user(*c, user_id)) throw protocol::errors::not_found("Unknown user " + user_id);
 }
@@ -49,19 +54,63 @@ std::string membership_now(runtime::handler_context& ctx, const std::string& roo
   return storage::events::current_membership(*c, room_id, user_id).value_or("");
 }
 
+// Whether a user of this server is joined to the room now: then this server has the room's state
+// and takes new members itself; otherwise a join goes through a server that is in the room.
+bool server_in_room(storage::connection& c, const std::string& room_id, const std::string& server_name) {
+  return !c.exec("SELECT 1 FROM current_state_events WHERE room_id = $1 AND type = 'm.room.member' "
+                 "AND membership = 'join' AND state_key LIKE $2 LIMIT 1",
+                 {room_id, "%:" + server_name})
+              .empty();
+}
+
+// The servers to join a room through: the client's `server_name`/`via`, the alias's servers, the
+// server of whoever invited the user, and the room id's own server.
+std::vector<std::string> join_candidates(storage::connection& c, const api_request& req, const std::string& room_id,
+                                         std::vector<std::string> from_alias) {
+  std::vector<std::string> out;
+  auto add = [&](const std::string& s) {
+    if (!s.empty() && std::find(out.begin(), out.end(), s) == out.end()) out.push_back(s);
+  };
+  for (const auto& [k, v] : req.query)
+    if (k == "server_name" || k == "via") add(v);
+  for (const auto& s : from_alias) add(s);
+  if (auto id = storage::events::current_state_event_id(c, room_id, "m.room.member", req.user_id))
+    if (auto e = storage::events::get_event(c, *id); e && e->membership == std::optional<std::string>("invite"))
+      if (auto parts = protocol::split_user_id(e->sender)) add(parts->server_name);
+  if (auto colon = room_id.find(':'); colon != std::string::npos) add(room_id.substr(colon + 1));
+  return out;
+}
+
 api_response join(runtime::handler_context& ctx, const api_request& req, const std::string& room_id_or_alias) {
   auto body = body_object(ctx, req, true);
   std::string room_id;
+  std::vector<std::string> alias_servers;
+  if (room_id_or_alias.starts_with('#') && protocol::is_valid_room_alias(room_id_or_alias) &&
+      !room_id_or_alias.ends_with(":" + ctx.config.server_name)) {
+    auto remote = federation::query_alias(ctx, room_id_or_alias);
+    room_id = remote.room_id;
+    alias_servers = std::move(remote.servers);
+  }
+  std::vector<std::string> via;
   {
     auto c = ctx.db.acquire();
     // Before resolving: a blocked room may be gone (purged) and still refuse joins with 403.
     if (room_id_or_alias.starts_with('!')) require_not_blocked(*c, room_id_or_alias);
-    room_id = rooms::resolve_room(*c, room_id_or_alias);
+    if (room_id.empty()) {
+      if (room_id_or_alias.starts_with('!') && protocol::is_valid_room_id(room_id_or_alias) &&
+          !room_id_or_alias.ends_with(":" + ctx.config.server_name) && !storage::events::get_room(*c, room_id_or_alias))
+        room_id = room_id_or_alias;  // another server's room, unknown here
+      else
+        room_id = rooms::resolve_room(*c, room_id_or_alias);
+    }
     require_not_blocked(*c, room_id);
     // Joining again changes nothing (Synapse sends no new event either).
     auto m = storage::events::current_membership(*c, room_id, req.user_id);
     if (m && *m == "join") return runtime::json_response(json::object{{"room_id", room_id}});
-    if (req.is_guest) {
+    if (!server_in_room(*c, room_id, ctx.config.server_name) &&
+        !room_id.ends_with(":" + ctx.config.server_name))
+      via = join_candidates(*c, req, room_id, std::move(alias_servers));
+    else if (req.is_guest) {
       auto ga = storage::events::current_state_event_id(*c, room_id, "m.room.guest_access", "");
       std::optional<storage::events::event_row> e;
       if (ga) e = storage::events::get_event(*c, *ga);
@@ -74,6 +123,11 @@ api_response join(runtime::handler_context& ctx, const api_request& req, const s
     }
   }
   auto content = member_content(ctx, req.user_id, "join", protocol::opt_string(body, "reason"));
+  if (!via.empty()) {
+    if (req.is_guest) throw protocol::errors::guest_access_forbidden();
+    auto pos = federation::join_remote_room(ctx, req.user_id, room_id, via, content);
+    return json_response_after(json::object{{"room_id", room_id}}, pos);
+  }
   auto ev = append_event(ctx, req, room_id, state_template("m.room.member", req.user_id, std::move(content), req.user_id));
   return json_response_after(json::object{{"room_id", room_id}}, ev.position);
 }
@@ -88,6 +142,23 @@ api_response member_change(runtime::handler_context& ctx, const api_request& req
     rooms::require_room(*c, room_id);
   }
   auto content = member_content(ctx, target, membership, protocol::opt_string(body, "reason"));
+  if (membership == "invite" && !is_local_user(ctx, target)) {
+    auto pos = federation::invite_remote_user(ctx, room_id,
+                                              state_template("m.room.member", target, std::move(content), req.user_id));
+    return json_response_after(json::object{}, pos);
+  }
+  // Our user leaving a room this server is only invited to: through the inviting server.
+  if (membership == "leave" && target == req.user_id && !room_id.ends_with(":" + ctx.config.server_name)) {
+    bool in_room;
+    {
+      auto c = ctx.db.acquire();
+      in_room = server_in_room(*c, room_id, ctx.config.server_name);
+    }
+    if (!in_room) {
+      auto pos = federation::leave_remote_room(ctx, req.user_id, room_id, content);
+      return json_response_after(json::object{}, pos);
+    }
+  }
   auto ev = append_event(ctx, req, room_id, state_template("m.room.member", target, std::move(content), req.user_id));
   return json_response_after(json::object{}, ev.position);
 }

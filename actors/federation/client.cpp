@@ -8,6 +8,7 @@
 #include "outbound/http_fetch.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/federation_auth.hpp"
+#include "protocol/identifiers.hpp"
 
 namespace myelin::federation {
 
@@ -81,6 +82,18 @@ outbound::fetch_result request_raw(runtime::handler_context& ctx, const std::str
   auto r = send_signed(ctx, destination, method, target, nullptr, timeout, max_bytes);
   if (r.status != 200) throw answer_error(r, destination);
   return r;
+}
+
+alias_answer query_alias(runtime::handler_context& ctx, const std::string& alias) {
+  auto answer = request(ctx, alias.substr(alias.find(':') + 1), "GET",
+                        "/_matrix/federation/v1/query/directory?room_alias=" + protocol::percent_encode(alias), nullptr);
+  const auto* room = answer.is_object() ? answer.as_object().if_contains("room_id") : nullptr;
+  if (!room || !room->is_string()) throw protocol::errors::not_found("Room alias " + alias + " not found");
+  alias_answer out{std::string(room->as_string()), {}};
+  if (const auto* s = answer.as_object().if_contains("servers"); s && s->is_array())
+    for (const auto& v : s->as_array())
+      if (v.is_string()) out.servers.emplace_back(v.as_string());
+  return out;
 }
 
 } // namespace myelin::federation

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "actors/runtime/endpoint_registry.hpp"
 #include "outbound/http_fetch.hpp"
@@ -57,6 +58,13 @@ boost::json::value request(runtime::handler_context& ctx, const std::string& des
 outbound::fetch_result request_raw(runtime::handler_context& ctx, const std::string& destination,
                                    const std::string& method, const std::string& target,
                                    std::chrono::milliseconds timeout, size_t max_bytes);
+// Another server's room alias, asked of that server (query/directory): its room and the servers
+// to join through. 404 M_NOT_FOUND when the server does not know it.
+struct alias_answer {
+  std::string room_id;
+  std::vector<std::string> servers;
+};
+alias_answer query_alias(runtime::handler_context& ctx, const std::string& alias);
 
 // The origin of a server-server request after checking its X-Matrix signature against the
 // origin's key; throws 401 M_UNAUTHORIZED (no or malformed header, another destination, unknown

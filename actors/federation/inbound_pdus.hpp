@@ -6,6 +6,7 @@
 #include <boost/json/object.hpp>
 #include <string>
 
+#include "actors/federation/room_events.hpp"
 #include "actors/runtime/endpoint_registry.hpp"
 
 namespace myelin::federation {
@@ -15,5 +16,10 @@ namespace myelin::federation {
 // throws for one bad PDU; a database failure propagates (the whole transaction is retried).
 boost::json::object receive_pdus(runtime::handler_context& ctx, const std::string& origin,
                                  const boost::json::array& pdus);
+
+// One checked event from `origin` (send_join, send_leave, send_knock): gaps filled as for /send/.
+// nullopt when accepted (or known), else why not.
+std::optional<std::string> receive_pdu(runtime::handler_context& ctx, const std::string& origin,
+                                       const checked_pdu& ev, const protocol::room_version& version);
 
 } // namespace myelin::federation

@@ -1,5 +1,6 @@
 // The events stream writer's operations (see events_stream.hpp for the contract).
 #include "storage/streams/events_stream.hpp"
+#include "storage/streams/events_persister.hpp"
 
 #include <boost/json.hpp>
 #include <memory>
@@ -18,8 +19,7 @@
 #include "storage/tables/room_moderation.hpp"
 #include "storage/tables/sliding_sync.hpp"
 
-namespace myelin::storage {
-namespace {
+namespace myelin::storage::persister {
 
 namespace json = boost::json;
 using protocol::opt_string;
@@ -42,67 +42,6 @@ protocol::event_template parse_template(const json::object& t) {
   out.redacts = opt_string(t, "redacts");
   return out;
 }
-
-// One room being appended to within an operation: its row, its head (advanced in memory, written
-// once at the end), the current state events loaded so far (auth events; nullptr = known to be
-// absent) and the events this operation produced.
-struct room_append {
-  events::room_row room;
-  const protocol::room_version* version = nullptr;
-  events::room_head head;
-  std::map<protocol::state_key_pair, std::shared_ptr<const protocol::pdu>> state;
-  std::vector<std::string> event_ids;
-  std::shared_ptr<const room_members> members;  // for push evaluation; null = not loaded yet
-};
-
-// The persister's memory of the rooms it sequences. Only this persister changes them, so what it
-// remembers stays true — provided it follows the transactions: an operation's result is staged
-// and becomes what later batches see only once the batch has committed; a failed batch drops it.
-// This saves the room/head and auth-state reads on every event.
-class room_cache {
-public:
-  std::optional<room_append> find(const std::string& room_id) const {
-    if (auto it = pending_.find(room_id); it != pending_.end()) return it->second;
-    if (auto it = committed_.find(room_id); it != committed_.end()) return it->second;
-    return std::nullopt;
-  }
-  void stage(room_append ra) {
-    ra.event_ids.clear();
-    auto id = ra.room.room_id;
-    pending_.insert_or_assign(std::move(id), std::move(ra));
-  }
-  void begin() { pending_.clear(); }
-  // The heads of the rooms this batch advanced: written once per batch, not once per event.
-  void write_heads(connection& c) const {
-    for (const auto& [id, ra] : pending_) events::upsert_room_head(c, ra.head);
-  }
-  void abort() { pending_.clear(); }
-  // A purged room: dropped at once (a cache miss only reloads, so this is safe even if the batch
-  // then fails).
-  void forget(const std::string& room_id) {
-    pending_.erase(room_id);
-    committed_.erase(room_id);
-  }
-  void commit() {
-    // Bounded memory: past the limit start over (rooms reload on their next event).
-    if (committed_.size() + pending_.size() > max_rooms) committed_.clear();
-    for (auto& [id, ra] : pending_) committed_.insert_or_assign(id, std::move(ra));
-    pending_.clear();
-  }
-
-private:
-  static constexpr size_t max_rooms = 4096;
-  std::unordered_map<std::string, room_append> committed_, pending_;
-};
-
-// Everything one persister instance keeps: its signing identity, its room cache and its push
-// evaluator (with its rule set and ignore list caches).
-struct persister_state {
-  explicit persister_state(event_signer s) : signer(std::move(s)), push(signer.server_name) {}
-  event_signer signer;
-  room_cache cache;
-  event_push push;
-};
 
 // The auth state for `ev`, from the room's current state (the persister's head is always the
 // current state: it is the only writer of this room). Keys not yet in `ra.state` are loaded in
@@ -199,10 +138,8 @@ void record_push_actions(connection& c, persister_state& ps, room_append& ra, co
 }
 
 // Builds, authorises and stores one event at the head of `ra`. Returns the published row.
-json::object append_event(op_context& ctx, persister_state& ps, room_append& ra, const protocol::event_template& t,
-                          const json::object* txn) {
+protocol::pdu build_local_event(connection& c, persister_state& ps, room_append& ra, const protocol::event_template& t) {
   const event_signer& signer = ps.signer;
-  connection& c = ctx.db;
   protocol::pdu skeleton;
   skeleton.json = {{"type", t.type}, {"sender", t.sender}, {"room_id", ra.room.room_id}, {"content", t.content}};
   if (t.state_key) skeleton.json["state_key"] = *t.state_key;
@@ -217,72 +154,107 @@ json::object append_event(op_context& ctx, persister_state& ps, room_append& ra,
   protocol::pdu ev = protocol::build_event(*ra.version, ra.room.room_id, t, dag, now_ms(), signer.server_name,
                                            signer.key);
   if (auto reason = protocol::check_auth(*ra.version, ev, auth)) throw protocol::errors::forbidden(*reason);
+  return ev;
+}
 
-  // What clients see as unsigned.prev_content: kept with the event (unsigned is outside hashes
-  // and signatures), so reads need no extra lookup.
+json::object append_event(op_context& ctx, persister_state& ps, room_append& ra, const protocol::event_template& t,
+                          const json::object* txn) {
+  connection& c = ctx.db;
+  protocol::pdu ev = build_local_event(c, ps, ra, t);
+  event_placement where;
+  where.state_group_before = ra.head.state_group;
+  where.txn = txn;
   if (t.state_key) {
-    // The event this one replaces; its row says whether it was redacted (the cache does not).
-    std::optional<events::event_row> prev;
     if (auto it = ra.state.find({t.type, *t.state_key}); it != ra.state.end()) {
-      if (it->second) prev = events::get_event(c, it->second->event_id);
-    } else if (auto id = events::current_state_event_id(c, ra.room.room_id, t.type, *t.state_key)) {
-      prev = events::get_event(c, *id);
-    }
-    if (prev) {
-      json::object u{{"replaces_state", prev->event_id}, {"prev_sender", prev->sender}};
-      // A redacted state event's content is gone for clients too.
-      u["prev_content"] = prev->redacted_by ? json::object{} : to_pdu(*prev).content();
-      ev.json["unsigned"] = std::move(u);
+      if (it->second) where.replaces = it->second->event_id;
+    } else {
+      where.replaces = events::current_state_event_id(c, ra.room.room_id, t.type, *t.state_key);
     }
   }
-
-  events::event_row row;
-  row.event_id = ev.event_id;
-  row.room_id = ra.room.room_id;
-  row.persister = ctx.writer;
-  row.stream_ordering = ctx.next_position();
-  row.topological_ordering = dag.depth;
-  row.type = t.type;
-  row.state_key = t.state_key;
-  row.sender = t.sender;
-  row.origin_server_ts = ev.origin_server_ts();
-  if (t.type == "m.room.member") row.membership = std::string(ev.membership());
-  if (txn) {
-    row.txn_id = req_string(*txn, "txn_id");
-    row.txn_device_id = req_string(*txn, "device_id");
-  }
+  auto row = store_event(ctx, ps, ra, ev, where);
   if (t.state_key) {
-    events::state_ids change{{{t.type, *t.state_key}, ev.event_id}};
-    row.state_group = events::add_state_group(c, ra.room.room_id, ev.event_id, ra.head.state_group, change);
     events::set_current_state(c, ra.room.room_id, t.type, *t.state_key, ev.event_id, row.membership);
-  } else {
-    row.state_group = ra.head.state_group;
+    ra.state[{t.type, *t.state_key}] = std::make_shared<protocol::pdu>(ev);
   }
-  row.json = json::serialize(ev.json);
-  events::insert_event(c, row);
-  index_relations_and_search(c, row, ev);
-  if (t.type == "m.room.redaction") {
-    events::insert_redaction(c, ev.event_id, *t.redacts, ra.room.room_id);
-    // Redacting a current state event changes what later auth checks see.
-    for (auto& [key, cached] : ra.state)
-      if (cached && cached->event_id == *t.redacts)
-        cached = std::make_shared<protocol::pdu>(
-            protocol::pdu{cached->event_id, protocol::redact(cached->json, ra.room.room_version)});
-  }
-  // Coming back to a forgotten room un-forgets it.
-  if (row.membership && *row.membership != "leave" && *row.membership != "ban")
-    c.exec("DELETE FROM room_forgotten WHERE user_id = $1 AND room_id = $2", {*t.state_key, ra.room.room_id});
-  record_push_actions(c, ps, ra, row, ev);
-
-  if (t.state_key) ra.state[{t.type, *t.state_key}] = std::make_shared<protocol::pdu>(ev);
   ra.head.forward_extremities = {ev.event_id};
-  ra.head.depth = dag.depth;
+  ra.head.depth = ev.depth();
   ra.head.state_group = row.state_group;
   ra.head.last_persister = ctx.writer;
   ra.head.last_stream_ordering = row.stream_ordering;
   if (storage::sliding_sync::is_bump_event_type(row.type)) ra.head.bump_stamp = row.stream_ordering;
   ra.event_ids.push_back(ev.event_id);
+  return published_row(row);
+}
 
+events::event_row store_event(op_context& ctx, persister_state& ps, room_append& ra, protocol::pdu& ev,
+                              const event_placement& where) {
+  connection& c = ctx.db;
+  auto state_key = ev.state_key();
+  std::string type(ev.type());
+  // What clients see as unsigned.prev_content: kept with the event (unsigned is outside hashes
+  // and signatures), so reads need no extra lookup. The replaced event's row says whether it was
+  // redacted (a redacted state event's content is gone for clients too).
+  ev.json.erase("unsigned");
+  if (state_key && where.replaces)
+    if (auto prev = events::get_event(c, *where.replaces)) {
+      json::object u{{"replaces_state", prev->event_id}, {"prev_sender", prev->sender}};
+      u["prev_content"] = prev->redacted_by ? json::object{} : to_pdu(*prev).content();
+      ev.json["unsigned"] = std::move(u);
+    }
+  if (where.extra_unsigned) {
+    auto& u = ev.json["unsigned"];
+    if (!u.is_object()) u = json::object{};
+    for (const auto& [k, v] : *where.extra_unsigned) u.as_object()[k] = v;
+  }
+
+  events::event_row row;
+  row.event_id = ev.event_id;
+  row.room_id = ra.room.room_id;
+  // Outliers are told apart by their persister name too ("outlier:…", "soft_failed:…"): a later
+  // backfill may put a plain outlier on the timeline, never a soft-failed event.
+  row.persister = where.outlier ? std::string(where.soft_failed ? "soft_failed:" : "outlier:") + ctx.writer
+                  : where.backfilled ? "backfill:" + ctx.writer
+                                     : ctx.writer;
+  row.stream_ordering = where.outlier ? -ctx.next_position() : ctx.next_position();
+  row.topological_ordering = ev.depth();
+  row.type = type;
+  if (state_key) row.state_key = std::string(*state_key);
+  row.sender = std::string(ev.sender());
+  row.origin_server_ts = ev.origin_server_ts();
+  if (type == "m.room.member") row.membership = std::string(ev.membership());
+  if (where.txn) {
+    row.txn_id = req_string(*where.txn, "txn_id");
+    row.txn_device_id = req_string(*where.txn, "device_id");
+  }
+  // A pure outlier (no known state before it) gets no state group: its state is unknown here.
+  // Backfilled history takes the state it is given as is (an approximation: see events_remote.cpp).
+  if (state_key && !where.backfilled && (!where.outlier || where.state_group_before)) {
+    events::state_ids change{{{type, *row.state_key}, ev.event_id}};
+    row.state_group = events::add_state_group(c, ra.room.room_id, ev.event_id, where.state_group_before, change);
+  } else {
+    row.state_group = where.state_group_before;
+  }
+  row.json = json::serialize(ev.json);
+  events::insert_event(c, row);
+  if (where.outlier) return row;
+  index_relations_and_search(c, row, ev);
+  if (auto redacts = ev.redacts(); type == "m.room.redaction" && redacts) {
+    events::insert_redaction(c, ev.event_id, std::string(*redacts), ra.room.room_id);
+    // Redacting a current state event changes what later auth checks see.
+    for (auto& [key, cached] : ra.state)
+      if (cached && cached->event_id == *redacts)
+        cached = std::make_shared<protocol::pdu>(
+            protocol::pdu{cached->event_id, protocol::redact(cached->json, ra.room.room_version)});
+  }
+  if (where.backfilled) return row;  // history: nobody is notified of it, nothing current changes
+  // Coming back to a forgotten room un-forgets it.
+  if (row.membership && *row.membership != "leave" && *row.membership != "ban")
+    c.exec("DELETE FROM room_forgotten WHERE user_id = $1 AND room_id = $2", {*row.state_key, ra.room.room_id});
+  record_push_actions(c, ps, ra, row, ev);
+  return row;
+}
+
+json::object published_row(const events::event_row& row) {
   json::object out{{"type", "event"},       {"position", row.stream_ordering}, {"room_id", row.room_id},
                    {"event_id", row.event_id}, {"event_type", row.type},        {"sender", row.sender}};
   if (row.state_key) out["state_key"] = *row.state_key;
@@ -383,6 +355,16 @@ op_output append(op_context& ctx, persister_state& ps, const json::object& args)
   return out;
 }
 
+// An event built, authorised and signed at the room's head but not stored: an invite of another
+// server's user, which that server signs before it is stored (persist_remote).
+op_output build_event_op(op_context& ctx, persister_state& ps, const json::object& args) {
+  auto ra = open_room(ps, ctx.db, req_string(args, "room_id"));
+  auto* tmpl = protocol::opt_object(args, "event");
+  if (!tmpl) throw protocol::errors::bad_json("build_event needs an event");
+  auto ev = build_local_event(ctx.db, ps, ra, parse_template(*tmpl));
+  return op_output{json::object{{"event_id", ev.event_id}, {"event", std::move(ev.json)}}, {}};
+}
+
 op_output set_alias(op_context& ctx, const json::object& args) {
   auto room_id = req_string(args, "room_id");
   if (!events::get_room(ctx.db, room_id)) throw protocol::errors::not_found("Unknown room " + room_id);
@@ -458,7 +440,11 @@ op_output record_room_task(op_context& ctx, const json::object& args) {
   return {json::object{}, {json::object{{"type", "room_task"}, {"room_id", t.room_id}, {"task_id", t.task_id}}}};
 }
 
-} // namespace
+} // namespace myelin::storage::persister
+
+namespace myelin::storage {
+
+using namespace persister;
 
 stream_definition events_stream(const event_signer& signer) {
   auto ps = std::make_shared<persister_state>(signer);
@@ -467,6 +453,7 @@ stream_definition events_stream(const event_signer& signer) {
       {
           {"create_room", [ps](op_context& ctx, const json::object& a) { return create_room(ctx, *ps, a); }},
           {"append", [ps](op_context& ctx, const json::object& a) { return append(ctx, *ps, a); }},
+          {"build_event", [ps](op_context& ctx, const json::object& a) { return build_event_op(ctx, *ps, a); }},
           {"set_alias", set_alias},
           {"delete_alias", delete_alias},
           {"set_visibility", set_visibility},
@@ -477,6 +464,7 @@ stream_definition events_stream(const event_signer& signer) {
           {"record_room_task", record_room_task},
       },
       /*log_rows=*/false};
+  add_federation_ops(def.ops, ps);
   def.hooks.on_begin = [ps] {
     ps->cache.begin();
     ps->push.begin_batch();

@@ -447,7 +447,7 @@ std::vector<event_row> thread_latest_replies(connection& c, const std::string& r
 
 std::vector<event_row> events_by_ts(connection& c, const std::string& room_id, int64_t ts, bool forwards,
                                     size_t offset, size_t limit) {
-  std::string sql = "SELECT " + std::string(event_columns) + " FROM events WHERE room_id = $1 AND origin_server_ts " +
+  std::string sql = "SELECT " + std::string(event_columns) + " FROM events WHERE room_id = $1 AND stream_ordering > 0 AND origin_server_ts " +
                     (forwards ? ">= $2 ORDER BY origin_server_ts ASC, topological_ordering ASC, stream_ordering ASC"
                               : "<= $2 ORDER BY origin_server_ts DESC, topological_ordering DESC, "
                                 "stream_ordering DESC") +

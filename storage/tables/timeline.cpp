@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+// Outliers (events known only for auth or state, stored with a negative stream ordering by the
+// federation persister) are never part of a timeline.
 namespace myelin::storage::timeline {
 
 namespace {
@@ -15,7 +17,7 @@ std::vector<events::event_row> rows(const result& r) {
 
 std::vector<events::event_row> page(connection& c, const std::string& room_id, std::optional<point> from,
                                     bool backwards, size_t limit) {
-  std::string sql = std::string("SELECT ") + events::event_columns + " FROM events WHERE room_id = $1";
+  std::string sql = std::string("SELECT ") + events::event_columns + " FROM events WHERE room_id = $1 AND stream_ordering > 0";
   sql_params params{room_id};
   if (from) {
     // Row-value comparison keeps the (room_id, topological_ordering, stream_ordering) index usable.
@@ -37,7 +39,7 @@ std::optional<events::event_row> last_event_at(connection& c, const std::string&
 }
 
 std::optional<events::event_row> event_near_ts(connection& c, const std::string& room_id, int64_t ts, bool forwards) {
-  std::string sql = std::string("SELECT ") + events::event_columns + " FROM events WHERE room_id = $1 AND origin_server_ts " +
+  std::string sql = std::string("SELECT ") + events::event_columns + " FROM events WHERE room_id = $1 AND stream_ordering > 0 AND origin_server_ts " +
                     (forwards ? ">= $2 ORDER BY origin_server_ts ASC, topological_ordering ASC"
                               : "<= $2 ORDER BY origin_server_ts DESC, topological_ordering DESC") +
                     " LIMIT 1";

@@ -405,4 +405,15 @@ BOOST_AUTO_TEST_CASE(null_values_keep_defaults) {
   BOOST_TEST(cfg.redis.port == 6379);
 }
 
+BOOST_AUTO_TEST_CASE(tls_listener_needs_its_files) {
+  const std::string tls = "server_name: example.org\nlisteners:\n  - port: 8448\n    tls: true\n";
+  BOOST_TEST(error_of(tls) == "hs.yaml: key 'tls_certificate_path': required by the listener(s) with tls: true (a PEM file)");
+  auto err = error_of(tls + "tls_certificate_path: /nonexistent/cert.pem\ntls_private_key_path: /nonexistent/key.pem\n");
+  BOOST_TEST(starts_with(err, "hs.yaml: key 'tls_certificate_path': cannot read /nonexistent/cert.pem: "), err);
+  // Relative to the config file, like every path; without a TLS listener the files are not looked at.
+  auto cfg = parse(minimal + "tls_certificate_path: cert.pem\n");
+  BOOST_TEST(cfg.tls_certificate_path == "/srv/myelin/cert.pem");
+  BOOST_TEST(cfg.warnings.empty());
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,3 +1,0 @@
-// The compiled part of Asio's SSL support, which gateway/asio_impl.cpp (plain TCP only) leaves out.
-// Built with BOOST_ASIO_SEPARATE_COMPILATION like the other Asio TUs, so it is compiled once here.
-#include <boost/asio/ssl/impl/src.hpp>
