@@ -10,7 +10,8 @@ list from the remote (GET /user/devices), and the change shows in local /sync de
 /keys/changes; typing, receipts and presence of a remote user who is not in the room are not shown.
 
 The cases that need a remote member (`RemoteMember`) have the fake remote join its user to the
-local room through make_join / send_join first.
+local room through make_join / send_join first; there, the member's typing, receipt and presence
+reach local /sync, and a message PDU in a transaction reaches the local timeline.
 
 Remote keys: POST /keys/query for a remote user we do not track asks the remote (POST
 /user/keys/query), an unreachable server is in `failures`; POST /keys/claim asks the remote
@@ -257,6 +258,31 @@ class RemoteMember(FederationSendBase):
         event_id, event = seal_event_v10(template, cls.remote.name, cls.remote.signing_key)
         r = signed("PUT", f"/_matrix/federation/v2/send_join/{q(cls.room)}/{q(event_id)}", event)
         assert r.status == 200, r
+        cls.join_event = dict(event, event_id=event_id)
+
+    def test_pdu_in_a_transaction_reaches_local_sync(self):
+        """A message of the remote's user in /send/ goes through receive_pdus onto the timeline."""
+        state = self.server.get(f"{V3}/rooms/{q(self.room)}/state", token=self.alice_token).json
+        by_key = {(e["type"], e["state_key"]): e["event_id"] for e in state}
+        since = self.sync()["next_batch"]
+        head = self.server.get(f"{V3}/rooms/{q(self.room)}/messages?dir=b&limit=1",
+                               token=self.alice_token).json["chunk"][0]["event_id"]
+        template = {"type": "m.room.message", "room_id": self.room, "sender": self.bob,
+                    "content": {"msgtype": "m.text", "body": "over federation"},
+                    "prev_events": [head], "depth": self.join_event["depth"] + 100,
+                    "auth_events": [by_key[("m.room.create", "")], by_key[("m.room.power_levels", "")],
+                                    by_key[("m.room.member", self.bob)]],
+                    "origin_server_ts": int(time.time() * 1000)}
+        event_id, event = seal_event_v10(template, self.remote.name, self.remote.signing_key)
+        r = self.send_txn({"pdus": [event]})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["pdus"], {event_id: {}})
+
+        def timeline(r):
+            room = r.get("rooms", {}).get("join", {}).get(self.room, {})
+            return [e for e in room.get("timeline", {}).get("events", []) if e["event_id"] == event_id]
+        got = timeline(self.sync_until(since, timeline))
+        self.assertEqual([(e["sender"], e["content"]["body"]) for e in got], [(self.bob, "over federation")])
 
     def test_remote_member_is_joined(self):
         r = self.server.get(f"{V3}/rooms/{q(self.room)}/joined_members", token=self.alice_token)
