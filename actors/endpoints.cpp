@@ -68,11 +68,11 @@ void register_federation_version(runtime::endpoint_registry&);
 void register_federation_query_profile(runtime::endpoint_registry&);
 void register_federation_key_query(runtime::endpoint_registry&);
 void register_federation_query_directory(runtime::endpoint_registry&);
-void register_federation_send(runtime::endpoint_registry&);
-void register_federation_media(runtime::endpoint_registry&);
 void register_federation_membership(runtime::endpoint_registry&);
 void register_federation_room_reads(runtime::endpoint_registry&);
 void register_federation_invite(runtime::endpoint_registry&);
+void register_federation_send(runtime::endpoint_registry&);
+void register_federation_media(runtime::endpoint_registry&);
 } // namespace myelin::endpoints
 
 namespace myelin::runtime {
@@ -144,11 +144,11 @@ void register_all_endpoints(endpoint_registry& r) {
   endpoints::register_federation_query_profile(r);
   endpoints::register_federation_key_query(r);
   endpoints::register_federation_query_directory(r);
-  endpoints::register_federation_send(r);
-  endpoints::register_federation_media(r);
   endpoints::register_federation_membership(r);
   endpoints::register_federation_room_reads(r);
   endpoints::register_federation_invite(r);
+  endpoints::register_federation_send(r);
+  endpoints::register_federation_media(r);
 }
 
 } // namespace myelin::runtime

@@ -46,7 +46,7 @@ def call(port, method, path, body=None, token=None):
 
 
 class Server:
-    def __init__(self, binary, persisters, db, extra_config="", groups=None):
+    def __init__(self, binary, persisters, db, extra_config="", groups=None, resources="client", server_name="bench.local"):
         self.dir = tempfile.mkdtemp(prefix="myelin-bench-")
         self.pg_db = None
         if db == "postgres":
@@ -61,11 +61,11 @@ class Server:
         else:
             database = f"database: {{name: sqlite3, args: {{database: {self.dir}/hs.db}}}}\n"
         with open(f"{self.dir}/homeserver.yaml", "w") as f:
-            f.write(f"""server_name: bench.local
+            f.write(f"""server_name: '{server_name}'
 listeners:
   - port: 0
     bind_addresses: ['127.0.0.1']
-    resources: [{{names: [client]}}]
+    resources: [{{names: [{resources}]}}]
 {database}enable_registration: true
 enable_registration_without_verification: true
 logging: {{level: warn, access_log: false, components: {{main: info}}}}

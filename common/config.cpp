@@ -875,6 +875,15 @@ homeserver_config parse_homeserver_config(const std::string& yaml_text, const st
                      {"retry_delay", r.millis(cfg.pusher.retry_delay_ms)},
                      {"max_retry_delay", r.millis(cfg.pusher.max_retry_delay_ms)}});
            }},
+          {"federation_sender",
+           [&](const YAML::Node& v, const std::string& k) {
+             auto& fs = cfg.federation_sender;
+             r.walk(v, k,
+                    {{"timeout", r.millis(fs.timeout_ms)},
+                     {"retry_delay", r.millis(fs.retry_delay_ms)},
+                     {"max_retry_delay", r.millis(fs.max_retry_delay_ms)},
+                     {"max_queue", r.count(fs.max_queue, 1, 1000000)}});
+           }},
           {"appservice",
            [&](const YAML::Node& v, const std::string& k) {
              r.walk(v, k,

@@ -153,6 +153,15 @@ struct appservice_config {
   int64_t max_retry_delay_ms = 300000;  // max_retry_delay: the doubling stops here (5 min)
 };
 
+// Myelin's `federation_sender` section: how the federation_sender group sends transactions to
+// other servers (actors/federation_sender).
+struct federation_sender_config {
+  int64_t timeout_ms = 30000;                       // timeout: each transaction (a stop waits for one)
+  int64_t retry_delay_ms = 10 * 60 * 1000;          // retry_delay: backoff after the first failure (Synapse: 10 min)
+  int64_t max_retry_delay_ms = 24 * 3600 * 1000;    // max_retry_delay: the doubling stops here
+  size_t max_queue = 1000;                          // max_queue: PDUs held per destination before catch-up
+};
+
 struct homeserver_config {
   std::string config_path;              // the file this came from
   std::string server_name;
@@ -186,6 +195,7 @@ struct homeserver_config {
   url_preview_config url_preview;
   pusher_config pusher;
   federation_config federation;
+  federation_sender_config federation_sender;
   // app_service_config_files: the registration files, and what they say (protocol/appservice). The
   // holder is shared by every copy of the config; SIGHUP swaps its content (server/main.cpp).
   std::vector<std::string> app_service_config_files;

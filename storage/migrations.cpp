@@ -62,6 +62,7 @@ const std::vector<migration>& all_migrations() {
                                                  schema::registration_tokens_migration(),
                                                  schema::room_moderation_migration(),
                                                  schema::appservices_migration(),
+                                                 schema::federation_sender_migration(),
                                                  schema::federation_inbound_migration(),
                                                  schema::federation_events_migration()};
   return list;

@@ -2,8 +2,8 @@
 //   PUT /sendToDevice/{eventType}/{txnId} {"messages": {user_id: {device_id | "*": content}}}
 // The handler checks the shape, keeps local recipients and hands them to the to_device writer,
 // which expands "*", skips unknown users and devices and makes the transaction idempotent per
-// (sender, device, event type, txnId). Remote users need federation, which does not exist yet:
-// their messages are dropped with a log line.
+// (sender, device, event type, txnId). Other servers' users go in the same write as `remote`: the
+// writer queues one m.direct_to_device EDU per server for the federation sender.
 #include <boost/json.hpp>
 
 #include "actors/endpoint_helpers.hpp"
@@ -34,7 +34,7 @@ api_response send_to_device(runtime::handler_context& ctx, const api_request& re
   const auto* messages = protocol::opt_object(body, "messages");
   if (!messages) throw protocol::errors::missing_param("Missing 'messages'");
 
-  json::object local;
+  json::object local, remote;
   size_t recipients = 0;
   for (const auto& [user_key, by_device] : *messages) {
     std::string user_id(user_key);
@@ -45,19 +45,15 @@ api_response send_to_device(runtime::handler_context& ctx, const api_request& re
       if (!content.is_object()) throw protocol::errors::bad_json("Each message must be an object");
     recipients += by_device.as_object().size();
     if (recipients > max_recipients) throw protocol::errors::too_large("Too many recipient devices");
-    if (parts->server_name != ctx.config.server_name) {
-      ctx.log.info("to-device message for a remote user dropped (no federation yet)",
-                   {{"sender", req.user_id}, {"recipient", user_id}, {"type", type}});
-      continue;
-    }
-    local[user_id] = by_device;
+    (parts->server_name == ctx.config.server_name ? local : remote)[user_id] = by_device;
   }
   auto w = ctx.writers.write("to_device", req.user_id, "send",
                              {{"sender", req.user_id},
                               {"sender_device", req.device_id},
                               {"type", type},
                               {"txn_id", txn_id},
-                              {"messages", std::move(local)}});
+                              {"messages", std::move(local)},
+                              {"remote", std::move(remote)}});
   return json_response_after(json::object{}, w.position);
 }
 

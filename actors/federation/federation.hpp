@@ -53,11 +53,6 @@ boost::json::value request(runtime::handler_context& ctx, const std::string& des
                            const std::string& target, const boost::json::value* body,
                            std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
-// The same for an answer that is not JSON (media): the 200 answer as received, at most
-// `max_bytes` of body (past it: 502 M_TOO_LARGE); other statuses and failures as request() throws.
-outbound::fetch_result request_raw(runtime::handler_context& ctx, const std::string& destination,
-                                   const std::string& method, const std::string& target,
-                                   std::chrono::milliseconds timeout, size_t max_bytes);
 // Another server's room alias, asked of that server (query/directory): its room and the servers
 // to join through. 404 M_NOT_FOUND when the server does not know it.
 struct alias_answer {
@@ -65,6 +60,12 @@ struct alias_answer {
   std::vector<std::string> servers;
 };
 alias_answer query_alias(runtime::handler_context& ctx, const std::string& alias);
+
+// The same for an answer that is not JSON (media): the 200 answer as received, at most
+// `max_bytes` of body (past it: 502 M_TOO_LARGE); other statuses and failures as request() throws.
+outbound::fetch_result request_raw(runtime::handler_context& ctx, const std::string& destination,
+                                   const std::string& method, const std::string& target,
+                                   std::chrono::milliseconds timeout, size_t max_bytes);
 
 // The origin of a server-server request after checking its X-Matrix signature against the
 // origin's key; throws 401 M_UNAUTHORIZED (no or malformed header, another destination, unknown

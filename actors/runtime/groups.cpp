@@ -19,7 +19,7 @@ const std::vector<group_info>& known_groups() {
       {"media", gk::api, bp::round_robin, false, "media repository"},
       {"user_dir", gk::api, bp::singleton, true, "user directory search"},
       {"keys", gk::api, bp::user, false, "devices and end-to-end encryption keys"},
-      {"federation_sender", gk::background, bp::destination, false, "outbound federation", true},
+      {"federation_sender", gk::background, bp::destination, false, "outbound federation (actors/federation_sender)"},
       {"pusher", gk::background, bp::user, false, "push notifications"},
       {"appservice", gk::background, bp::singleton, true, "application service transactions"},
       {"background", gk::background, bp::singleton, true, "periodic jobs", true},

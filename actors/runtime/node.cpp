@@ -10,6 +10,7 @@
 #include <set>
 
 #include "actors/appservice/appservice_instance.hpp"
+#include "actors/federation_sender/sender_instance.hpp"
 #include "actors/pusher/pusher_instance.hpp"
 #include "actors/runtime/api_instance.hpp"
 #include "actors/runtime/blocking_pool.hpp"
@@ -137,6 +138,11 @@ struct node_runtime::impl {
     if (group == "pusher") {
       pusher::pusher_deps pd{&cfg, db.get(), index, [this] { return live->get()->total_instances("pusher"); }};
       return caf::actor_cast<caf::actor>(pusher::spawn_pusher_instance(*sys, label, std::move(pd), hub));
+    }
+    if (group == "federation_sender") {
+      federation_sender::sender_deps fd{&cfg, db.get(), writers.get(), &opts.signing_key, index,
+                                        [this] { return live->get()->total_instances("federation_sender"); }};
+      return caf::actor_cast<caf::actor>(federation_sender::spawn_sender_instance(*sys, label, std::move(fd), hub));
     }
     if (group == "appservice")
       return caf::actor_cast<caf::actor>(

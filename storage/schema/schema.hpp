@@ -26,6 +26,7 @@ migration server_keys_migration();       // 0020
 migration registration_tokens_migration(); // 0021
 migration room_moderation_migration();     // 0022
 migration appservices_migration();          // 0023
+migration federation_sender_migration();    // 0024
 migration federation_inbound_migration();   // 0025
 migration federation_events_migration();     // 0026
 }

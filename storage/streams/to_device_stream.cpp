@@ -8,6 +8,10 @@
 //     applied (same sender, device, type and txn_id) delivers nothing again. All messages of one
 //     send share one position; one row per recipient device:
 //     {"type":"to_device","position","user_id","device_id"}.
+//     Optional `remote` {user_id: {device_id | "*": content}}: other servers' users, one
+//     m.direct_to_device EDU per server (with a fresh message_id) into federation_outbox at the
+//     same position, and a row {"type":"to_device_remote","position","destination"} that wakes
+//     the federation sender (and no sync).
 //   ack {user_id, device_id, upto}
 //     Deletes the device's messages up to `upto` (/sync, once the device has seen them). Never a
 //     row or a position: nobody needs to hear about it.
@@ -17,11 +21,16 @@
 //     Periodic: forgets transactions older than a day and drops messages of deleted devices.
 #include <boost/json.hpp>
 
+#include <map>
+
 #include "common/clock.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/json.hpp"
 #include "storage/streams/stream_definition.hpp"
+#include "protocol/crypto.hpp"
+#include "protocol/identifiers.hpp"
 #include "storage/tables/accounts.hpp"
+#include "storage/tables/federation_sender.hpp"
 #include "storage/tables/to_device.hpp"
 
 namespace myelin::storage {
@@ -53,6 +62,28 @@ std::vector<std::pair<std::string, const json::object*>> recipients(connection& 
   return out;
 }
 
+// Other servers' recipients: one EDU per server, for the federation sender to deliver.
+void queue_remote(op_context& ctx, const json::object& remote, const std::string& sender, const std::string& type,
+                  int64_t& position, op_output& out) {
+  std::map<std::string, json::object> by_server;
+  for (const auto& [user_key, by_device] : remote) {
+    auto parts = protocol::split_user_id(user_key);
+    if (!parts) throw protocol::errors::invalid_param("Invalid user id " + std::string(user_key));
+    if (!by_device.is_object()) throw protocol::errors::bad_json("Messages for " + std::string(user_key) + " must be an object");
+    by_server[parts->server_name][user_key] = by_device;
+  }
+  if (by_server.empty()) return;
+  if (!position) position = ctx.next_position();
+  auto message_id = protocol::random_alnum(20);  // the spec: unique per sender, at most 32 characters
+  for (auto& [server, messages] : by_server) {
+    json::object edu{{"edu_type", "m.direct_to_device"},
+                     {"content", {{"sender", sender}, {"type", type}, {"message_id", message_id},
+                                  {"messages", std::move(messages)}}}};
+    federation_sender::outbox_add(ctx.db, server, position, json::serialize(edu));
+    out.rows.push_back({{"type", "to_device_remote"}, {"position", position}, {"destination", server}});
+  }
+}
+
 op_output send(op_context& ctx, const json::object& args) {
   auto sender = req_string(args, "sender");
   auto sender_device = protocol::opt_string(args, "sender_device").value_or("");
@@ -74,6 +105,7 @@ op_output send(op_context& ctx, const json::object& args) {
       out.rows.push_back({{"type", "to_device"}, {"position", position}, {"user_id", user_id}, {"device_id", device_id}});
     }
   }
+  if (const auto* remote = protocol::opt_object(args, "remote")) queue_remote(ctx, *remote, sender, type, position, out);
   return out;
 }
 

@@ -1,0 +1,541 @@
+#include "actors/federation_sender/sender_instance.hpp"
+
+#include <caf/all.hpp>
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "actors/federation/federation.hpp"
+#include "actors/federation_sender/queue.hpp"
+#include "actors/runtime/groups.hpp"
+#include "common/clock.hpp"
+#include "common/config.hpp"
+#include "common/log.hpp"
+#include "common/metrics.hpp"
+#include "protocol/errors.hpp"
+#include "protocol/identifiers.hpp"
+#include "storage/database.hpp"
+#include "storage/tables/events.hpp"
+#include "storage/tables/federation_sender.hpp"
+#include "storage/tables/presence.hpp"
+
+namespace myelin::federation_sender {
+
+namespace json = boost::json;
+namespace tables = storage::federation_sender;
+using std::chrono::milliseconds;
+
+namespace {
+
+constexpr size_t batch_size = 100;  // events read (and progress saved) at a time
+
+struct sender_metrics {
+  metrics::family<metrics::gauge>& queue_depth = metrics::registry::global().gauges(
+      "myelin_federation_queue_depth",
+      "PDUs and EDUs held in memory for other servers (backed-off servers hold none).", {"instance"});
+  metrics::family<metrics::gauge>& backed_off = metrics::registry::global().gauges(
+      "myelin_federation_destinations_backed_off", "Destinations whose last transaction failed.", {"instance"});
+  metrics::family<metrics::counter>& transactions = metrics::registry::global().counters(
+      "myelin_federation_transactions_total",
+      "Transactions sent to other servers, by outcome (sent, refused: 4xx and dropped, failed: retried).",
+      {"outcome"});
+};
+
+sender_metrics& series() {
+  static sender_metrics m;
+  return m;
+}
+
+// One destination of this shard, on the worker thread.
+struct destination {
+  destination_queue queue;
+  tables::destination_state state;
+  bool outbox = false;  // to-device EDUs may wait in federation_outbox
+
+  int64_t retry_due_ms() const { return state.retry_interval_ms ? state.retry_last_ts + state.retry_interval_ms : 0; }
+  bool backed_off(int64_t now) const { return state.retry_interval_ms > 0 && now < retry_due_ms(); }
+};
+
+std::string json_text(const json::value& v) { return json::serialize(v); }
+
+class sender_worker {
+public:
+  sender_worker(sender_deps deps, std::string label)
+      : deps_(std::move(deps)), log_("federation_sender", label),
+        instance_("federation_sender/" + std::to_string(deps_.index)), thread_([this] { run(); }) {}
+  ~sender_worker() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();  // at most one request's timeout
+  }
+
+  // From the actor thread: a stream published something.
+  void published(const stream_update& u) {
+    {
+      std::lock_guard lock(mu_);
+      if (u.stream == "events") {
+        std::optional<int64_t> first;
+        for (const auto& text : u.rows) {
+          auto row = parse_row(text);
+          if (!row || type_of(*row) != "event") continue;
+          auto p = row->if_contains("position");
+          if (p && p->is_int64()) first = std::min(first.value_or(p->as_int64()), p->as_int64());
+        }
+        if (first) {
+          auto [it, fresh] = announced_.emplace(u.writer, *first);
+          if (!fresh) it->second = std::min(it->second, *first);
+        }
+        events_more_ = true;
+      } else {
+        for (const auto& text : u.rows) ephemeral_.emplace_back(u.stream, text);
+      }
+      more_ = true;
+    }
+    cv_.notify_all();
+  }
+
+private:
+  static std::optional<json::object> parse_row(const std::string& text) {
+    boost::system::error_code ec;
+    auto v = json::parse(text, ec);
+    if (ec || !v.is_object()) return std::nullopt;
+    return std::move(v.as_object());
+  }
+  static std::string type_of(const json::object& o) {
+    auto* t = o.if_contains("type");
+    return t && t->is_string() ? std::string(t->as_string()) : std::string();
+  }
+  static std::string string_of(const json::object& o, const char* key) {
+    auto* t = o.if_contains(key);
+    return t && t->is_string() ? std::string(t->as_string()) : std::string();
+  }
+
+  const homeserver_config& cfg() const { return *deps_.config; }
+  const federation_sender_config& scfg() const { return deps_.config->federation_sender; }
+  bool ours(const std::string& dest) const {
+    size_t n = deps_.instances ? deps_.instances() : 1;
+    return runtime::shard_for(dest, n) == deps_.index;
+  }
+  bool is_local_user(const std::string& user_id) const {
+    auto parts = protocol::split_user_id(user_id);
+    return parts && parts->server_name == cfg().server_name;
+  }
+
+  void run() {
+    while (!start())
+      if (!pause(milliseconds(1000))) return;
+    while (true) {
+      std::map<std::string, int64_t> announced;
+      std::vector<std::pair<std::string, std::string>> ephemeral;
+      bool events_more = false;
+      {
+        std::unique_lock lock(mu_);
+        auto wake = next_retry();
+        cv_.wait_until(lock, wake, [&] { return stopping_ || more_ || std::chrono::system_clock::now() >= wake; });
+        if (stopping_) return;
+        more_ = false;
+        announced.swap(announced_);
+        ephemeral.swap(ephemeral_);
+        std::swap(events_more, events_more_);
+      }
+      try {
+        for (const auto& [persister, first] : announced) progress_.emplace(persister, first - 1);
+        if (events_more) follow_events();
+        for (const auto& [stream, text] : ephemeral) on_ephemeral(stream, text);
+        send_due();
+      } catch (const std::exception& e) {
+        log_.warn("federation send round failed", {{"error", e.what()}});
+        {
+          std::lock_guard lock(mu_);
+          more_ = events_more_ = true;  // look again after the pause
+        }
+        if (!pause(milliseconds(1000))) return;
+      }
+      report();
+    }
+  }
+
+  // Progress and the destinations a previous run left with work: backed off, catching up, or
+  // with to-device EDUs waiting. Whatever was only in memory then is sent as catch-up.
+  bool start() {
+    try {
+      std::vector<tables::destination_state> pending;
+      {
+        auto c = deps_.db->acquire();
+        progress_ = tables::load_progress(*c, instance_);
+        pending = tables::pending_destinations(*c);
+      }
+      for (auto& d : pending) {
+        if (!ours(d.destination)) continue;
+        auto& dest = get(d.destination);
+        dest.state = d;
+        dest.state.catching_up = true;
+        dest.outbox = true;
+      }
+      std::lock_guard lock(mu_);
+      more_ = events_more_ = true;  // what was persisted while the instance was down
+      return true;
+    } catch (const std::exception& e) {
+      log_.warn("cannot read federation sender state", {{"error", e.what()}});
+      return false;
+    }
+  }
+
+  bool pause(milliseconds d) {
+    std::unique_lock lock(mu_);
+    return !cv_.wait_for(lock, d, [&] { return stopping_; });
+  }
+  bool stopping() {
+    std::lock_guard lock(mu_);
+    return stopping_;
+  }
+
+  // The earliest retry of a destination with something to send.
+  std::chrono::system_clock::time_point next_retry() const {
+    int64_t due = 0;
+    for (const auto& [_, d] : dests_)
+      if (d.state.retry_interval_ms && has_work(d) && (!due || d.retry_due_ms() < due)) due = d.retry_due_ms();
+    if (!due) return std::chrono::system_clock::time_point::max();
+    return std::chrono::system_clock::time_point(milliseconds(due));
+  }
+
+  static bool has_work(const destination& d) { return d.state.catching_up || d.outbox || !d.queue.empty(); }
+
+  destination& get(const std::string& name) {
+    auto it = dests_.find(name);
+    if (it != dests_.end()) return it->second;
+    destination d{destination_queue(scfg().max_queue), {}, false};
+    d.state.destination = name;
+    // A destination first seen since start: its stored backoff still holds.
+    auto c = deps_.db->acquire();
+    if (auto stored = tables::get_destination(*c, name)) d.state = *stored;
+    return dests_.emplace(name, std::move(d)).first->second;
+  }
+
+  void save(const destination& d) {
+    auto c = deps_.db->acquire();
+    tables::save_destination(*c, d.state);
+  }
+
+  // ---- PDUs ----
+
+  void follow_events() {
+    for (auto& [persister, position] : progress_) {
+      while (!stopping()) {
+        std::vector<storage::events::event_row> events;
+        {
+          auto c = deps_.db->acquire();
+          events = storage::events::events_after(*c, persister, position, batch_size);
+        }
+        for (const auto& ev : events) {
+          fan_out(ev);
+          position = ev.stream_ordering;
+        }
+        if (!events.empty()) {
+          auto c = deps_.db->acquire();
+          tables::save_progress(*c, instance_, {{persister, position}});
+        }
+        if (events.size() < batch_size) break;
+      }
+    }
+  }
+
+  // The servers an event goes to: those with a member joined now, and for a membership event
+  // the target's too (a kicked or banned user's server hears it).
+  std::vector<std::string> destinations_of(const storage::events::event_row& ev) {
+    std::vector<std::string> users;
+    {
+      auto c = deps_.db->acquire();
+      users = tables::joined_users(*c, ev.room_id);
+    }
+    if (ev.type == "m.room.member" && ev.state_key) users.push_back(*ev.state_key);
+    return servers_of(users, cfg().server_name);
+  }
+
+  void fan_out(const storage::events::event_row& ev) {
+    if (!is_local_user(ev.sender)) return;  // other servers' events are theirs to send
+    std::optional<queued_pdu> pdu;
+    int64_t now = now_ms();
+    for (const auto& name : destinations_of(ev)) {
+      if (!ours(name)) continue;
+      auto& d = get(name);
+      {
+        auto c = deps_.db->acquire();
+        tables::record_pdu_due(*c, name, ev.room_id, ev.event_id);
+      }
+      if (d.state.catching_up) continue;  // catch-up sends the newest unsent event of the room
+      if (d.backed_off(now)) {
+        d.state.catching_up = true;
+        save(d);
+        continue;
+      }
+      if (!pdu) pdu = queued_pdu{ev.event_id, pdu_for_federation(ev.json)};
+      if (!d.queue.push_pdu(*pdu)) {
+        log_.warn("federation queue full: the destination will catch up",
+                  {{"destination", name}, {"limit", std::to_string(scfg().max_queue)}});
+        d.state.catching_up = true;
+        save(d);
+      }
+    }
+  }
+
+  // ---- EDUs of the ephemeral streams ----
+
+  void queue_edu(const std::vector<std::string>& servers, const json::object& edu) {
+    int64_t now = now_ms();
+    for (const auto& name : servers) {
+      if (!ours(name)) continue;
+      auto& d = get(name);
+      if (d.backed_off(now)) continue;  // ephemeral: not worth keeping for a server that is down
+      d.queue.push_edu(edu);
+    }
+  }
+
+  std::vector<std::string> servers_in_room(const std::string& room_id) {
+    auto c = deps_.db->acquire();
+    return servers_of(tables::joined_users(*c, room_id), cfg().server_name);
+  }
+
+  void on_ephemeral(const std::string& stream, const std::string& text) {
+    auto row = parse_row(text);
+    if (!row) return;
+    auto type = type_of(*row);
+    if (stream == "to_device" && type == "to_device_remote") {
+      auto name = string_of(*row, "destination");
+      if (!name.empty() && ours(name)) get(name).outbox = true;
+    } else if (stream == "typing" && type == "typing") {
+      on_typing(*row);
+    } else if (stream == "receipts" && type == "receipt") {
+      on_receipt(*row);
+    } else if (stream == "presence" && type == "presence") {
+      on_presence(*row);
+    }
+  }
+
+  // The row is the room's whole typing list: each local user who started or stopped is an EDU.
+  void on_typing(const json::object& row) {
+    auto room_id = string_of(row, "room_id");
+    std::set<std::string> now_typing;
+    if (auto* ids = row.if_contains("user_ids"); ids && ids->is_array())
+      for (const auto& u : ids->as_array())
+        if (u.is_string() && is_local_user(std::string(u.as_string()))) now_typing.insert(std::string(u.as_string()));
+    auto& before = typing_[room_id];
+    std::vector<std::pair<std::string, bool>> changes;
+    for (const auto& u : now_typing)
+      if (!before.count(u)) changes.emplace_back(u, true);
+    for (const auto& u : before)
+      if (!now_typing.count(u)) changes.emplace_back(u, false);
+    before = std::move(now_typing);
+    if (before.empty()) typing_.erase(room_id);
+    if (changes.empty()) return;
+    auto servers = servers_in_room(room_id);
+    for (const auto& [user, typing] : changes)
+      queue_edu(servers, {{"edu_type", "m.typing"},
+                          {"content", {{"room_id", room_id}, {"user_id", user}, {"typing", typing}}}});
+  }
+
+  void on_receipt(const json::object& row) {
+    auto user = string_of(row, "user_id");
+    if (string_of(row, "receipt_type") != "m.read" || !is_local_user(user)) return;  // private receipts stay here
+    auto room_id = string_of(row, "room_id");
+    json::object data{{"ts", now_ms()}};
+    if (auto thread = string_of(row, "thread_id"); !thread.empty()) data["thread_id"] = thread;
+    json::object receipt{{"event_ids", json::array{json::value(string_of(row, "event_id"))}}, {"data", std::move(data)}};
+    json::object content{{room_id, json::object{{"m.read", json::object{{user, std::move(receipt)}}}}}};
+    queue_edu(servers_in_room(room_id), {{"edu_type", "m.receipt"}, {"content", std::move(content)}});
+  }
+
+  void on_presence(const json::object& row) {
+    auto user = string_of(row, "user_id");
+    if (!is_local_user(user)) return;
+    std::set<std::string> servers;
+    if (auto* rooms = row.if_contains("rooms"); rooms && rooms->is_array())
+      for (const auto& r : rooms->as_array())
+        if (r.is_string())
+          for (auto& s : servers_in_room(std::string(r.as_string()))) servers.insert(std::move(s));
+    if (servers.empty()) return;
+    std::optional<storage::presence::presence_state> p;
+    {
+      auto c = deps_.db->acquire();
+      p = storage::presence::get(*c, user);
+    }
+    if (!p) return;
+    auto item = storage::presence::presence_content(*p, now_ms());
+    item["user_id"] = user;
+    queue_edu({servers.begin(), servers.end()},
+              {{"edu_type", "m.presence"}, {"content", {{"push", json::array{std::move(item)}}}}});
+  }
+
+  // ---- transactions ----
+
+  void send_due() {
+    int64_t now = now_ms();
+    for (auto& [name, d] : dests_) {
+      if (d.backed_off(now) || !has_work(d)) continue;
+      while (!stopping() && send_one(name, d)) {
+      }
+    }
+  }
+
+  // One transaction: catch-up PDUs (or the queue's), to-device EDUs from the outbox, then the
+  // queue's EDUs. False when there was nothing to send or it failed.
+  bool send_one(const std::string& name, destination& d) {
+    std::vector<json::object> pdus, edus;
+    std::vector<std::string> pdu_ids;
+    size_t queued_pdus = 0, queued_edus = 0;
+    int64_t outbox_upto = 0;
+    {
+      auto c = deps_.db->acquire();
+      if (d.state.catching_up) {
+        auto ids = tables::unsent_pdus(*c, name, max_pdus_per_transaction);
+        for (auto& ev : storage::events::get_events(*c, ids)) {
+          pdus.push_back(pdu_for_federation(ev.json));
+          pdu_ids.push_back(ev.event_id);
+        }
+        if (ids.empty()) {  // caught up: back to the in-memory queue
+          d.state.catching_up = false;
+          tables::save_destination(*c, d.state);
+        }
+      }
+      if (!d.state.catching_up) {
+        for (const auto* p : d.queue.peek_pdus()) {
+          pdus.push_back(p->pdu);
+          pdu_ids.push_back(p->event_id);
+        }
+        queued_pdus = pdus.size();
+      }
+      if (d.outbox) {
+        auto waiting = tables::outbox_peek(*c, name, max_edus_per_transaction);
+        for (const auto& e : waiting) {
+          edus.push_back(json::parse(e.edu_json).as_object());
+          outbox_upto = e.position;
+        }
+        if (waiting.empty()) d.outbox = false;
+      }
+    }
+    auto queued = d.queue.peek_edus(max_edus_per_transaction - edus.size());
+    for (const auto* e : queued) edus.push_back(*e);
+    queued_edus = queued.size();
+    if (pdus.empty() && edus.empty()) return false;
+
+    std::string txn_id = std::to_string(now_ms()) + "." + std::to_string(++txn_counter_);
+    auto body = json::value(transaction_body(cfg().server_name, now_ms(), pdus, edus));
+    runtime::handler_context ctx{cfg(), *deps_.db, *deps_.writers, instance_, log_, nullptr, nullptr, deps_.signing_key};
+    bool delivered = true;
+    try {
+      auto answer = federation::request(ctx, name, "PUT", "/_matrix/federation/v1/send/" + txn_id, &body,
+                                        milliseconds(scfg().timeout_ms));
+      log_pdu_errors(name, answer);
+      series().transactions.with({"sent"}).inc();
+    } catch (const protocol::matrix_error& e) {
+      if (e.status() == 400 || e.status() == 403 || e.status() == 404) {
+        // The remote refuses this transaction itself: sending it again would not help.
+        log_.warn("transaction refused: dropped", {{"destination", name}, {"txn_id", txn_id}, {"error", e.what()}});
+        series().transactions.with({"refused"}).inc();
+      } else {
+        delivered = false;
+        back_off(name, d, e.what());
+      }
+    }
+    if (!delivered) return false;
+    {
+      auto c = deps_.db->acquire();
+      tables::mark_pdus_sent(*c, name, pdu_ids);
+      if (outbox_upto) tables::outbox_remove(*c, name, outbox_upto);
+      if (d.state.retry_interval_ms) {
+        d.state.retry_interval_ms = 0;
+        d.state.retry_last_ts = 0;
+        tables::save_destination(*c, d.state);
+        log_.info("destination reachable again", {{"destination", name}});
+      }
+    }
+    d.queue.pop(queued_pdus, queued_edus);
+    return true;
+  }
+
+  void back_off(const std::string& name, destination& d, const std::string& why) {
+    auto interval = next_backoff(milliseconds(d.state.retry_interval_ms), milliseconds(scfg().retry_delay_ms),
+                                 milliseconds(scfg().max_retry_delay_ms));
+    d.state.retry_interval_ms = interval.count();
+    d.state.retry_last_ts = now_ms();
+    // Nothing waits in memory for a server that is down: its PDUs are caught up from the
+    // database, its ephemeral EDUs are stale by then.
+    d.state.catching_up = true;
+    d.queue.clear();
+    save(d);
+    series().transactions.with({"failed"}).inc();
+    log_.warn("transaction failed: destination backed off",
+              {{"destination", name}, {"error", why}, {"retry_in_ms", std::to_string(interval.count())}});
+  }
+
+  void log_pdu_errors(const std::string& name, const json::value& answer) {
+    if (!answer.is_object()) return;
+    auto* results = answer.as_object().if_contains("pdus");
+    if (!results || !results->is_object()) return;
+    for (const auto& [event_id, result] : results->as_object())
+      if (result.is_object() && result.as_object().contains("error"))
+        log_.warn("remote rejected a PDU", {{"destination", name},
+                                            {"event_id", std::string(event_id)},
+                                            {"error", json_text(result.as_object().at("error"))}});
+  }
+
+  void report() {
+    size_t depth = 0, backed_off = 0;
+    for (const auto& [_, d] : dests_) {
+      depth += d.queue.pdu_count() + d.queue.edu_count();
+      backed_off += d.state.retry_interval_ms > 0 ? 1 : 0;
+    }
+    series().queue_depth.with({instance_}).set(static_cast<int64_t>(depth));
+    series().backed_off.with({instance_}).set(static_cast<int64_t>(backed_off));
+  }
+
+  sender_deps deps_;
+  logger log_;
+  std::string instance_;
+  // Shared with the actor thread:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, int64_t> announced_;  // persister → first event position published since the last round
+  std::vector<std::pair<std::string, std::string>> ephemeral_;  // (stream, row) of the other streams
+  bool more_ = false, events_more_ = false, stopping_ = false;
+  // The worker thread's own:
+  tables::progress progress_;
+  std::map<std::string, destination> dests_;
+  std::map<std::string, std::set<std::string>> typing_;  // room → local users typing, as last sent
+  uint64_t txn_counter_ = 0;
+  std::thread thread_;  // last: started once everything it uses exists
+};
+
+struct sender_state {
+  std::unique_ptr<sender_worker> worker;
+};
+
+using instance_type = sender_instance_actor::stateful_pointer<sender_state>;
+
+sender_instance_actor::behavior_type sender_impl(instance_type self, std::string label, sender_deps deps,
+                                                 runtime::stream_hub_actor hub) {
+  self->state.worker = std::make_unique<sender_worker>(deps, label);
+  for (const char* stream : followed_streams)
+    caf::anon_send(hub, atoms::subscribe_atom_v, std::string(stream), caf::actor_cast<caf::actor>(self));
+  return {
+      [=](stream_update& u) { self->state.worker->published(u); },
+      [=](atoms::crash_atom) { self->quit(caf::sec::runtime_error); },
+  };
+}
+
+} // namespace
+
+sender_instance_actor spawn_sender_instance(caf::actor_system& sys, std::string label, sender_deps deps,
+                                            runtime::stream_hub_actor hub) {
+  return sys.spawn(sender_impl, std::move(label), std::move(deps), std::move(hub));
+}
+
+} // namespace myelin::federation_sender

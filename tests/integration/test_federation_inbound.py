@@ -1,0 +1,237 @@
+"""Another server's events coming in, played by a fake remote homeserver over HTTPS
+(fedremote.RemoteServer: its own key, room version 10 events built and signed with
+python3-signedjson):
+
+- its user joins a room of ours through make_join / send_join (the answer's state and auth chain
+  are the room's); make_join refuses a server that does not support the room's version, a room
+  whose rules refuse the user, and a server the room's ACL denies;
+- /send/ transactions: a good message is accepted and shown; a bad signature, an event that fails
+  the auth rules, an event claiming another server's user, and one of a server the ACL denies are
+  refused and never shown; a wrong content hash keeps the event, redacted; an event whose prev
+  events we lack makes Myelin ask the remote with get_missing_events;
+- invite v2: an invite of our user is countersigned and shown in /sync with the stripped state;
+  an unknown room version is refused with M_INCOMPATIBLE_ROOM_VERSION.
+"""
+import tempfile
+import time
+import urllib.parse
+
+from harness import ServerTestCase, main, reply_json
+from fedremote import RemoteServer, make_ca_and_cert, seal_event_v10, signedjson
+
+
+def q(s):
+    return urllib.parse.quote(s, safe="")
+
+
+class FederationInbound(ServerTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        ca, cert, key = make_ca_and_cert(cls.tmp.name)
+        cls.remote = RemoteServer(cert, key)
+        cls.extra_config = (f"federation_custom_ca_list: ['{ca}']\n"
+                            "ip_range_whitelist: ['127.0.0.1']\n")
+        super().setUpClass()
+        doc = cls.server.get("/_matrix/key/v2/server").json
+        (key_id, entry), = doc["verify_keys"].items()
+        raw = urllib.parse.unquote(entry["key"])
+        import base64
+        verify = signedjson.key.decode_verify_key_bytes(key_id, base64.b64decode(raw + "=" * (-len(raw) % 4)))
+        cls.remote.peer_keys[("test.local", key_id)] = verify
+        cls.remote.events = {}  # event id → event, what the remote "has" (for get_missing_events)
+        cls.remote.missing_asked = []
+
+        def get_missing(handler, match, body):
+            cls.remote.missing_asked.append(body)
+            wanted = [cls.remote.events[e] for e in cls.remote.hidden if e in cls.remote.events]
+            reply_json(handler, 200, {"events": wanted})
+        cls.remote.hidden = []
+        cls.remote.routes.append(("POST", r"^/_matrix/federation/v1/get_missing_events/", get_missing))
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.remote.close()
+            cls.tmp.cleanup()
+
+    # ---- helpers ----
+
+    def fed(self, method, path, body=None):
+        headers = {"Authorization": self.remote.authorization(method, path, "test.local", content=body)}
+        return self.server.request(method, path, body, headers=headers)
+
+    def rita(self, name="rita"):
+        return f"@{name}:{self.remote.name}"
+
+    def room_of_alice(self, **extra):
+        r = self.server.register(f"alice{int(time.time() * 1000) % 1000000}")
+        body = {"preset": "public_chat"}
+        body.update(extra)
+        room = self.server.post("/_matrix/client/v3/createRoom", body, token=r["access_token"]).json["room_id"]
+        return room, r["user_id"], r["access_token"]
+
+    def join_remote_user(self, room, user):
+        path = f"/_matrix/federation/v1/make_join/{q(room)}/{q(user)}?ver=10"
+        r = self.fed("GET", path)
+        self.assertEqual(r.status, 200, r)
+        template = r.json["event"]
+        template["origin"] = self.remote.name
+        template["origin_server_ts"] = int(time.time() * 1000)
+        event_id, event = seal_event_v10(template, self.remote.name, self.remote.signing_key)
+        path = f"/_matrix/federation/v2/send_join/{q(room)}/{q(event_id)}"
+        r = self.fed("PUT", path, event)
+        self.assertEqual(r.status, 200, r)
+        self.remote.events[event_id] = event
+        return event_id, r.json
+
+    def build(self, room, sender, type_, content, prev, auth, depth, state_key=None, key=None):
+        event = {"type": type_, "room_id": room, "sender": sender, "content": content, "depth": depth,
+                 "prev_events": prev, "auth_events": auth, "origin": self.remote.name,
+                 "origin_server_ts": int(time.time() * 1000)}
+        if state_key is not None:
+            event["state_key"] = state_key
+        event_id, event = seal_event_v10(event, self.remote.name, key or self.remote.signing_key)
+        self.remote.events[event_id] = event
+        return event_id, event
+
+    def send(self, pdus, edus=()):
+        txn = f"t{time.time_ns()}"
+        path = f"/_matrix/federation/v1/send/{txn}"
+        body = {"origin": self.remote.name, "origin_server_ts": int(time.time() * 1000), "pdus": list(pdus),
+                "edus": list(edus)}
+        return self.fed("PUT", path, body)
+
+    def messages(self, room, token):
+        r = self.server.get(f"/_matrix/client/v3/rooms/{q(room)}/messages?dir=b&limit=50", token=token)
+        self.assertEqual(r.status, 200, r)
+        return {e["event_id"]: e for e in r.json["chunk"]}
+
+    def auth_ids(self, room, token, user):
+        """create, power levels and the user's member event ids (what a message's auth events are)."""
+        state = self.server.get(f"/_matrix/client/v3/rooms/{q(room)}/state", token=token).json
+        by_key = {(e["type"], e["state_key"]): e["event_id"] for e in state}
+        return [by_key[("m.room.create", "")], by_key[("m.room.power_levels", "")],
+                by_key[("m.room.member", user)]]
+
+    # ---- tests ----
+
+    def test_join_through_make_join_and_send_join(self):
+        room, alice, token = self.room_of_alice(name="Ours")
+        join_id, answer = self.join_remote_user(room, self.rita())
+        types = {(e["type"], e.get("state_key")) for e in answer["state"]}
+        self.assertIn(("m.room.create", ""), types)
+        self.assertIn(("m.room.name", ""), types)
+        self.assertIn(("m.room.member", alice), types)
+        self.assertNotIn(("m.room.member", self.rita()), types)  # the state before the join
+        self.assertTrue(all("event_id" not in e for e in answer["state"]))  # v3+ format
+        self.assertIn(self.remote.name, answer.get("servers_in_room", []) + [self.remote.name])
+        members = self.server.get(f"/_matrix/client/v3/rooms/{q(room)}/joined_members", token=token).json["joined"]
+        self.assertEqual(set(members), {alice, self.rita()})
+        self.assertIn(join_id, self.messages(room, token))
+
+    def test_make_join_refusals(self):
+        room, alice, token = self.room_of_alice()
+        # A server that does not list the room's version.
+        r = self.fed("GET", f"/_matrix/federation/v1/make_join/{q(room)}/{q(self.rita())}?ver=1&ver=2")
+        self.assertError(r, 400, "M_INCOMPATIBLE_ROOM_VERSION")
+        self.assertEqual(r.json["room_version"], "10")
+        # Another server's user.
+        r = self.fed("GET", f"/_matrix/federation/v1/make_join/{q(room)}/{q('@x:elsewhere.example')}?ver=10")
+        self.assertError(r, 403, "M_FORBIDDEN")
+        # An invite-only room.
+        private, _, _ = self.room_of_alice(preset="private_chat")
+        r = self.fed("GET", f"/_matrix/federation/v1/make_join/{q(private)}/{q(self.rita())}?ver=10")
+        self.assertError(r, 403, "M_FORBIDDEN")
+        # Unknown room; unsigned request.
+        r = self.fed("GET", f"/_matrix/federation/v1/make_join/{q('!nope:test.local')}/{q(self.rita())}?ver=10")
+        self.assertError(r, 404, "M_NOT_FOUND")
+        r = self.server.get(f"/_matrix/federation/v1/make_join/{q(room)}/{q(self.rita())}?ver=10")
+        self.assertError(r, 401, "M_UNAUTHORIZED")
+        # The room's ACL denies IP-literal servers (the remote is one).
+        acl = {"allow": ["*"], "deny": [], "allow_ip_literals": False}
+        r = self.server.put(f"/_matrix/client/v3/rooms/{q(room)}/state/m.room.server_acl/", acl, token=token)
+        self.assertEqual(r.status, 200, r)
+        r = self.fed("GET", f"/_matrix/federation/v1/make_join/{q(room)}/{q(self.rita())}?ver=10")
+        self.assertError(r, 403, "M_FORBIDDEN")
+
+    def test_invite_v2_inbound(self):
+        bob = self.server.register(f"bob{int(time.time() * 1000) % 1000000}")
+        room = f"!r{int(time.time() * 1000)}:{self.remote.name}"
+        create_id, _ = self.build(room, self.rita(), "m.room.create", {"creator": self.rita(), "room_version": "10"},
+                                  [], [], 1, state_key="")
+        invite_id, invite = self.build(room, self.rita(), "m.room.member", {"membership": "invite"}, [create_id],
+                                       [create_id], 2, state_key=bob["user_id"])
+        stripped = [{"type": "m.room.name", "state_key": "", "sender": self.rita(), "content": {"name": "Theirs"}}]
+        path = f"/_matrix/federation/v2/invite/{q(room)}/{q(invite_id)}"
+        r = self.fed("PUT", path, {"event": invite, "room_version": "10", "invite_room_state": stripped})
+        self.assertEqual(r.status, 200, r)
+        signed = r.json["event"]
+        self.assertIn("test.local", signed["signatures"])
+        self.assertIn(self.remote.name, signed["signatures"])
+        sync = self.server.get("/_matrix/client/v3/sync", token=bob["access_token"]).json
+        state = sync["rooms"]["invite"][room]["invite_state"]["events"]
+        self.assertIn(("m.room.name", "Theirs"), [(e["type"], e["content"].get("name")) for e in state])
+        # An unknown room version; an invite for another server's user.
+        r = self.fed("PUT", path, {"event": invite, "room_version": "999", "invite_room_state": []})
+        self.assertError(r, 400, "M_INCOMPATIBLE_ROOM_VERSION")
+        other_id, other = self.build(room, self.rita(), "m.room.member", {"membership": "invite"}, [create_id],
+                                     [create_id], 2, state_key="@someone:elsewhere.example")
+        r = self.fed("PUT", f"/_matrix/federation/v2/invite/{q(room)}/{q(other_id)}",
+                     {"event": other, "room_version": "10", "invite_room_state": []})
+        self.assertEqual(r.status, 400, r)
+
+    def test_send_checks_every_pdu(self):
+        room, alice, token = self.room_of_alice()
+        join_id, _ = self.join_remote_user(room, self.rita())
+        auth = self.auth_ids(room, token, self.rita())
+        good_id, good = self.build(room, self.rita(), "m.room.message", {"msgtype": "m.text", "body": "hello"},
+                                   [join_id], auth, 10)
+        # Signed with a key the remote does not publish.
+        forged_id, forged = self.build(room, self.rita(), "m.room.message", {"body": "forged"}, [good_id], auth, 11,
+                                       key=signedjson.key.generate_signing_key("t1"))
+        # Someone who never joined.
+        intruder_id, intruder = self.build(room, self.rita("mallory"), "m.room.message", {"body": "spam"},
+                                           [good_id], auth[:2], 11)
+        # Another server's user, signed by the remote.
+        spoof_id, spoof = self.build(room, "@alice:elsewhere.example", "m.room.message", {"body": "spoof"},
+                                     [good_id], auth[:2], 11)
+        # Content changed after signing: kept, redacted.
+        edited_id, edited = self.build(room, self.rita(), "m.room.message", {"body": "original"}, [good_id], auth, 11)
+        edited["content"] = {"body": "changed"}
+        r = self.send([good, forged, intruder, spoof, edited])
+        self.assertEqual(r.status, 200, r)
+        pdus = r.json["pdus"]
+        self.assertEqual(pdus[good_id], {})
+        for refused in (forged_id, intruder_id, spoof_id):
+            self.assertIn("error", pdus[refused], refused)
+        seen = self.messages(room, token)
+        self.assertEqual(seen[good_id]["content"]["body"], "hello")
+        for refused in (forged_id, intruder_id, spoof_id):
+            self.assertNotIn(refused, seen)
+        self.assertEqual(pdus[edited_id], {})
+        self.assertEqual(seen[edited_id]["content"], {})
+        # Missing prev events: Myelin asks the remote for them.
+        hidden_id, _ = self.build(room, self.rita(), "m.room.message", {"body": "hidden"}, [edited_id], auth, 12)
+        after_id, after = self.build(room, self.rita(), "m.room.message", {"body": "after"}, [hidden_id], auth, 13)
+        self.remote.hidden = [hidden_id]
+        r = self.send([after])
+        self.assertEqual(r.json["pdus"][after_id], {}, r)
+        self.assertTrue(self.remote.missing_asked)
+        seen = self.messages(room, token)
+        self.assertIn(hidden_id, seen)
+        self.assertIn(after_id, seen)
+        # The ACL now denies the remote: its PDUs are refused one by one.
+        acl = {"allow": ["*"], "allow_ip_literals": False}
+        self.assertEqual(self.server.put(f"/_matrix/client/v3/rooms/{q(room)}/state/m.room.server_acl/", acl,
+                                         token=token).status, 200)
+        late_id, late = self.build(room, self.rita(), "m.room.message", {"body": "late"}, [after_id], auth, 14)
+        r = self.send([late])
+        self.assertIn("error", r.json["pdus"][late_id])
+        self.assertNotIn(late_id, self.messages(room, token))
+
+
+if __name__ == "__main__":
+    main()

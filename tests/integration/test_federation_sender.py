@@ -1,0 +1,202 @@
+"""The federation sender against a fake remote server (fedremote.RemoteServer over HTTPS with a
+private CA). A client's sendToDevice to a user of the remote arrives as a signed transaction
+(PUT /_matrix/federation/v1/send/{txnId}) carrying an m.direct_to_device EDU with its message_id;
+a remote answering 500 gets the same messages again after the backoff, none lost, in order, while
+nothing is held in memory for it (myelin_federation_queue_depth); the outbox and the backoff
+survive a restart of Myelin. PDU fan-out needs remote room members (inbound joins): a skipped
+stub here, completed with two servers."""
+import tempfile
+import threading
+import time
+import urllib.parse
+
+from harness import ServerTestCase, main
+from fedremote import RemoteServer, make_ca_and_cert, signedjson, unpadded_b64decode
+
+SEND = r"^/_matrix/federation/v1/send/(.+)$"
+
+
+class FederationSender(ServerTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        ca, cert, key = make_ca_and_cert(cls.tmp.name)
+        cls.remote = RemoteServer(cert, key)
+        cls.lock = threading.Lock()
+        cls.attempts = []       # (time, txn id, body, verified origin, status answered)
+        cls.answer = 200
+        cls.remote.routes.append(("PUT", SEND, cls.on_send))
+        cls.extra_config = (f"federation_custom_ca_list: ['{ca}']\n"
+                            "ip_range_whitelist: ['127.0.0.1']\n"
+                            "federation_sender:\n  retry_delay: 1s\n  max_retry_delay: 3s\n  timeout: 5s\n"
+                            "listeners:\n  - port: 0\n    bind_addresses: ['127.0.0.1']\n    type: http\n"
+                            "    resources:\n      - names: [client, federation, metrics]\n")
+        super().setUpClass()
+        cls.trust_myelin()
+        cls.alice = cls.server.register("alice")
+        cls.rita = f"@rita:{cls.remote.name}"
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.remote.close()
+            cls.tmp.cleanup()
+
+    @classmethod
+    def trust_myelin(cls):
+        doc = cls.server.get("/_matrix/key/v2/server").json
+        (key_id, entry), = doc["verify_keys"].items()
+        cls.remote.peer_keys[("test.local", key_id)] = signedjson.key.decode_verify_key_bytes(
+            key_id, unpadded_b64decode(entry["key"]))
+
+    @classmethod
+    def on_send(cls, handler, match, body):
+        origin = cls.remote.verify(handler, "PUT", body)
+        with cls.lock:
+            status = cls.answer if origin else 401
+            cls.attempts.append((time.time(), urllib.parse.unquote(match.group(1)), body, origin, status))
+        if status == 200:
+            reply = {"pdus": {}}
+        else:
+            reply = {"errcode": "M_UNKNOWN", "error": "down for maintenance"}
+        data = __import__("json").dumps(reply).encode()
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+
+    def setUp(self):
+        # Whatever an earlier test left (it failed midway) is delivered first, out of the way.
+        self.set_answer(200)
+        self.wait_for(lambda: self.server.sql("SELECT COUNT(*) FROM federation_outbox") == [("0",)], timeout=20,
+                      what="an empty outbox")
+        with self.lock:
+            self.attempts.clear()
+
+    def set_answer(self, status):
+        with self.lock:
+            type(self).answer = status
+
+    def send_to_device(self, txn, content, event_type="m.test"):
+        r = self.server.put(f"/_matrix/client/v3/sendToDevice/{event_type}/{txn}",
+                            {"messages": {self.rita: {"RDEV": content}}}, token=self.alice["access_token"])
+        self.assertEqual(r.status, 200, r)
+
+    def delivered(self):
+        """The to-device contents of the transactions the remote accepted, in arrival order."""
+        out = []
+        with self.lock:
+            for _, _, body, _, status in self.attempts:
+                if status != 200:
+                    continue
+                for edu in body["edus"]:
+                    if edu["edu_type"] == "m.direct_to_device":
+                        out.append(edu["content"]["messages"][self.rita]["RDEV"])
+        return out
+
+    def wait_for(self, predicate, timeout=15, what="condition"):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if predicate():
+                return
+            time.sleep(0.1)
+        self.fail(f"timed out waiting for {what}; attempts: {self.attempts}")
+
+    def metric(self, name, labels=""):
+        text = self.server.get("/metrics").raw
+        total, seen = 0.0, False
+        for line in text.splitlines():
+            if line.startswith(name + "{") or line.startswith(name + " "):
+                if labels in line:
+                    total += float(line.rsplit(" ", 1)[1])
+                    seen = True
+        return total if seen else None
+
+    def test_to_device_arrives_as_a_signed_transaction(self):
+        self.send_to_device("first", {"n": 1})
+        self.wait_for(lambda: self.delivered(), what="a transaction")
+        with self.lock:
+            (_, txn_id, body, origin, status), = self.attempts
+        self.assertEqual(origin, "test.local")  # X-Matrix verified by the remote, body included
+        self.assertEqual(body["origin"], "test.local")
+        self.assertIsInstance(body["origin_server_ts"], int)
+        self.assertEqual(body["pdus"], [])
+        edu, = body["edus"]
+        self.assertEqual(edu["edu_type"], "m.direct_to_device")
+        content = edu["content"]
+        self.assertEqual(content["sender"], self.alice["user_id"])
+        self.assertEqual(content["type"], "m.test")
+        self.assertIsInstance(content["message_id"], str)
+        self.assertTrue(0 < len(content["message_id"]) <= 32)
+        self.assertEqual(content["messages"], {self.rita: {"RDEV": {"n": 1}}})
+        # The client retrying its transaction sends nothing again.
+        self.send_to_device("first", {"n": 1})
+        time.sleep(1)
+        self.assertEqual(len(self.attempts), 1)
+        self.assertEqual(self.server.sql("SELECT COUNT(*) FROM federation_outbox"), [("0",)])
+
+    def test_failures_back_off_and_lose_nothing(self):
+        self.set_answer(500)
+        self.send_to_device("b1", {"n": "b1"})
+        self.wait_for(lambda: self.attempts, what="a first attempt")
+        # While the remote is down, more messages wait in the database, not in memory.
+        for i in (2, 3, 4):
+            self.send_to_device(f"b{i}", {"n": f"b{i}"})
+        self.assertEqual(self.metric("myelin_federation_queue_depth"), 0)
+        self.assertGreaterEqual(self.metric("myelin_federation_destinations_backed_off"), 1)
+        self.assertGreaterEqual(self.metric("myelin_federation_transactions_total", 'outcome="failed"'), 1)
+        time.sleep(1.5)
+        with self.lock:
+            failed = [a for a in self.attempts if a[4] == 500]
+        # Backed off: a few attempts at growing intervals, not a tight loop.
+        self.assertLessEqual(len(failed), 3, failed)
+        if len(failed) >= 2:
+            self.assertGreaterEqual(failed[1][0] - failed[0][0], 0.8)
+        self.set_answer(200)
+        self.wait_for(lambda: len(self.delivered()) >= 4, timeout=10, what="the delivery after the outage")
+        self.assertEqual(self.delivered(), [{"n": f"b{i}"} for i in (1, 2, 3, 4)])
+        # One transaction in flight at a time: every failed attempt carried the oldest message first.
+        for _, _, body, _, _ in failed:
+            self.assertEqual(body["edus"][0]["content"]["messages"][self.rita]["RDEV"], {"n": "b1"})
+        self.wait_for(lambda: self.metric("myelin_federation_destinations_backed_off") == 0, timeout=5,
+                      what="the backoff to reset")
+
+    def test_restart_keeps_outbox_and_backoff(self):
+        self.set_answer(500)
+        self.send_to_device("r1", {"n": "r1"})
+        self.wait_for(lambda: self.attempts, what="a first attempt")
+        self.send_to_device("r2", {"n": "r2"})
+        time.sleep(0.3)
+        (last_ts, interval), = self.server.sql(
+            f"SELECT retry_last_ts, retry_interval_ms FROM federation_destinations WHERE destination = '{self.remote.name}'")
+        self.assertGreater(int(interval), 0)
+        self.assertEqual(self.server.sql("SELECT COUNT(*) FROM federation_outbox"), [("2",)])
+        self.server.stop()
+        self.set_answer(200)
+        with self.lock:
+            self.attempts.clear()
+        self.server.start()
+        self.wait_for(lambda: len(self.delivered()) >= 2, timeout=15, what="the delivery after the restart")
+        self.assertEqual(self.delivered(), [{"n": "r1"}, {"n": "r2"}])
+        with self.lock:
+            first_attempt = self.attempts[0][0]
+        # Not before the stored backoff ended (the clocks are the same machine's).
+        self.assertGreaterEqual(first_attempt * 1000, int(last_ts) + int(interval) - 50)
+        self.assertEqual(self.server.sql("SELECT COUNT(*) FROM federation_outbox"), [("0",)])
+
+    def test_invalid_remote_recipient(self):
+        r = self.server.put("/_matrix/client/v3/sendToDevice/m.test/bad",
+                            {"messages": {"@rita:bad name": {"D": {}}}}, token=self.alice["access_token"])
+        self.assertError(r, 400, "M_INVALID_PARAM")
+
+    def test_pdus_fan_out_to_servers_in_the_room(self):
+        self.skipTest("needs a remote member in a room (inbound joins); the lead completes it with two servers: "
+                      "a local user's message reaches the remote's /send/ with the PDU, the remote's own "
+                      "events are not sent back, and a kicked remote user's server gets the kick")
+
+
+if __name__ == "__main__":
+    main()
