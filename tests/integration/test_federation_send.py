@@ -9,10 +9,9 @@ transaction); a device list update whose prev_id we have not seen makes Myelin f
 list from the remote (GET /user/devices), and the change shows in local /sync device_lists and
 /keys/changes; typing, receipts and presence of a remote user who is not in the room are not shown.
 
-Rooms with remote members arrive with federated joins (not in this branch): until then the cases
-that need one (`RemoteMemberStandIn`) put the remote user's membership in current_state_events
-directly, standing in for a join. `test_typing_receipt_presence_of_joined_remote_user_via_join` is
-the same case through a real join, left for the two-server test of the joins work.
+The cases that need a remote member (`RemoteMember`) have the fake remote join its user to the
+local room through make_join / send_join first; there, the member's typing, receipt and presence
+reach local /sync, and a message PDU in a transaction reaches the local timeline.
 
 Remote keys: POST /keys/query for a remote user we do not track asks the remote (POST
 /user/keys/query), an unreachable server is in `failures`; POST /keys/claim asks the remote
@@ -23,7 +22,7 @@ import urllib.parse
 import uuid
 
 from harness import ServerTestCase, main, reply_json
-from fedremote import RemoteServer, make_ca_and_cert, signedjson, unpadded_b64decode
+from fedremote import RemoteServer, make_ca_and_cert, seal_event_v10, signedjson, unpadded_b64decode
 
 V3 = "/_matrix/client/v3"
 
@@ -48,7 +47,7 @@ class FederationSendBase(ServerTestCase):
             key_id, unpadded_b64decode(entry["key"]))
         alice = cls.server.register("alice", device_id="ALICEDEV")
         cls.alice, cls.alice_token = alice["user_id"], alice["access_token"]
-        r = cls.server.post(f"{V3}/createRoom", {}, token=cls.alice_token)
+        r = cls.server.post(f"{V3}/createRoom", {"preset": "public_chat"}, token=cls.alice_token)
         assert r.status == 200, r
         cls.room = r.json["room_id"]
         # The remote's device lists: what GET /user/devices answers (set by tests), and who was asked.
@@ -232,26 +231,62 @@ class FederationSend(FederationSendBase):
         self.assertError(self.server.post(f"{V3}/keys/claim", {"one_time_keys": {dave: ["DAVEDEV"]}},
                                           token=self.alice_token), 400, "M_BAD_JSON")
 
-    def test_typing_receipt_presence_of_joined_remote_user_via_join(self):
-        self.skipTest("needs a federated join of the remote user (the joins work); the stand-in "
-                      "RemoteMemberStandIn.test_typing_receipt_presence covers the EDU side")
 
-
-class RemoteMemberStandIn(FederationSendBase):
-    """A remote user joined to alice's room, put straight into current_state_events: a stand-in
-    for a federated join until joins land."""
+class RemoteMember(FederationSendBase):
+    """The remote's user bob joined to alice's room through make_join / send_join, signed by the
+    fake remote (room version 10 events built with fedremote.seal_event_v10)."""
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         cls.bob = f"@bob:{cls.remote.name}"
-        cls.server.sql_write("INSERT INTO current_state_events (room_id, type, state_key, event_id, membership) "
-                             f"VALUES ('{cls.room}', 'm.room.member', '{cls.bob}', '$standin:{cls.remote.name}', 'join')")
+        cls.remote_join(cls.bob)
         cls.device_list = {"user_id": cls.bob, "stream_id": 5, "devices": [
             {"device_id": "BOBDEV", "device_display_name": "Bob's phone",
              "keys": {"user_id": cls.bob, "device_id": "BOBDEV", "algorithms": ["m.olm.v1.curve25519-aes-sha2"],
                       "keys": {"ed25519:BOBDEV": "Ym9iIGVkMjU1MTkga2V5"}, "signatures": {}}}],
             "master_key": {"user_id": cls.bob, "usage": ["master"], "keys": {"ed25519:bobmaster": "bobmaster"}}}
+
+    @classmethod
+    def remote_join(cls, user_id):
+        def signed(method, uri, body=None):
+            auth = cls.remote.authorization(method, uri, "test.local", content=body)
+            return cls.server.request(method, uri, body=body, headers={"Authorization": auth})
+        r = signed("GET", f"/_matrix/federation/v1/make_join/{q(cls.room)}/{q(user_id)}?ver=10")
+        assert r.status == 200, r
+        template = dict(r.json["event"], origin_server_ts=int(time.time() * 1000))
+        event_id, event = seal_event_v10(template, cls.remote.name, cls.remote.signing_key)
+        r = signed("PUT", f"/_matrix/federation/v2/send_join/{q(cls.room)}/{q(event_id)}", event)
+        assert r.status == 200, r
+        cls.join_event = dict(event, event_id=event_id)
+
+    def test_pdu_in_a_transaction_reaches_local_sync(self):
+        """A message of the remote's user in /send/ goes through receive_pdus onto the timeline."""
+        state = self.server.get(f"{V3}/rooms/{q(self.room)}/state", token=self.alice_token).json
+        by_key = {(e["type"], e["state_key"]): e["event_id"] for e in state}
+        since = self.sync()["next_batch"]
+        head = self.server.get(f"{V3}/rooms/{q(self.room)}/messages?dir=b&limit=1",
+                               token=self.alice_token).json["chunk"][0]["event_id"]
+        template = {"type": "m.room.message", "room_id": self.room, "sender": self.bob,
+                    "content": {"msgtype": "m.text", "body": "over federation"},
+                    "prev_events": [head], "depth": self.join_event["depth"] + 100,
+                    "auth_events": [by_key[("m.room.create", "")], by_key[("m.room.power_levels", "")],
+                                    by_key[("m.room.member", self.bob)]],
+                    "origin_server_ts": int(time.time() * 1000)}
+        event_id, event = seal_event_v10(template, self.remote.name, self.remote.signing_key)
+        r = self.send_txn({"pdus": [event]})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["pdus"], {event_id: {}})
+
+        def timeline(r):
+            room = r.get("rooms", {}).get("join", {}).get(self.room, {})
+            return [e for e in room.get("timeline", {}).get("events", []) if e["event_id"] == event_id]
+        got = timeline(self.sync_until(since, timeline))
+        self.assertEqual([(e["sender"], e["content"]["body"]) for e in got], [(self.bob, "over federation")])
+
+    def test_remote_member_is_joined(self):
+        r = self.server.get(f"{V3}/rooms/{q(self.room)}/joined_members", token=self.alice_token)
+        self.assertEqual(set(r.json["joined"]), {self.alice, self.bob})
 
     def test_typing_receipt_presence(self):
         event_id = self.server.put(f"{V3}/rooms/{q(self.room)}/send/m.room.message/{uuid.uuid4().hex}",
