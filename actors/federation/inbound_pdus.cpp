@@ -52,8 +52,9 @@ struct pdu_processor {
 
   // nullopt when the event was accepted (or was known), else the error for the /send/ answer.
   std::optional<std::string> process(const std::string& room_id, const protocol::room_version& version,
-                                     const checked_pdu& ev, bool fill_gaps) {
+                                     const checked_pdu& ev, bool fill_gaps, bool relay = false) {
     json::object args{{"room_id", room_id}, {"event_id", ev.event_id}, {"event", ev.json}};
+    if (relay) args["relay_for"] = origin;
     auto r = persist(ctx, room_id, "persist_remote", args);
     if (r.contains("missing_auth")) {
       fetch_outliers(ctx, origin, room_id, version,
@@ -128,9 +129,9 @@ struct pdu_processor {
 } // namespace
 
 std::optional<std::string> receive_pdu(runtime::handler_context& ctx, const std::string& origin,
-                                       const checked_pdu& ev, const protocol::room_version& version) {
+                                       const checked_pdu& ev, const protocol::room_version& version, bool relay) {
   pdu_processor p{ctx, origin};
-  return p.process(std::string(ev.room_id()), version, ev, true);
+  return p.process(std::string(ev.room_id()), version, ev, true, relay);
 }
 
 json::object receive_pdus(runtime::handler_context& ctx, const std::string& origin, const json::array& pdus) {

@@ -19,7 +19,10 @@ boost::json::object receive_pdus(runtime::handler_context& ctx, const std::strin
 
 // One checked event from `origin` (send_join, send_leave, send_knock): gaps filled as for /send/.
 // nullopt when accepted (or known), else why not.
+// `relay`: the event came to us to be passed on (send_join/leave/knock): the federation sender
+// sends it to the room's other servers.
 std::optional<std::string> receive_pdu(runtime::handler_context& ctx, const std::string& origin,
-                                       const checked_pdu& ev, const protocol::room_version& version);
+                                       const checked_pdu& ev, const protocol::room_version& version,
+                                       bool relay = false);
 
 } // namespace myelin::federation

@@ -123,7 +123,8 @@ storage::events::event_row accept_membership(runtime::handler_context& ctx, cons
   if (!ev.state_key() || *ev.state_key() != ev.sender()) throw protocol::errors::bad_json("state_key must be the sender");
   auto parts = protocol::split_user_id(std::string(ev.sender()));
   if (!parts || parts->server_name != origin) throw protocol::errors::forbidden("The sender does not belong to your server");
-  if (auto why = federation::receive_pdu(ctx, origin, ev, *version)) throw protocol::errors::forbidden(*why);
+  if (auto why = federation::receive_pdu(ctx, origin, ev, *version, /*relay=*/true))
+    throw protocol::errors::forbidden(*why);
   auto c = ctx.db.acquire();
   auto row = storage::events::get_event(*c, ev.event_id);
   if (!row || row->stream_ordering < 0) throw protocol::errors::forbidden("The event was not accepted");

@@ -279,11 +279,19 @@ private:
   }
 
   void fan_out(const storage::events::event_row& ev) {
-    if (!is_local_user(ev.sender)) return;  // other servers' events are theirs to send
+    // Other servers' events are theirs to send, except memberships they made through our
+    // send_join/leave/knock, which we pass on to everyone but their origin.
+    std::optional<std::string> relay_origin;
+    if (!is_local_user(ev.sender)) {
+      if (ev.type != "m.room.member") return;
+      auto c = deps_.db->acquire();
+      relay_origin = tables::relayed_for(*c, ev.event_id);
+      if (!relay_origin) return;
+    }
     std::optional<queued_pdu> pdu;
     int64_t now = now_ms();
     for (const auto& name : destinations_of(ev)) {
-      if (!ours(name)) continue;
+      if (!ours(name) || name == relay_origin) continue;
       auto& d = get(name);
       {
         auto c = deps_.db->acquire();

@@ -2,6 +2,9 @@
 // kept apart from `events`, so no read, state or timeline ever meets them, and remembered so the
 // same event is not fetched and checked again. Soft-failed events are not here: they are stored
 // as outliers (a negative stream ordering), still usable as prev/auth events, never shown.
+// `federation_relayed_events`: membership events another server's user made through our
+// send_join / send_leave / send_knock, which this server sends on to the room's other servers (as
+// Synapse's send_on_behalf_of), since their origin may not know everyone in the room yet.
 #include "storage/schema/schema.hpp"
 
 namespace myelin::storage::schema {
@@ -15,6 +18,10 @@ CREATE TABLE rejected_events (
   reason TEXT NOT NULL,
   json TEXT NOT NULL,
   received_ts BIGINT NOT NULL
+);
+CREATE TABLE federation_relayed_events (
+  event_id TEXT PRIMARY KEY,
+  origin TEXT NOT NULL
 )
 )SQL"};
 }

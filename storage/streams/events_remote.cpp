@@ -5,7 +5,9 @@
 // a PDU"), and placed in the DAG: forward extremities, the state after forks (state resolution
 // v2) and the current state.
 //
-//   persist_remote {room_id, event: pdu, event_id, state_before?: [[type, state_key, event_id]…]}
+//   persist_remote {room_id, event: pdu, event_id, state_before?: [[type, state_key, event_id]…],
+//                   relay_for?: origin (a membership taken through our send_join/leave/knock, which
+//                   the federation sender passes on to the room's other servers)}
 //     → {outcome: "accepted" | "soft_failed" | "rejected" | "known" | "missing", reason?, missing?,
 //        position?}. "missing": some prev_events are unknown and no state_before was given (the
 //        caller fetches them, or the state, and asks again).
@@ -300,6 +302,9 @@ op_output persist_remote(op_context& ctx, persister_state& ps, const json::objec
     // One extremity again, after a fork: the state after this event.
     replace_current_state(c, ra, loader, events::state_at_group(c, *row.state_group));
   }
+  if (auto relay_for = protocol::opt_string(args, "relay_for"))
+    c.exec("INSERT INTO federation_relayed_events (event_id, origin) VALUES ($1, $2) ON CONFLICT (event_id) DO NOTHING",
+           {ev.event_id, *relay_for});
   advance_head(ctx, ra, row, std::move(extremities), current_group);
   ps.cache.stage(std::move(ra));
   return {json::object{{"outcome", "accepted"}, {"position", row.stream_ordering}}, {published_row(row)}};

@@ -101,4 +101,10 @@ std::vector<std::string> joined_users(connection& c, const std::string& room_id)
   return out;
 }
 
+std::optional<std::string> relayed_for(connection& c, const std::string& event_id) {
+  auto r = c.exec("SELECT origin FROM federation_relayed_events WHERE event_id = $1", {event_id});
+  if (r.empty()) return std::nullopt;
+  return r[0].as_text(0);
+}
+
 } // namespace myelin::storage::federation_sender

@@ -48,5 +48,8 @@ void outbox_remove(connection& c, const std::string& destination, int64_t upto_p
 
 // The users joined to the room now (current state), for the servers to send its events to.
 std::vector<std::string> joined_users(connection& c, const std::string& room_id);
+// The origin a membership event was taken from through our send_join/leave/knock, to be passed
+// on to the room's other servers (federation_relayed_events); nullopt for any other event.
+std::optional<std::string> relayed_for(connection& c, const std::string& event_id);
 
 } // namespace myelin::storage::federation_sender

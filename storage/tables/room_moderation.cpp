@@ -60,7 +60,9 @@ void purge_room(connection& c, const std::string& room_id) {
   // Rows that hang off the room's state groups and events first, then the room's own tables.
   c.exec("DELETE FROM state_group_entries WHERE state_group IN (SELECT id FROM state_groups WHERE room_id = $1)",
          {room_id});
-  for (const char* table : {"state_groups", "current_state_events", "event_relations", "redactions", "event_search",
+  c.exec("DELETE FROM federation_relayed_events WHERE event_id IN (SELECT event_id FROM events WHERE room_id = $1)",
+         {room_id});
+  for (const char* table : {"state_groups", "rejected_events", "current_state_events", "event_relations", "redactions", "event_search",
                             "event_push_actions", "receipts", "room_aliases", "room_forgotten", "room_keys",
                             "sliding_sync_connection_rooms", "event_reports", "events", "room_heads", "rooms"})
     c.exec(std::string("DELETE FROM ") + table + " WHERE room_id = $1", {room_id});

@@ -295,6 +295,17 @@ class FederationRooms(unittest.TestCase):
             self.assertEqual(r.status, 200, r)
             self.assertEqual(r.data, data)
 
+    def test_a_join_through_us_is_passed_on_to_the_other_servers(self):
+        # C joins through A: A passes C's join on to B (C may not know B is in the room yet), so
+        # B has carol as a member before carol says anything.
+        room, (alice, alice_token), (bob, bob_token) = self.joined_pair()
+        carol, carol_token = self.user(self.c, "carol")
+        r = self.c.post(f"/_matrix/client/v3/join/{q(room)}?server_name={q(self.a.server_name)}", {},
+                        token=carol_token)
+        self.assertEqual(r.status, 200, r)
+        self.wait_for(lambda: carol in self.members(self.b, room, bob_token), what="C's join on B")
+        self.assertEqual(self.members(self.c, room, carol_token), {alice, bob, carol})
+
     # ---- outage, catch-up, late joiner ----
 
     def test_outage_then_catch_up_and_a_late_joiner_backfills(self):

@@ -3,15 +3,17 @@ private CA). A client's sendToDevice to a user of the remote arrives as a signed
 (PUT /_matrix/federation/v1/send/{txnId}) carrying an m.direct_to_device EDU with its message_id;
 a remote answering 500 gets the same messages again after the backoff, none lost, in order, while
 nothing is held in memory for it (myelin_federation_queue_depth); the outbox and the backoff
-survive a restart of Myelin. PDU fan-out needs remote room members (inbound joins): a skipped
-stub here, completed with two servers."""
+survive a restart of Myelin. PDUs: once the remote's user joined a room through make_join /
+send_join, local events go to it (its own join is not sent back), a kick of its user reaches it,
+and after an outage only the newest event of the room is sent (catch-up). Two real Myelin servers
+exchanging events: test_federation_rooms.py."""
 import tempfile
 import threading
 import time
 import urllib.parse
 
 from harness import ServerTestCase, main
-from fedremote import RemoteServer, make_ca_and_cert, signedjson, unpadded_b64decode
+from fedremote import RemoteServer, make_ca_and_cert, seal_event_v10, signedjson, unpadded_b64decode
 
 SEND = r"^/_matrix/federation/v1/send/(.+)$"
 
@@ -197,18 +199,31 @@ class FederationSender(ServerTestCase):
             return [p for _, _, body, _, status in self.attempts if status == 200
                     for p in body["pdus"] if p.get("room_id") == room_id]
 
+    def join_remote_user(self, room):
+        """The remote's user joins `room` through make_join / send_join, as a real server would."""
+        def fed(method, path, body=None):
+            auth = self.remote.authorization(method, path, "test.local", content=body)
+            return self.server.request(method, path, body, headers={"Authorization": auth})
+        q = urllib.parse.quote
+        r = fed("GET", f"/_matrix/federation/v1/make_join/{q(room, safe='')}/{q(self.rita, safe='')}?ver=10")
+        self.assertEqual(r.status, 200, r)
+        template = dict(r.json["event"], origin=self.remote.name, origin_server_ts=int(time.time() * 1000))
+        event_id, event = seal_event_v10(template, self.remote.name, self.remote.signing_key)
+        r = fed("PUT", f"/_matrix/federation/v2/send_join/{q(room, safe='')}/{q(event_id, safe='')}", event)
+        self.assertEqual(r.status, 200, r)
+        return event_id
+
     def test_pdus_follow_joined_members_and_catch_up(self):
-        """Without inbound joins, the remote's membership is written into current state directly
-        (only the sender reads it here): a local message then goes to the remote; while the remote
-        fails, only the newest event of the room is sent once it is back (catch-up)."""
+        """Once the remote's user joined, a local message goes to the remote (its own join does not
+        come back); while the remote fails, only the newest event of the room is sent once it is
+        back (catch-up); a kick of its user reaches it."""
         tok = self.alice["access_token"]
-        r = self.server.post("/_matrix/client/v3/createRoom", {"preset": "private_chat"}, token=tok)
+        r = self.server.post("/_matrix/client/v3/createRoom", {"preset": "public_chat"}, token=tok)
         self.assertEqual(r.status, 200, r)
         room = r.json["room_id"]
         time.sleep(0.5)
         self.assertEqual(self.pdus_delivered(room), [])  # nobody elsewhere yet
-        self.server.sql_write("INSERT INTO current_state_events (room_id, type, state_key, event_id, membership) "
-                              f"VALUES ('{room}', 'm.room.member', '{self.rita}', '$injected', 'join')")
+        join_id = self.join_remote_user(room)
 
         def say(text):
             r = self.server.put(f"/_matrix/client/v3/rooms/{urllib.parse.quote(room)}/send/m.room.message/{text}",
@@ -232,11 +247,15 @@ class FederationSender(ServerTestCase):
         self.wait_for(lambda: len(self.pdus_delivered(room)) >= 2, timeout=10, what="the catch-up")
         time.sleep(0.5)
         self.assertEqual([p["content"]["body"] for p in self.pdus_delivered(room)], ["hello", "three"])
-
-    def test_pdus_fan_out_to_servers_in_the_room(self):
-        self.skipTest("needs a remote member in a room (inbound joins); the lead completes it with two servers: "
-                      "a local user's message reaches the remote's /send/ with the PDU, the remote's own "
-                      "events are not sent back, and a kicked remote user's server gets the kick")
+        self.assertNotIn(join_id, [p.get("event_id") for p in self.pdus_delivered(room)])
+        self.assertFalse([p for p in self.pdus_delivered(room) if p["type"] == "m.room.member"])
+        # Kicked: the remote's server still hears of it (the member event's target).
+        r = self.server.post(f"/_matrix/client/v3/rooms/{urllib.parse.quote(room)}/kick", {"user_id": self.rita},
+                             token=tok)
+        self.assertEqual(r.status, 200, r)
+        self.wait_for(lambda: [p for p in self.pdus_delivered(room) if p["type"] == "m.room.member"
+                               and p["state_key"] == self.rita and p["content"]["membership"] == "leave"],
+                      what="the kick at the remote")
 
 
 if __name__ == "__main__":
