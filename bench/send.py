@@ -46,7 +46,8 @@ def call(port, method, path, body=None, token=None):
 
 
 class Server:
-    def __init__(self, binary, persisters, db, extra_config="", groups=None, resources="client", server_name="bench.local"):
+    def __init__(self, binary, persisters, db, extra_config="", groups=None, resources="client", server_name="bench.local",
+                 extra_listeners=""):
         self.dir = tempfile.mkdtemp(prefix="myelin-bench-")
         self.pg_db = None
         if db == "postgres":
@@ -66,7 +67,7 @@ listeners:
   - port: 0
     bind_addresses: ['127.0.0.1']
     resources: [{{names: [{resources}]}}]
-{database}enable_registration: true
+{extra_listeners}{database}enable_registration: true
 enable_registration_without_verification: true
 logging: {{level: warn, access_log: false, components: {{main: info}}}}
 rc_message: {{per_second: 1000000, burst_count: 1000000}}

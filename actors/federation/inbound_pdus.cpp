@@ -6,6 +6,7 @@
 #include "actors/federation/inbound_pdus.hpp"
 
 #include <boost/json.hpp>
+#include <map>
 
 #include "actors/federation/federation.hpp"
 #include "actors/federation/room_events.hpp"
@@ -137,48 +138,78 @@ std::optional<std::string> receive_pdu(runtime::handler_context& ctx, const std:
 json::object receive_pdus(runtime::handler_context& ctx, const std::string& origin, const json::array& pdus) {
   json::object out;
   pdu_processor processor{ctx, origin};
+  // Checked events per room, in the transaction's order; rooms in order of first appearance.
+  struct room_batch {
+    const protocol::room_version* version = nullptr;  // null: a room this server is not in
+    bool denied = false;                               // the room's ACL denies the origin
+    std::vector<checked_pdu> events;
+  };
+  std::vector<std::string> room_order;
+  std::map<std::string, room_batch> batches;
   for (const auto& p : pdus) {
     if (!p.is_object()) continue;
     const auto& pdu = p.as_object();
     auto* room = pdu.if_contains("room_id");
     if (!room || !room->is_string()) continue;
     std::string room_id(room->as_string());
-    const protocol::room_version* version = nullptr;
-    bool allowed = true;
-    {
+    auto [it, fresh] = batches.try_emplace(room_id);
+    if (fresh) {
+      room_order.push_back(room_id);
       auto c = ctx.db.acquire();
       if (auto row = storage::events::get_room(*c, room_id)) {
-        version = protocol::find_room_version(row->room_version);
-        allowed = acl_allows(*c, room_id, origin);
+        it->second.version = protocol::find_room_version(row->room_version);
+        it->second.denied = !acl_allows(*c, room_id, origin);
       }
     }
+    auto& batch = it->second;
     // Events of rooms this server is not in are ignored, as Synapse does (no id to answer under
     // without the room's version).
-    if (!version) continue;
-    auto checked = check_received_pdu(ctx, *version, pdu);
+    if (!batch.version) continue;
+    auto checked = check_received_pdu(ctx, *batch.version, pdu);
     if (auto* why = std::get_if<std::string>(&checked)) {
-      std::string key;
       try {
-        key = protocol::event_id_for(pdu, std::string(version->id));
+        out[protocol::event_id_for(pdu, std::string(batch.version->id))] = json::object{{"error", *why}};
       } catch (const std::exception&) {
-        continue;
       }
-      out[key] = json::object{{"error", *why}};
       continue;
     }
-    const auto& ev = std::get<checked_pdu>(checked);
-    if (!allowed) {
+    auto& ev = std::get<checked_pdu>(checked);
+    if (batch.denied) {
       out[ev.event_id] = json::object{{"error", "Server is banned from this room"}};
       continue;
     }
-    std::optional<std::string> error;
+    batch.events.push_back(std::move(ev));
+  }
+  for (const auto& room_id : room_order) {
+    auto& batch = batches[room_id];
+    if (batch.events.empty()) continue;
+    // The whole batch in one write; what it could not place (gaps) is then handled one by one.
+    json::array entries;
+    for (const auto& ev : batch.events) entries.push_back(json::object{{"event_id", ev.event_id}, {"event", ev.json}});
+    json::object results;
     try {
-      error = processor.process(room_id, *version, ev, true);
+      auto r = persist(ctx, room_id, "persist_remote_batch", json::object{{"room_id", room_id}, {"events", entries}});
+      if (auto* res = r.if_contains("results"); res && res->is_object()) results = res->as_object();
     } catch (const protocol::matrix_error& e) {
-      error = e.what();
+      ctx.log.info("received events not stored", {{"origin", origin}, {"room_id", room_id}, {"error", e.what()}});
     }
-    out[ev.event_id] = error ? json::value(json::object{{"error", *error}}) : json::value(json::object{});
-    if (error) ctx.log.info("received event not accepted", {{"origin", origin}, {"event_id", ev.event_id}, {"reason", *error}});
+    for (const auto& ev : batch.events) {
+      std::optional<std::string> error;
+      auto* r = results.if_contains(ev.event_id);
+      auto outcome = r && r->is_object() ? protocol::opt_string(r->as_object(), "outcome").value_or("") : "";
+      if (outcome == "accepted" || outcome == "known" || outcome == "soft_failed") {
+      } else if (outcome == "rejected") {
+        error = protocol::opt_string(r->as_object(), "reason").value_or("rejected");
+      } else {
+        try {
+          error = processor.process(room_id, *batch.version, ev, true);
+        } catch (const protocol::matrix_error& e) {
+          error = e.what();
+        }
+      }
+      out[ev.event_id] = error ? json::value(json::object{{"error", *error}}) : json::value(json::object{});
+      if (error) ctx.log.info("received event not accepted", {{"origin", origin}, {"event_id", ev.event_id}, {"reason", *error}});
+    }
   }
   return out;
 }

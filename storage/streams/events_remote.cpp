@@ -11,6 +11,8 @@
 //     → {outcome: "accepted" | "soft_failed" | "rejected" | "known" | "missing", reason?, missing?,
 //        position?}. "missing": some prev_events are unknown and no state_before was given (the
 //        caller fetches them, or the state, and asks again).
+//   persist_remote_batch {room_id, events: [{event_id, event}…]} → {results: {event_id: as above}}:
+//     a transaction's events of one room, in order, in one write.
 //   persist_outliers {room_id, events: [{event_id, event}]} (auth chains, fetched state)
 //     → {stored: [ids], rejected: {id: reason}}; the room must exist.
 //   join_remote {room_id, room_version, origin, state: [{event_id, event}], auth_chain: [...],
@@ -310,6 +312,30 @@ op_output persist_remote(op_context& ctx, persister_state& ps, const json::objec
   return {json::object{{"outcome", "accepted"}, {"position", row.stream_ordering}}, {published_row(row)}};
 }
 
+// Several events of one room in one transaction (a /send/ transaction's PDUs, in order): each as
+// persist_remote, its result under its id; one refused for its shape does not stop the others.
+op_output persist_remote_batch(op_context& ctx, persister_state& ps, const json::object& args) {
+  auto room_id = req_string(args, "room_id");
+  op_output out{json::object{}, {}};
+  json::object results;
+  if (auto* events = protocol::opt_array(args, "events"))
+    for (const auto& e : *events) {
+      if (!e.is_object()) continue;
+      json::object one = e.as_object();
+      one["room_id"] = room_id;
+      auto id = req_string(one, "event_id");
+      try {
+        auto r = persist_remote(ctx, ps, one);
+        for (auto& row : r.rows) out.rows.push_back(std::move(row));
+        results[id] = std::move(r.result);
+      } catch (const protocol::matrix_error& err) {
+        results[id] = json::object{{"outcome", "rejected"}, {"reason", err.what()}};
+      }
+    }
+  out.result = json::object{{"results", std::move(results)}};
+  return out;
+}
+
 op_output persist_outliers(op_context& ctx, persister_state& ps, const json::object& args) {
   auto room_id = req_string(args, "room_id");
   auto ra = open_room(ps, ctx.db, room_id);
@@ -500,6 +526,9 @@ op_output store_backfill(op_context& ctx, persister_state& ps, const json::objec
 
 void add_federation_ops(std::map<std::string, stream_op>& ops, const std::shared_ptr<persister_state>& ps) {
   ops["persist_remote"] = [ps](op_context& ctx, const json::object& a) { return persist_remote(ctx, *ps, a); };
+  ops["persist_remote_batch"] = [ps](op_context& ctx, const json::object& a) {
+    return persist_remote_batch(ctx, *ps, a);
+  };
   ops["persist_outliers"] = [ps](op_context& ctx, const json::object& a) { return persist_outliers(ctx, *ps, a); };
   ops["join_remote"] = [ps](op_context& ctx, const json::object& a) { return join_remote(ctx, *ps, a); };
   ops["store_backfill"] = [ps](op_context& ctx, const json::object& a) { return store_backfill(ctx, *ps, a); };
