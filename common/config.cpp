@@ -813,6 +813,7 @@ homeserver_config parse_homeserver_config(const std::string& yaml_text, const st
           {"registration_requires_token", r.flag(cfg.registration_requires_token)},
           {"allow_guest_access", r.flag(cfg.allow_guest_access)},
           {"serve_well_known_client", r.flag(cfg.serve_well_known_client)},
+          {"serve_server_wellknown", r.flag(cfg.serve_server_wellknown)},
           {"max_upload_size", r.bytes(lim.max_upload_size)},
           {"thumbnail_sizes", [&](const YAML::Node& v, const std::string& k) {
              read_thumbnail_sizes(r, v, k, cfg.media.thumbnail_sizes);
@@ -882,7 +883,8 @@ homeserver_config parse_homeserver_config(const std::string& yaml_text, const st
                     {{"timeout", r.millis(fs.timeout_ms)},
                      {"retry_delay", r.millis(fs.retry_delay_ms)},
                      {"max_retry_delay", r.millis(fs.max_retry_delay_ms)},
-                     {"max_queue", r.count(fs.max_queue, 1, 1000000)}});
+                     {"max_queue", r.count(fs.max_queue, 1, 1000000)},
+                     {"parallel_destinations", r.count(fs.parallel_destinations, 1, 256)}});
            }},
           {"appservice",
            [&](const YAML::Node& v, const std::string& k) {

@@ -160,6 +160,7 @@ struct federation_sender_config {
   int64_t retry_delay_ms = 10 * 60 * 1000;          // retry_delay: backoff after the first failure (Synapse: 10 min)
   int64_t max_retry_delay_ms = 24 * 3600 * 1000;    // max_retry_delay: the doubling stops here
   size_t max_queue = 1000;                          // max_queue: PDUs held per destination before catch-up
+  size_t parallel_destinations = 8;                 // parallel_destinations: transactions in flight per instance
 };
 
 struct homeserver_config {
@@ -184,6 +185,9 @@ struct homeserver_config {
   bool registration_requires_token = false;
   bool allow_guest_access = false;
   bool serve_well_known_client = true;
+  // serve_server_wellknown (Synapse's): answer /.well-known/matrix/server with public_baseurl's host
+  // on port 443, delegating federation to where the client API is served.
+  bool serve_server_wellknown = false;
   size_t password_min_length = 0;       // password_config.policy.minimum_length
   bool password_login_enabled = true;   // password_config.enabled
   int64_t openid_token_lifetime_ms = 3600 * 1000;

@@ -35,6 +35,23 @@ void register_versions(runtime::endpoint_registry& r) {
           return runtime::json_response(json::object{{"m.homeserver", {{"base_url", ctx.config.public_baseurl}}}});
         });
 
+  // Delegation of federation (server-server API "Resolving server names"): other servers asking
+  // https://<server_name>/.well-known/matrix/server are sent to public_baseurl's host, port 443.
+  r.add({.name = "well_known.server", .method = "GET", .path = "/.well-known/matrix/server", .auth = auth_mode::none,
+         .nonblocking = true},
+        [](runtime::handler_context& ctx, const api_request&) {
+          // public_baseurl is checked at startup to be an http(s) URL: its host is what follows the
+          // scheme up to a port, path or the end.
+          std::string_view url = ctx.config.public_baseurl;
+          if (auto scheme = url.find("://"); scheme != std::string_view::npos) url.remove_prefix(scheme + 3);
+          url = url.substr(0, url.find('/'));
+          if (auto colon = url.rfind(':'); colon != std::string_view::npos && url.find(']', colon) == std::string_view::npos)
+            url = url.substr(0, colon);
+          if (!ctx.config.serve_server_wellknown || url.empty())
+            throw protocol::errors::not_found("No .well-known configured");
+          return runtime::json_response(json::object{{"m.server", std::string(url) + ":443"}});
+        });
+
   r.add({.name = "capabilities", .method = "GET", .path = "/_matrix/client/{:r0|v3}/capabilities", .nonblocking = true},
         [](runtime::handler_context& ctx, const api_request&) {
           json::object caps{

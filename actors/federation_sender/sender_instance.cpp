@@ -1,5 +1,7 @@
 #include "actors/federation_sender/sender_instance.hpp"
 
+#include <atomic>
+
 #include <caf/all.hpp>
 #include <boost/json.hpp>
 
@@ -445,13 +447,35 @@ private:
 
   // ---- transactions ----
 
+  // Every destination with work, `parallel_destinations` at a time, each on its own thread until
+  // its queue is empty or it fails: a slow or dead server delays only its own slot. The threads
+  // touch only their destination (and the thread-safe pool, log and metrics); dests_ itself is
+  // not changed meanwhile.
   void send_due() {
     int64_t now = now_ms();
-    for (auto& [name, d] : dests_) {
-      if (d.backed_off(now) || !has_work(d)) continue;
-      while (!stopping() && send_one(name, d)) {
+    std::vector<std::pair<const std::string*, destination*>> due;
+    for (auto& [name, d] : dests_)
+      if (!d.backed_off(now) && has_work(d)) due.emplace_back(&name, &d);
+    auto drain = [this](const std::string& name, destination& d) {
+      try {
+        while (!stopping() && send_one(name, d)) {
+        }
+      } catch (const std::exception& e) {
+        log_.warn("federation send failed", {{"destination", name}, {"error", e.what()}});
       }
+    };
+    size_t width = std::max<size_t>(1, scfg().parallel_destinations);
+    if (width == 1 || due.size() == 1) {
+      for (auto [name, d] : due) drain(*name, *d);
+      return;
     }
+    std::atomic<size_t> next{0};
+    std::vector<std::thread> workers;
+    for (size_t i = 0; i < std::min(width, due.size()); ++i)
+      workers.emplace_back([&] {
+        for (size_t k; (k = next.fetch_add(1)) < due.size();) drain(*due[k].first, *due[k].second);
+      });
+    for (auto& t : workers) t.join();
   }
 
   // One transaction: catch-up PDUs (or the queue's), to-device EDUs from the outbox, then the
@@ -582,7 +606,7 @@ private:
   std::map<std::string, destination> dests_;
   std::map<std::string, std::set<std::string>> typing_;  // room → local users typing, as last sent
   std::map<std::string, int64_t> last_device_change_;     // local user → stream_id of the last device list update
-  uint64_t txn_counter_ = 0;
+  std::atomic<uint64_t> txn_counter_{0};
   std::thread thread_;  // last: started once everything it uses exists
 };
 

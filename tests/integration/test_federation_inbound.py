@@ -31,7 +31,9 @@ class FederationInbound(ServerTestCase):
         ca, cert, key = make_ca_and_cert(cls.tmp.name)
         cls.remote = RemoteServer(cert, key)
         cls.extra_config = (f"federation_custom_ca_list: ['{ca}']\n"
-                            "ip_range_whitelist: ['127.0.0.1']\n")
+                            "ip_range_whitelist: ['127.0.0.1']\n"
+                            "public_baseurl: 'https://matrix.example.org:8443/'\n"
+                            "serve_server_wellknown: true\n")
         super().setUpClass()
         doc = cls.server.get("/_matrix/key/v2/server").json
         (key_id, entry), = doc["verify_keys"].items()
@@ -117,6 +119,11 @@ class FederationInbound(ServerTestCase):
                 by_key[("m.room.member", user)]]
 
     # ---- tests ----
+
+    def test_served_server_well_known_delegates_to_the_client_host(self):
+        r = self.server.get("/.well-known/matrix/server")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json, {"m.server": "matrix.example.org:443"})
 
     def test_join_through_make_join_and_send_join(self):
         room, alice, token = self.room_of_alice(name="Ours")

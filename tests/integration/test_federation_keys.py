@@ -53,6 +53,9 @@ class FederationKeys(ServerTestCase):
         self.server.start()
         self.assertEqual(self.key_document()["verify_keys"], before)
 
+    def test_server_well_known_is_off_by_default(self):
+        self.assertError(self.server.get("/.well-known/matrix/server"), 404, "M_NOT_FOUND")
+
     def test_version(self):
         r = self.server.get("/_matrix/federation/v1/version")
         self.assertEqual(r.status, 200, r)
