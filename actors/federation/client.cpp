@@ -67,8 +67,9 @@ protocol::matrix_error answer_error(const outbound::fetch_result& r, const std::
 } // namespace
 
 json::value request(runtime::handler_context& ctx, const std::string& destination, const std::string& method,
-                    const std::string& target, const json::value* body, std::chrono::milliseconds timeout) {
-  auto r = send_signed(ctx, destination, method, target, body, timeout, 4 << 20);
+                    const std::string& target, const json::value* body, std::chrono::milliseconds timeout,
+                    size_t max_bytes) {
+  auto r = send_signed(ctx, destination, method, target, body, timeout, max_bytes);
   if (r.status != 200) throw answer_error(r, destination);
   boost::system::error_code ec;
   auto answer = json::parse(r.body, ec);

@@ -43,6 +43,11 @@ boost::json::object own_key_document(const runtime::handler_context& ctx);
 std::optional<boost::json::object> key_document(runtime::handler_context& ctx, const std::string& server_name,
                                                 int64_t minimum_valid_until_ts, bool may_fetch = true);
 
+// The largest answer request() reads by default; a room's whole state (send_join, /state) may
+// take more and says so.
+inline constexpr size_t default_max_answer_bytes = 4 << 20;
+inline constexpr size_t max_room_state_answer_bytes = 256 << 20;
+
 // A request to another server's federation API, signed with X-Matrix (our key, our name as
 // origin). `target` is the path with its query, as signed; `body` null for none. Returns the
 // parsed JSON answer on 200. Throws matrix_error: the remote's own error (its errcode and status)
@@ -51,7 +56,8 @@ std::optional<boost::json::object> key_document(runtime::handler_context& ctx, c
 // handler never hangs past `timeout`.
 boost::json::value request(runtime::handler_context& ctx, const std::string& destination, const std::string& method,
                            const std::string& target, const boost::json::value* body,
-                           std::chrono::milliseconds timeout = std::chrono::seconds(10));
+                           std::chrono::milliseconds timeout = std::chrono::seconds(10),
+                           size_t max_bytes = default_max_answer_bytes);
 
 // Another server's room alias, asked of that server (query/directory): its room and the servers
 // to join through. 404 M_NOT_FOUND when the server does not know it.

@@ -37,7 +37,7 @@ std::string path_segment(const std::string& s) { return protocol::percent_encode
 json::array fetch_outliers(runtime::handler_context& ctx, const std::string& origin, const std::string& room_id,
                            const protocol::room_version& version, const std::string& path,
                            const std::vector<const char*>& keys) {
-  auto answer = request(ctx, origin, "GET", path, nullptr, std::chrono::seconds(30));
+  auto answer = request(ctx, origin, "GET", path, nullptr, std::chrono::seconds(60), max_room_state_answer_bytes);
   if (!answer.is_object()) return {};
   json::array all;
   for (const char* key : keys)

@@ -3,6 +3,7 @@
 // the room's current head, send_join / send_leave take the event back, signed by its server,
 // and store it like any received event. send_join answers with the state before the join and its
 // auth chain, which the joining server needs to take part in the room.
+#include <algorithm>
 #include <boost/json.hpp>
 
 #include "actors/endpoint_helpers.hpp"
@@ -62,11 +63,9 @@ api_response make_membership(runtime::handler_context& ctx, const api_request& r
                                    json::object{{"room_version", std::string(version.id)}});
   }
   auto head = storage::events::get_room_head(*c, room_id);
-  if (!head || federation::servers_in_room(*c, room_id).empty())
+  auto servers = federation::servers_in_room(*c, room_id);
+  if (!head || std::find(servers.begin(), servers.end(), ctx.config.server_name) == servers.end())
     throw protocol::errors::not_found("This server is not in the room");
-  bool ours = false;
-  for (const auto& s : federation::servers_in_room(*c, room_id)) ours = ours || s == ctx.config.server_name;
-  if (!ours) throw protocol::errors::not_found("This server is not in the room");
 
   protocol::pdu ev;
   ev.json = {{"type", "m.room.member"},

@@ -71,7 +71,7 @@ join_attempt try_join(runtime::handler_context& ctx, const std::string& server, 
   auto sent = request(ctx, server, "PUT",
                       "/_matrix/federation/v2/send_join/" + protocol::percent_encode(room_id) + "/" +
                           protocol::percent_encode(join.event_id),
-                      &body, std::chrono::seconds(60));
+                      &body, std::chrono::seconds(120), max_room_state_answer_bytes);
   if (!sent.is_object()) throw protocol::errors::unknown("Bad send_join answer from " + server);
   // A restricted join comes back with the authorising server's signature too.
   if (auto* signed_again = sent.as_object().if_contains("event"); signed_again && signed_again->is_object()) {

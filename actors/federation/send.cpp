@@ -21,6 +21,7 @@
 
 #include "actors/endpoint_helpers.hpp"
 #include "actors/federation/federation.hpp"
+#include "actors/federation/room_events.hpp"
 #include "actors/federation/inbound_pdus.hpp"
 #include "common/clock.hpp"
 #include "actors/runtime/writer_client.hpp"
@@ -102,6 +103,12 @@ struct edu_context {
     auto c = ctx.db.acquire();
     return storage::events::current_membership(*c, room_id, user_id) == std::optional<std::string>("join");
   }
+  // The room's server ACL lets the origin in (spec: typing and receipts of a denied server are
+  // ignored).
+  bool acl_allows(const std::string& room_id) const {
+    auto c = ctx.db.acquire();
+    return federation::acl_allows(*c, room_id, origin);
+  }
   bool shares_room(const std::string& user_id) const {
     auto c = ctx.db.acquire();
     return inbound::shares_room_with_local_user(*c, user_id);
@@ -120,6 +127,7 @@ void typing_edu(const edu_context& e, const json::object& content) {
   if (!typing) throw protocol::errors::missing_param("Missing 'typing'");
   if (!protocol::is_valid_room_id(room_id) || !e.joined(room_id, *user_id))
     return e.ignored("m.typing", "user not joined to the room", *user_id);
+  if (!e.acl_allows(room_id)) return e.ignored("m.typing", "server denied by the room's ACL", room_id);
   auto timeout = std::clamp<int64_t>(protocol::opt_int(content, "timeout").value_or(remote_typing_timeout_ms), 0,
                                      max_typing_timeout_ms);
   e.ctx.writers.write("typing", room_id, "set",
@@ -137,6 +145,10 @@ void receipt_edu(const edu_context& e, const json::object& content) {
     }
     const auto* read = protocol::opt_object(by_type.as_object(), "m.read");
     if (!read) continue;
+    if (!e.acl_allows(room_id)) {
+      e.ignored("m.receipt", "server denied by the room's ACL", room_id);
+      continue;
+    }
     for (const auto& [user_key, receipt] : *read) {
       std::string user_id(user_key);
       if (!receipt.is_object()) throw protocol::errors::bad_json("A receipt must be an object");

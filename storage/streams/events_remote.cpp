@@ -225,9 +225,7 @@ op_output persist_remote(op_context& ctx, persister_state& ps, const json::objec
   // its one prev event, or the resolution of the states after several.
   events::state_ids before;
   std::optional<int64_t> group_before;
-  bool state_given = false;
   if (auto* given = protocol::opt_array(args, "state_before")) {
-    state_given = true;
     for (const auto& entry : *given) {
       const auto& a = entry.as_array();
       before[{std::string(a.at(0).as_string()), std::string(a.at(1).as_string())}] = std::string(a.at(2).as_string());

@@ -230,7 +230,21 @@ class FederationInbound(ServerTestCase):
         seen = self.messages(room, token)
         self.assertIn(hidden_id, seen)
         self.assertIn(after_id, seen)
-        # The ACL now denies the remote: its PDUs are refused one by one.
+        # A read receipt EDU from the remote's user is shown…
+        def receipt(event_id):
+            return {"edu_type": "m.receipt", "content": {room: {"m.read": {self.rita(): {
+                "event_ids": [event_id], "data": {"ts": int(time.time() * 1000)}}}}}}
+
+        def receipts_seen():
+            sync = self.server.get("/_matrix/client/v3/sync", token=token).json
+            found = set()
+            for e in sync["rooms"]["join"][room].get("ephemeral", {}).get("events", []):
+                if e["type"] == "m.receipt":
+                    found |= {eid for eid, r in e["content"].items() if self.rita() in r.get("m.read", {})}
+            return found
+        self.assertEqual(self.send([], [receipt(good_id)]).status, 200)
+        self.assertIn(good_id, receipts_seen())
+        # The ACL now denies the remote: its PDUs are refused one by one, its receipts ignored.
         acl = {"allow": ["*"], "allow_ip_literals": False}
         self.assertEqual(self.server.put(f"/_matrix/client/v3/rooms/{q(room)}/state/m.room.server_acl/", acl,
                                          token=token).status, 200)
@@ -238,6 +252,8 @@ class FederationInbound(ServerTestCase):
         r = self.send([late])
         self.assertIn("error", r.json["pdus"][late_id])
         self.assertNotIn(late_id, self.messages(room, token))
+        self.assertEqual(self.send([], [receipt(after_id)]).status, 200)
+        self.assertNotIn(after_id, receipts_seen())
 
 
 if __name__ == "__main__":

@@ -273,9 +273,18 @@ class FederationRooms(unittest.TestCase):
         keys = signedjson.sign.sign_json(
             {"user_id": bob, "device_id": device, "algorithms": ["m.olm.v1.curve25519-aes-sha2"],
              "keys": {f"curve25519:{device}": "curvekey", f"ed25519:{device}": ed25519}}, bob, device_key)
+        since = self.a.get("/_matrix/client/v3/sync?timeout=0", token=alice_token).json["next_batch"]
         r = self.b.post("/_matrix/client/v3/keys/upload",
                         {"device_keys": keys, "one_time_keys": {f"curve25519:{device}:1": "otk1"}}, token=bob_token)
         self.assertEqual(r.status, 200, r)
+
+        # B tells A (m.device_list_update): alice's /sync lists bob as changed.
+        def bob_changed():
+            nonlocal since
+            sync = self.a.get(f"/_matrix/client/v3/sync?timeout=1000&since={since}", token=alice_token).json
+            since = sync["next_batch"]
+            return bob in sync.get("device_lists", {}).get("changed", [])
+        self.wait_for(bob_changed, what="bob's device list change on A")
         r = self.a.post("/_matrix/client/v3/keys/query", {"device_keys": {bob: []}}, token=alice_token)
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.json["device_keys"][bob][device]["keys"], keys["keys"])
