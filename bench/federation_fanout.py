@@ -13,6 +13,7 @@ Reported: per message, the time until the last destination has it (p50, p90, max
 per-destination delivery time. One JSON line in build/bench-federation-fanout.jsonl and on stdout.
 
 Usage: bench/federation_fanout.py [--binary build/release/myelin] [--destinations 20] [--messages 20]
+                                  [--parallel 8]  (the origin's federation_sender.parallel_destinations)
 """
 import argparse
 import http.client
@@ -43,12 +44,12 @@ def free_port():
         return s.getsockname()[1]
 
 
-def federated_server(binary, ca, cert, key):
+def federated_server(binary, ca, cert, key, extra=""):
     port = free_port()
     tls = (f"  - port: {port}\n    bind_addresses: ['127.0.0.1']\n    tls: true\n"
            "    resources: [{names: [federation]}]\n")
     extra = (f"tls_certificate_path: '{cert}'\ntls_private_key_path: '{key}'\n"
-             f"federation_custom_ca_list: ['{ca}']\nip_range_whitelist: ['127.0.0.1']\n")
+             f"federation_custom_ca_list: ['{ca}']\nip_range_whitelist: ['127.0.0.1']\n" + extra)
     s = Server(binary, 1, "sqlite", extra_config=extra, server_name=f"127.0.0.1:{port}", extra_listeners=tls,
                groups="nodes:\n  main: {}\n")
     s.server_name = f"127.0.0.1:{port}"
@@ -65,13 +66,15 @@ def main():
     ap.add_argument("--binary", default=os.path.join(ROOT, "build/release/myelin"))
     ap.add_argument("--destinations", type=int, default=20)
     ap.add_argument("--messages", type=int, default=20)
+    ap.add_argument("--parallel", type=int, default=8, help="the origin's federation_sender.parallel_destinations")
     args = ap.parse_args()
 
     tmp = tempfile.TemporaryDirectory()
     ca, cert, key = make_ca_and_cert(tmp.name)
     servers = []
     try:
-        origin = federated_server(args.binary, ca, cert, key)
+        origin = federated_server(args.binary, ca, cert, key,
+                                  f"federation_sender: {{parallel_destinations: {args.parallel}}}\n")
         servers.append(origin)
         dests = []
         for _ in range(args.destinations):
@@ -130,6 +133,7 @@ def main():
             per_destination.extend(delays)
         stop.set()
         result = {"bench": "federation_fanout", "destinations": args.destinations, "messages": args.messages,
+                  "parallel_destinations": args.parallel,
                   "all_reached_ms": {"p50": round(percentile(last_arrival, 50), 1),
                                      "p90": round(percentile(last_arrival, 90), 1),
                                      "max": round(max(last_arrival), 1)},

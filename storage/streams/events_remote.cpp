@@ -225,6 +225,7 @@ op_output persist_remote(op_context& ctx, persister_state& ps, const json::objec
   // its one prev event, or the resolution of the states after several.
   events::state_ids before;
   std::optional<int64_t> group_before;
+  bool before_is_current = false;  // `before` left empty: it is the room's current state
   if (auto* given = protocol::opt_array(args, "state_before")) {
     for (const auto& entry : *given) {
       const auto& a = entry.as_array();
@@ -241,7 +242,12 @@ op_output persist_remote(op_context& ctx, persister_state& ps, const json::objec
     if (!missing.empty()) return {json::object{{"outcome", "missing"}, {"missing", std::move(missing)}}, {}};
     std::sort(groups.begin(), groups.end());
     groups.erase(std::unique(groups.begin(), groups.end()), groups.end());
-    if (groups.size() == 1) {
+    if (groups.size() == 1 && groups[0] == ra.head.state_group) {
+      // On top of the head (the common case): the state before it is the current state, which
+      // the persister has cached — no state read per event.
+      group_before = groups[0];
+      before_is_current = true;
+    } else if (groups.size() == 1) {
       group_before = groups[0];
       before = events::state_at_group(c, groups[0]);
     } else {
@@ -252,19 +258,31 @@ op_output persist_remote(op_context& ctx, persister_state& ps, const json::objec
   }
   if (!group_before && !before.empty())
     group_before = events::add_state_group(c, room_id, ev.event_id, std::nullopt, before);
-  if (auto why = protocol::check_auth(*ra.version, ev, auth_state_from(ra, loader, before, ev))) return reject(*why);
-
   // Soft fail: allowed by its own history, but not by the room's current state (a banned user's
   // server still sending). Kept as an outlier so later events may point at it; never shown.
   auto current_auth = load_auth_state(c, ra, ev);
-  bool soft_failed = protocol::check_auth(*ra.version, ev, current_auth).has_value();
+  bool soft_failed = false;
+  if (before_is_current) {
+    if (auto why = protocol::check_auth(*ra.version, ev, current_auth)) return reject(*why);
+  } else {
+    if (auto why = protocol::check_auth(*ra.version, ev, auth_state_from(ra, loader, before, ev))) return reject(*why);
+    soft_failed = protocol::check_auth(*ra.version, ev, current_auth).has_value();
+  }
 
   event_placement where;
   where.state_group_before = group_before;
   where.outlier = soft_failed;
   where.soft_failed = soft_failed;
-  if (auto sk = ev.state_key())
-    if (auto it = before.find({std::string(ev.type()), std::string(*sk)}); it != before.end()) where.replaces = it->second;
+  if (auto sk = ev.state_key()) {
+    protocol::state_key_pair key{std::string(ev.type()), std::string(*sk)};
+    if (!before_is_current) {
+      if (auto it = before.find(key); it != before.end()) where.replaces = it->second;
+    } else if (auto it = ra.state.find(key); it != ra.state.end()) {
+      if (it->second) where.replaces = it->second->event_id;
+    } else {
+      where.replaces = events::current_state_event_id(c, room_id, key.first, key.second);
+    }
+  }
   // Push evaluation keeps the room's members cached; a member event reloads them as of before it.
   if (ev.type() == "m.room.member") ra.members.reset();
   auto row = store_event(ctx, ps, ra, ev, where);
