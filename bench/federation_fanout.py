@@ -30,7 +30,7 @@ import urllib.parse
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "integration"))
-from send import ROOT, Server, call, register  # noqa: E402
+from send import ROOT, Server, call, percentile, register  # noqa: E402
 from fedremote import make_ca_and_cert  # noqa: E402
 
 
@@ -54,11 +54,6 @@ def federated_server(binary, ca, cert, key, extra=""):
                groups="nodes:\n  main: {}\n")
     s.server_name = f"127.0.0.1:{port}"
     return s
-
-
-def percentile(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
 def main():

@@ -26,7 +26,7 @@ import urllib.parse
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "integration"))
-from send import ROOT, Server, call, register  # noqa: E402
+from send import ROOT, Server, call, percentile, register  # noqa: E402
 from fedremote import RemoteServer, make_ca_and_cert, seal_event_v10  # noqa: E402
 import http.client  # noqa: E402
 
@@ -44,11 +44,6 @@ def fed(conn, remote, method, path, body=None):
     if r.status != 200:
         raise RuntimeError(f"{method} {path}: {r.status} {data[:300]!r}")
     return json.loads(data)
-
-
-def percentile(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
 def main():

@@ -98,6 +98,12 @@ rc_registration: {{per_second: 1000000, burst_count: 1000000}}
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def percentile(values, p):
+    """The p-th percentile (0–100) of `values`, nearest rank."""
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
 def register(port, name):
     return call(port, "POST", "/_matrix/client/v3/register",
                 {"username": name, "password": "bench password", "auth": {"type": "m.login.dummy"}})["access_token"]

@@ -14,7 +14,9 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from harness import reply_json
+import tempfile
+
+from harness import ServerTestCase, reply_json
 
 # Debian installs signedjson for the system interpreter; the test may run under another python3.
 for path in ("/usr/lib/python3/dist-packages",):
@@ -204,3 +206,58 @@ class RemoteServer:
     def close(self):
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+class FederationTestCase(ServerTestCase):
+    """One Myelin server and a fake remote homeserver that trust each other: Myelin trusts the
+    remote's certificate (federation_custom_ca_list, loopback allowed), the remote knows Myelin's
+    signing key (remote.peer_keys). `more_config` is added to Myelin's config."""
+    more_config = ""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        ca, cert, key = make_ca_and_cert(cls.tmp.name)
+        cls.remote = RemoteServer(cert, key)
+        cls.extra_config = (f"federation_custom_ca_list: ['{ca}']\n"
+                            "ip_range_whitelist: ['127.0.0.1']\n" + cls.more_config)
+        try:
+            super().setUpClass()
+        except BaseException:
+            cls.remote.close()
+            cls.tmp.cleanup()
+            raise
+        doc = cls.server.get("/_matrix/key/v2/server").json
+        (key_id, entry), = doc["verify_keys"].items()
+        cls.remote.peer_keys[("test.local", key_id)] = signedjson.key.decode_verify_key_bytes(
+            key_id, unpadded_b64decode(entry["key"]))
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.remote.close()
+            cls.tmp.cleanup()
+
+    @classmethod
+    def fed(cls, method, path, body=None):
+        """A request from the remote to Myelin, signed with X-Matrix."""
+        auth = cls.remote.authorization(method, path, "test.local", content=body)
+        return cls.server.request(method, path, body, headers={"Authorization": auth})
+
+    @classmethod
+    def join_remote_user(cls, room, user):
+        """`user` (of the remote) joins `room` through make_join / send_join, as a real server would.
+        Returns (join event id, send_join's answer)."""
+        q = urllib.parse.quote
+        r = cls.fed("GET", f"/_matrix/federation/v1/make_join/{q(room, safe='')}/{q(user, safe='')}?ver=10")
+        assert r.status == 200, r
+        template = dict(r.json["event"], origin=cls.remote.name, origin_server_ts=int(time.time() * 1000))
+        event_id, event = seal_event_v10(template, cls.remote.name, cls.remote.signing_key)
+        r = cls.fed("PUT", f"/_matrix/federation/v2/send_join/{q(room, safe='')}/{q(event_id, safe='')}", event)
+        assert r.status == 200, r
+        cls.joined_events = getattr(cls, "joined_events", {})
+        cls.joined_events[event_id] = event
+        return event_id, r.json
+

@@ -12,58 +12,34 @@ python3-signedjson):
 - invite v2: an invite of our user is countersigned and shown in /sync with the stripped state;
   an unknown room version is refused with M_INCOMPATIBLE_ROOM_VERSION.
 """
-import tempfile
 import time
 import urllib.parse
 
-from harness import ServerTestCase, main, reply_json
-from fedremote import RemoteServer, make_ca_and_cert, seal_event_v10, signedjson
+from harness import main, reply_json
+from fedremote import FederationTestCase, seal_event_v10, signedjson
 
 
 def q(s):
     return urllib.parse.quote(s, safe="")
 
 
-class FederationInbound(ServerTestCase):
+class FederationInbound(FederationTestCase):
+    more_config = "public_baseurl: 'https://matrix.example.org:8443/'\nserve_server_wellknown: true\n"
+
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
-        ca, cert, key = make_ca_and_cert(cls.tmp.name)
-        cls.remote = RemoteServer(cert, key)
-        cls.extra_config = (f"federation_custom_ca_list: ['{ca}']\n"
-                            "ip_range_whitelist: ['127.0.0.1']\n"
-                            "public_baseurl: 'https://matrix.example.org:8443/'\n"
-                            "serve_server_wellknown: true\n")
         super().setUpClass()
-        doc = cls.server.get("/_matrix/key/v2/server").json
-        (key_id, entry), = doc["verify_keys"].items()
-        raw = urllib.parse.unquote(entry["key"])
-        import base64
-        verify = signedjson.key.decode_verify_key_bytes(key_id, base64.b64decode(raw + "=" * (-len(raw) % 4)))
-        cls.remote.peer_keys[("test.local", key_id)] = verify
         cls.remote.events = {}  # event id → event, what the remote "has" (for get_missing_events)
+        cls.remote.hidden = []
         cls.remote.missing_asked = []
 
         def get_missing(handler, match, body):
             cls.remote.missing_asked.append(body)
-            wanted = [cls.remote.events[e] for e in cls.remote.hidden if e in cls.remote.events]
-            reply_json(handler, 200, {"events": wanted})
-        cls.remote.hidden = []
+            reply_json(handler, 200, {"events": [cls.remote.events[e] for e in cls.remote.hidden
+                                                 if e in cls.remote.events]})
         cls.remote.routes.append(("POST", r"^/_matrix/federation/v1/get_missing_events/", get_missing))
 
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            cls.remote.close()
-            cls.tmp.cleanup()
-
     # ---- helpers ----
-
-    def fed(self, method, path, body=None):
-        headers = {"Authorization": self.remote.authorization(method, path, "test.local", content=body)}
-        return self.server.request(method, path, body, headers=headers)
 
     def rita(self, name="rita"):
         return f"@{name}:{self.remote.name}"
@@ -74,20 +50,6 @@ class FederationInbound(ServerTestCase):
         body.update(extra)
         room = self.server.post("/_matrix/client/v3/createRoom", body, token=r["access_token"]).json["room_id"]
         return room, r["user_id"], r["access_token"]
-
-    def join_remote_user(self, room, user):
-        path = f"/_matrix/federation/v1/make_join/{q(room)}/{q(user)}?ver=10"
-        r = self.fed("GET", path)
-        self.assertEqual(r.status, 200, r)
-        template = r.json["event"]
-        template["origin"] = self.remote.name
-        template["origin_server_ts"] = int(time.time() * 1000)
-        event_id, event = seal_event_v10(template, self.remote.name, self.remote.signing_key)
-        path = f"/_matrix/federation/v2/send_join/{q(room)}/{q(event_id)}"
-        r = self.fed("PUT", path, event)
-        self.assertEqual(r.status, 200, r)
-        self.remote.events[event_id] = event
-        return event_id, r.json
 
     def build(self, room, sender, type_, content, prev, auth, depth, state_key=None, key=None):
         event = {"type": type_, "room_id": room, "sender": sender, "content": content, "depth": depth,
@@ -128,6 +90,7 @@ class FederationInbound(ServerTestCase):
     def test_join_through_make_join_and_send_join(self):
         room, alice, token = self.room_of_alice(name="Ours")
         join_id, answer = self.join_remote_user(room, self.rita())
+        self.remote.events[join_id] = self.joined_events[join_id]
         types = {(e["type"], e.get("state_key")) for e in answer["state"]}
         self.assertIn(("m.room.create", ""), types)
         self.assertIn(("m.room.name", ""), types)
@@ -193,6 +156,7 @@ class FederationInbound(ServerTestCase):
     def test_send_checks_every_pdu(self):
         room, alice, token = self.room_of_alice()
         join_id, _ = self.join_remote_user(room, self.rita())
+        self.remote.events[join_id] = self.joined_events[join_id]
         auth = self.auth_ids(room, token, self.rita())
         good_id, good = self.build(room, self.rita(), "m.room.message", {"msgtype": "m.text", "body": "hello"},
                                    [join_id], auth, 10)

@@ -13,11 +13,10 @@ import email.parser
 import email.policy
 import io
 import sys
-import tempfile
 import urllib.parse
 
-from harness import ServerTestCase, main
-from fedremote import RemoteServer, make_ca_and_cert, signedjson, unpadded_b64decode
+from harness import main
+from fedremote import FederationTestCase
 
 for path in ("/usr/lib/python3/dist-packages",):
     if path not in sys.path:
@@ -54,20 +53,12 @@ def multipart_body(parts, boundary="remoteboundary"):
     return out + f"--{boundary}--\r\n".encode(), f"multipart/mixed; boundary={boundary}"
 
 
-class FederationMedia(ServerTestCase):
+class FederationMedia(FederationTestCase):
+    more_config = "max_upload_size: 200K\n"
+
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
-        ca, cert, key = make_ca_and_cert(cls.tmp.name)
-        cls.remote = RemoteServer(cert, key)
-        cls.extra_config = (f"federation_custom_ca_list: ['{ca}']\n"
-                            "ip_range_whitelist: ['127.0.0.1']\n"
-                            "max_upload_size: 200K\n")
         super().setUpClass()
-        doc = cls.server.get("/_matrix/key/v2/server").json
-        (key_id, entry), = doc["verify_keys"].items()
-        cls.remote.peer_keys[("test.local", key_id)] = signedjson.key.decode_verify_key_bytes(
-            key_id, unpadded_b64decode(entry["key"]))
         user = cls.server.register("mediauser")
         cls.token = user["access_token"]
         cls.fetches = []
@@ -98,14 +89,6 @@ class FederationMedia(ServerTestCase):
             reply(handler, 200, b"moved bytes", "application/pdf")
         cls.remote.routes.append(("GET", r"^/_matrix/federation/v1/media/download/([^/?]+)", download))
         cls.remote.routes.append(("GET", r"^/_test/blob$", blob))
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            cls.remote.close()
-            cls.tmp.cleanup()
 
     # ---- inbound ----
     def upload(self, data, content_type, filename=None):

@@ -16,13 +16,12 @@ reach local /sync, and a message PDU in a transaction reaches the local timeline
 Remote keys: POST /keys/query for a remote user we do not track asks the remote (POST
 /user/keys/query), an unreachable server is in `failures`; POST /keys/claim asks the remote
 (POST /user/keys/claim)."""
-import tempfile
 import time
 import urllib.parse
 import uuid
 
-from harness import ServerTestCase, main, reply_json
-from fedremote import RemoteServer, make_ca_and_cert, seal_event_v10, signedjson, unpadded_b64decode
+from harness import main, reply_json
+from fedremote import FederationTestCase, seal_event_v10
 
 V3 = "/_matrix/client/v3"
 
@@ -31,20 +30,10 @@ def q(s):
     return urllib.parse.quote(s, safe="")
 
 
-class FederationSendBase(ServerTestCase):
+class FederationSendBase(FederationTestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
-        ca, cert, key = make_ca_and_cert(cls.tmp.name)
-        cls.remote = RemoteServer(cert, key)
-        cls.extra_config = (f"federation_custom_ca_list: ['{ca}']\n"
-                            "ip_range_whitelist: ['127.0.0.1']\n")
         super().setUpClass()
-        # The remote checks Myelin's signatures with Myelin's key.
-        doc = cls.server.get("/_matrix/key/v2/server").json
-        (key_id, entry), = doc["verify_keys"].items()
-        cls.remote.peer_keys[("test.local", key_id)] = signedjson.key.decode_verify_key_bytes(
-            key_id, unpadded_b64decode(entry["key"]))
         alice = cls.server.register("alice", device_id="ALICEDEV")
         cls.alice, cls.alice_token = alice["user_id"], alice["access_token"]
         r = cls.server.post(f"{V3}/createRoom", {"preset": "public_chat"}, token=cls.alice_token)
@@ -60,14 +49,6 @@ class FederationSendBase(ServerTestCase):
             cls.device_requests.append(urllib.parse.unquote(match.group(1)))
             reply_json(handler, 200, cls.device_list)
         cls.remote.routes.append(("GET", r"^/_matrix/federation/v1/user/devices/(.+)$", user_devices))
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            cls.remote.close()
-            cls.tmp.cleanup()
 
     def remote_user(self, name):
         return f"@{name}:{self.remote.name}"
@@ -249,16 +230,8 @@ class RemoteMember(FederationSendBase):
 
     @classmethod
     def remote_join(cls, user_id):
-        def signed(method, uri, body=None):
-            auth = cls.remote.authorization(method, uri, "test.local", content=body)
-            return cls.server.request(method, uri, body=body, headers={"Authorization": auth})
-        r = signed("GET", f"/_matrix/federation/v1/make_join/{q(cls.room)}/{q(user_id)}?ver=10")
-        assert r.status == 200, r
-        template = dict(r.json["event"], origin_server_ts=int(time.time() * 1000))
-        event_id, event = seal_event_v10(template, cls.remote.name, cls.remote.signing_key)
-        r = signed("PUT", f"/_matrix/federation/v2/send_join/{q(cls.room)}/{q(event_id)}", event)
-        assert r.status == 200, r
-        cls.join_event = dict(event, event_id=event_id)
+        event_id, _ = cls.join_remote_user(cls.room, user_id)
+        cls.join_event = dict(cls.joined_events[event_id], event_id=event_id)
 
     def test_pdu_in_a_transaction_reaches_local_sync(self):
         """A message of the remote's user in /send/ goes through receive_pdus onto the timeline."""

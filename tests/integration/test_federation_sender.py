@@ -7,51 +7,30 @@ survive a restart of Myelin. PDUs: once the remote's user joined a room through 
 send_join, local events go to it (its own join is not sent back), a kick of its user reaches it,
 and after an outage only the newest event of the room is sent (catch-up). Two real Myelin servers
 exchanging events: test_federation_rooms.py."""
-import tempfile
 import threading
 import time
 import urllib.parse
 
-from harness import ServerTestCase, main
-from fedremote import RemoteServer, make_ca_and_cert, seal_event_v10, signedjson, unpadded_b64decode
+from harness import main
+from fedremote import FederationTestCase
 
 SEND = r"^/_matrix/federation/v1/send/(.+)$"
 
 
-class FederationSender(ServerTestCase):
+class FederationSender(FederationTestCase):
+    more_config = ("federation_sender:\n  retry_delay: 1s\n  max_retry_delay: 3s\n  timeout: 5s\n"
+                   "listeners:\n  - port: 0\n    bind_addresses: ['127.0.0.1']\n    type: http\n"
+                   "    resources:\n      - names: [client, federation, metrics]\n")
+
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
-        ca, cert, key = make_ca_and_cert(cls.tmp.name)
-        cls.remote = RemoteServer(cert, key)
         cls.lock = threading.Lock()
         cls.attempts = []       # (time, txn id, body, verified origin, status answered)
         cls.answer = 200
-        cls.remote.routes.append(("PUT", SEND, cls.on_send))
-        cls.extra_config = (f"federation_custom_ca_list: ['{ca}']\n"
-                            "ip_range_whitelist: ['127.0.0.1']\n"
-                            "federation_sender:\n  retry_delay: 1s\n  max_retry_delay: 3s\n  timeout: 5s\n"
-                            "listeners:\n  - port: 0\n    bind_addresses: ['127.0.0.1']\n    type: http\n"
-                            "    resources:\n      - names: [client, federation, metrics]\n")
         super().setUpClass()
-        cls.trust_myelin()
+        cls.remote.routes.append(("PUT", SEND, cls.on_send))
         cls.alice = cls.server.register("alice")
         cls.rita = f"@rita:{cls.remote.name}"
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            cls.remote.close()
-            cls.tmp.cleanup()
-
-    @classmethod
-    def trust_myelin(cls):
-        doc = cls.server.get("/_matrix/key/v2/server").json
-        (key_id, entry), = doc["verify_keys"].items()
-        cls.remote.peer_keys[("test.local", key_id)] = signedjson.key.decode_verify_key_bytes(
-            key_id, unpadded_b64decode(entry["key"]))
 
     @classmethod
     def on_send(cls, handler, match, body):
@@ -199,20 +178,6 @@ class FederationSender(ServerTestCase):
             return [p for _, _, body, _, status in self.attempts if status == 200
                     for p in body["pdus"] if p.get("room_id") == room_id]
 
-    def join_remote_user(self, room):
-        """The remote's user joins `room` through make_join / send_join, as a real server would."""
-        def fed(method, path, body=None):
-            auth = self.remote.authorization(method, path, "test.local", content=body)
-            return self.server.request(method, path, body, headers={"Authorization": auth})
-        q = urllib.parse.quote
-        r = fed("GET", f"/_matrix/federation/v1/make_join/{q(room, safe='')}/{q(self.rita, safe='')}?ver=10")
-        self.assertEqual(r.status, 200, r)
-        template = dict(r.json["event"], origin=self.remote.name, origin_server_ts=int(time.time() * 1000))
-        event_id, event = seal_event_v10(template, self.remote.name, self.remote.signing_key)
-        r = fed("PUT", f"/_matrix/federation/v2/send_join/{q(room, safe='')}/{q(event_id, safe='')}", event)
-        self.assertEqual(r.status, 200, r)
-        return event_id
-
     def test_pdus_follow_joined_members_and_catch_up(self):
         """Once the remote's user joined, a local message goes to the remote (its own join does not
         come back); while the remote fails, only the newest event of the room is sent once it is
@@ -223,7 +188,7 @@ class FederationSender(ServerTestCase):
         room = r.json["room_id"]
         time.sleep(0.5)
         self.assertEqual(self.pdus_delivered(room), [])  # nobody elsewhere yet
-        join_id = self.join_remote_user(room)
+        join_id, _ = self.join_remote_user(room, self.rita)
 
         def say(text):
             r = self.server.put(f"/_matrix/client/v3/rooms/{urllib.parse.quote(room)}/send/m.room.message/{text}",
