@@ -14,6 +14,7 @@
 #include "actors/client_reader/params.hpp"
 #include "actors/client_reader/room_summary.hpp"
 #include "actors/endpoint_helpers.hpp"
+#include "actors/federation/federation.hpp"
 #include "actors/rooms/rooms.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/identifiers.hpp"
@@ -185,9 +186,52 @@ api_response hierarchy(runtime::handler_context& ctx, const api_request& req) {
   return runtime::json_response(body);
 }
 
+// Whether another server may see a room in a hierarchy: world readable, joinable or knockable by
+// anyone, or one of its users is in it (joined or invited).
+bool server_may_see(storage::connection& c, const room_summary& s, const std::string& server) {
+  if (s.world_readable()) return true;
+  if (s.join_rule && (*s.join_rule == "public" || *s.join_rule == "knock" || *s.join_rule == "knock_restricted"))
+    return true;
+  return !c.exec("SELECT 1 FROM current_state_events WHERE room_id = $1 AND type = 'm.room.member' "
+                 "AND membership IN ('join', 'invite') AND state_key LIKE $2 LIMIT 1",
+                 {s.room_id, "%:" + server})
+              .empty();
+}
+
+// GET /_matrix/federation/v1/hierarchy/{roomId} (server-server "Spaces"): one room with its
+// m.space.child events and the summaries of the children known here; the requesting server walks
+// further itself. 404 for a room unknown here or hidden from it.
+api_response federation_hierarchy(runtime::handler_context& ctx, const api_request& req) {
+  auto origin = federation::authenticate_origin(ctx, req);
+  const auto& root_id = req.path_params.at(0);
+  bool suggested_only = bool_param(req, "suggested_only").value_or(false);
+  auto c = ctx.db.acquire();
+  auto root = rooms::summarize_room(*c, root_id);
+  if (!root || !server_may_see(*c, *root, origin)) throw protocol::errors::not_found("Unknown room");
+  auto children = ordered_children(*root, suggested_only);
+  auto entry = root->to_json(true);
+  json::array state, known, inaccessible;
+  for (const auto& ch : children) {
+    state.push_back(stripped(ch));
+    if (!ch.event.state_key) continue;
+    auto s = rooms::summarize_room(*c, *ch.event.state_key);
+    if (!s) continue;  // not known here: the asking server may know it from elsewhere
+    if (server_may_see(*c, *s, origin))
+      known.push_back(s->to_json(true));
+    else
+      inaccessible.emplace_back(*ch.event.state_key);
+  }
+  entry["children_state"] = std::move(state);
+  return runtime::json_response(json::object{
+      {"room", std::move(entry)}, {"children", std::move(known)}, {"inaccessible_children", std::move(inaccessible)}});
+}
+
 } // namespace
 
 void register_hierarchy(runtime::endpoint_registry& r) {
+  r.add({.name = "federation.hierarchy", .method = "GET", .path = "/_matrix/federation/v1/hierarchy/{roomId}",
+         .auth = auth_mode::none},
+        federation_hierarchy);
   r.add({.name = "rooms.hierarchy", .method = "GET", .path = "/_matrix/client/v1/rooms/{roomId}/hierarchy",
          .allow_guest = true},
         hierarchy);

@@ -102,6 +102,28 @@ class FederationInbound(FederationTestCase):
         self.assertEqual(set(members), {alice, self.rita()})
         self.assertIn(join_id, self.messages(room, token))
 
+    def test_hierarchy_for_another_server(self):
+        space, alice, token = self.room_of_alice(creation_content={"type": "m.space"}, name="Space")
+        public, _, _ = self.room_of_alice(name="Open")
+        private, _, _ = self.room_of_alice(preset="private_chat")
+        for child in (public, private):
+            r = self.server.put(f"/_matrix/client/v3/rooms/{q(space)}/state/m.space.child/{q(child)}",
+                                {"via": ["test.local"], "suggested": child == public}, token=token)
+            self.assertEqual(r.status, 200, r)
+        r = self.fed("GET", f"/_matrix/federation/v1/hierarchy/{q(space)}")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["room"]["room_id"], space)
+        self.assertEqual(r.json["room"]["room_type"], "m.space")
+        self.assertEqual({e["state_key"] for e in r.json["room"]["children_state"]}, {public, private})
+        self.assertEqual([c["room_id"] for c in r.json["children"]], [public])
+        self.assertEqual(r.json["children"][0]["name"], "Open")
+        self.assertEqual(r.json["inaccessible_children"], [private])
+        r = self.fed("GET", f"/_matrix/federation/v1/hierarchy/{q(space)}?suggested_only=true")
+        self.assertEqual({e["state_key"] for e in r.json["room"]["children_state"]}, {public})
+        # A private room is hidden from a server with nobody in it; unsigned is 401.
+        self.assertError(self.fed("GET", f"/_matrix/federation/v1/hierarchy/{q(private)}"), 404, "M_NOT_FOUND")
+        self.assertError(self.server.get(f"/_matrix/federation/v1/hierarchy/{q(space)}"), 401, "M_UNAUTHORIZED")
+
     def test_make_join_refusals(self):
         room, alice, token = self.room_of_alice()
         # A server that does not list the room's version.
