@@ -22,6 +22,7 @@
 #include "protocol/errors.hpp"
 #include "protocol/identifiers.hpp"
 #include "storage/database.hpp"
+#include "storage/tables/events_follow.hpp"
 #include "storage/tables/accounts.hpp"
 #include "storage/tables/e2e_keys.hpp"
 #include "storage/tables/events.hpp"
@@ -248,23 +249,16 @@ private:
   // ---- PDUs ----
 
   void follow_events() {
-    for (auto& [persister, position] : progress_) {
-      while (!stopping()) {
-        std::vector<storage::events::event_row> events;
-        {
-          auto c = deps_.db->acquire();
-          events = storage::events::events_after(*c, persister, position, batch_size);
-        }
-        for (const auto& ev : events) {
-          fan_out(ev);
-          position = ev.stream_ordering;
-        }
-        if (!events.empty()) {
-          auto c = deps_.db->acquire();
-          tables::save_progress(*c, instance_, {{persister, position}});
-        }
-        if (events.size() < batch_size) break;
-      }
+    for (auto& entry : progress_) {
+      const std::string& persister = entry.first;  // lambdas cannot capture structured bindings (clang 15)
+      int64_t& position = entry.second;
+      storage::events::follow_persister(
+          *deps_.db, persister, position, batch_size, [this] { return stopping(); },
+          [this](const storage::events::event_row& ev) { fan_out(ev); },
+          [&](int64_t upto) {
+            auto c = deps_.db->acquire();
+            tables::save_progress(*c, instance_, {{persister, upto}});
+          });
     }
   }
 

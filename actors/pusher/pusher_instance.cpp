@@ -17,6 +17,7 @@
 #include "common/log.hpp"
 #include "common/metrics.hpp"
 #include "storage/database.hpp"
+#include "storage/tables/events_follow.hpp"
 #include "storage/tables/events.hpp"
 #include "storage/tables/notifications.hpp"
 #include "storage/tables/pushers.hpp"
@@ -178,24 +179,20 @@ private:
   std::chrono::milliseconds timeout() const { return std::chrono::milliseconds(cfg().timeout_ms); }
 
   void catch_up() {
-    for (auto& [persister, position] : progress_) {
-      while (!stopping()) {
-        std::vector<storage::events::event_row> events;
-        {
-          auto c = deps_.db->acquire();
-          events = storage::events::events_after(*c, persister, position, batch_size);
-        }
-        for (const auto& ev : events) {
-          deliver(ev);
-          position = ev.stream_ordering;
-        }
-        if (!events.empty()) {
-          auto c = deps_.db->acquire();
-          tables::save_progress(*c, instance_, {{persister, position}});
-        }
-        report_lag(persister, position);
-        if (events.size() < batch_size) break;
-      }
+    for (auto& entry : progress_) {
+      const std::string& persister = entry.first;  // lambdas cannot capture structured bindings (clang 15)
+      int64_t& position = entry.second;
+      storage::events::follow_persister(
+          *deps_.db, persister, position, batch_size, [this] { return stopping(); },
+          [this](const storage::events::event_row& ev) { deliver(ev); },
+          [&](int64_t upto) {
+            {
+              auto c = deps_.db->acquire();
+              tables::save_progress(*c, instance_, {{persister, upto}});
+            }
+            report_lag(persister, upto);  // per batch, so a long catch-up shows its progress
+          });
+      report_lag(persister, position);
     }
   }
 
