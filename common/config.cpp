@@ -45,7 +45,7 @@ constexpr ignored_key synapse_top_level_keys[] = {
     {"enable_metrics", "add a listener with type: metrics instead"},
     {"registration_shared_secret_path", "set registration_shared_secret instead"},
     {"report_stats"}, {"report_stats_endpoint"}, {"macaroon_secret_key"}, {"form_secret"}, {"pid_file"},
-    {"trusted_key_servers"}, {"suppress_key_server_warning"}, {"key_refresh_interval"}, {"old_signing_keys"},
+    {"suppress_key_server_warning"}, {"key_refresh_interval"},
     {"key_server_signing_keys_path"}, {"metrics_flags"}, {"federation_*"}, {"send_federation"},
     {"allow_public_rooms_over_federation"}, {"allow_public_rooms_without_auth"}, {"web_client_location"},
     {"soft_file_limit"}, {"gc_thresholds"}, {"gc_min_interval"},
@@ -78,6 +78,9 @@ constexpr ignored_key synapse_top_level_keys[] = {
 constexpr ignored_key synapse_database_keys[] = {{"txn_limit"}, {"allow_unsafe_locale"}};
 constexpr ignored_key synapse_listener_keys[] = {{"request_id_header"}, {"tag"}, {"additional_resources"},
                                                  {"http_options"}};
+constexpr ignored_key synapse_key_server_keys[] = {
+    {"accept_keys_insecurely", "a notary without verify_keys is checked with its own key, fetched from it"}};
+
 constexpr ignored_key synapse_redis_keys[] = {{"dbid"}, {"sentinels"}, {"sentinel_service"}, {"password_path"},
                                               {"use_tls"}, {"certificate_file"}, {"private_key_file"},
                                               {"ca_file"}, {"ca_path"}};
@@ -540,6 +543,13 @@ void read_password_config(reader& r, const YAML::Node& n, const std::string& key
                                  ".policy.enabled is true");
 }
 
+// An ed25519 public key written as Matrix writes them (unpadded base64 of 32 bytes). True once read.
+bool read_ed25519_key(reader& r, const YAML::Node& n, const std::string& key, std::string& raw) {
+  if (!protocol::base64_decode(r.scalar(n, key), raw) || raw.size() != 32)
+    r.fail(n, key, "expected an ed25519 public key in unpadded base64 (43 characters), got " + describe(n));
+  return true;
+}
+
 // A list of CIDR ranges (url_preview_ip_range_*): replaces the default, each entry checked here.
 handler ip_ranges(reader& r, protocol::ip_range_set& out) {
   return [&r, &out](const YAML::Node& v, const std::string& k) {
@@ -842,6 +852,47 @@ homeserver_config parse_homeserver_config(const std::string& yaml_text, const st
                auto file = r.path(r.scalar(item, ik));
                if (!fs::is_regular_file(file)) r.fail(item, ik, "no such file: " + file);
                cfg.federation.custom_ca_files.push_back(file);
+             });
+           }},
+          {"old_signing_keys",
+           [&](const YAML::Node& v, const std::string& k) {
+             r.each_entry(v, k, [&](const YAML::Node& id_node, const YAML::Node& entry, const std::string& id,
+                                    const std::string& ek) {
+               if (!id.starts_with("ed25519:") || id.size() == 8)
+                 r.fail(id_node, ek, "expected a key id such as ed25519:a_AbCd");
+               federation_config::old_key key;
+               bool has_key = false, has_expiry = false;
+               r.walk(entry, ek,
+                      {{"key", [&](const YAML::Node& n, const std::string& kk) {
+                          has_key = read_ed25519_key(r, n, kk, key.public_key_raw);
+                        }},
+                       {"expired_ts", [&](const YAML::Node& n, const std::string& kk) {
+                          key.expired_ts = static_cast<int64_t>(r.integer(n, kk, 0));
+                          has_expiry = true;
+                        }}});
+               if (!has_key || !has_expiry) r.fail(entry, ek, "needs both key and expired_ts (milliseconds)");
+               cfg.federation.old_signing_keys[id] = std::move(key);
+             });
+           }},
+          {"trusted_key_servers",
+           [&](const YAML::Node& v, const std::string& k) {
+             r.each_item(v, k, "a list of key servers", [&](const YAML::Node& item, const std::string& ik) {
+               federation_config::key_server ks;
+               r.walk(item, ik,
+                      {{"server_name", [&](const YAML::Node& n, const std::string& kk) {
+                          ks.server_name = r.scalar(n, kk);
+                          if (!protocol::is_valid_server_name(ks.server_name))
+                            r.fail(n, kk, "not a server name: " + describe(n));
+                        }},
+                       {"verify_keys", [&](const YAML::Node& n, const std::string& kk) {
+                          r.each_entry(n, kk, [&](const YAML::Node&, const YAML::Node& key, const std::string& id,
+                                                  const std::string& key_key) {
+                            read_ed25519_key(r, key, key_key, ks.verify_keys[id]);
+                          });
+                        }}},
+                      synapse_key_server_keys);
+               if (ks.server_name.empty()) r.fail(item, ik, "needs a server_name");
+               cfg.federation.trusted_key_servers.push_back(std::move(ks));
              });
            }},
           {"ip_range_blacklist", ip_ranges(r, cfg.federation.ip_policy.deny)},

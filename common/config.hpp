@@ -132,6 +132,23 @@ struct url_preview_config {
 // server reach into its own network. Loopback tests allow 127.0.0.1 with ip_range_whitelist.
 struct federation_config {
   std::vector<std::string> custom_ca_files;  // federation_custom_ca_list: PEM files trusted besides the system's
+  // old_signing_keys: keys this server signed with before its current one (key id → raw ed25519
+  // public key and when it stopped being used), published as old_verify_keys so other servers can
+  // still check events signed with them.
+  struct old_key {
+    std::string public_key_raw;
+    int64_t expired_ts = 0;
+  };
+  std::map<std::string, old_key> old_signing_keys;
+  // trusted_key_servers: notaries asked for another server's keys when that server cannot give
+  // them (down, or a key it no longer publishes). Their answers must carry the notary's signature
+  // by one of `verify_keys` (key id → raw key); without verify_keys, by its key fetched directly.
+  // Unlike Synapse, none by default: listing matrix.org is the operator's choice.
+  struct key_server {
+    std::string server_name;
+    std::map<std::string, std::string> verify_keys;
+  };
+  std::vector<key_server> trusted_key_servers;
   protocol::ip_policy ip_policy{protocol::ip_range_set(protocol::default_ip_deny_list()), {}};  // ip_range_blacklist / _whitelist
 };
 

@@ -12,13 +12,20 @@ std::vector<room_version> make_versions() {
   v.push_back({.id = "1",
                .event_ids = event_id_format::server_made,
                .state_resolution = 1,
-               .special_case_aliases_auth = true});
+               .special_case_aliases_auth = true,
+               .enforce_key_validity = false});
   // v2: state resolution v2.
-  v.push_back({.id = "2", .event_ids = event_id_format::server_made, .special_case_aliases_auth = true});
+  v.push_back({.id = "2",
+               .event_ids = event_id_format::server_made,
+               .special_case_aliases_auth = true,
+               .enforce_key_validity = false});
   // v3: event ids are the (standard base64) reference hash.
-  v.push_back({.id = "3", .event_ids = event_id_format::base64, .special_case_aliases_auth = true});
-  // v4: URL-safe base64 event ids. v5: signing key validity (not an auth or format flag here).
-  v.push_back({.id = "4", .special_case_aliases_auth = true});
+  v.push_back({.id = "3",
+               .event_ids = event_id_format::base64,
+               .special_case_aliases_auth = true,
+               .enforce_key_validity = false});
+  // v4: URL-safe base64 event ids. v5: a signing key checks only events sent while it was valid.
+  v.push_back({.id = "4", .special_case_aliases_auth = true, .enforce_key_validity = false});
   v.push_back({.id = "5", .special_case_aliases_auth = true});
   // v6: strict canonical JSON, notifications power levels, no more aliases special case.
   room_version v6{.id = "6", .strict_canonical_json = true, .limit_notifications_power_levels = true};

@@ -14,6 +14,7 @@ struct room_version {
   event_id_format event_ids = event_id_format::url_safe_base64;
   int state_resolution = 2;                  // 1 for v1, 2 from v2
   bool special_case_aliases_auth = false;    // v1–5: m.room.aliases has its own auth rule
+  bool enforce_key_validity = true;          // v5+: an event's signing key must be valid at its origin_server_ts
   bool strict_canonical_json = false;        // v6+: integers in range, no floats
   bool limit_notifications_power_levels = false;  // v6+: notifications.* needs that power to change
   bool knock = false;                        // v7+: knock membership and join rule

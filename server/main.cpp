@@ -20,6 +20,7 @@
 #include "actors/runtime/node.hpp"
 #include "actors/runtime/placement.hpp"
 #include "actors/runtime/synapse_import.hpp"
+#include "common/clock.hpp"
 #include "common/config.hpp"
 #include "common/log.hpp"
 #include "common/metrics.hpp"
@@ -38,6 +39,7 @@ constexpr const char* usage = R"(usage:
   myelin [--config FILE | --data-dir DIR] [--placement FILE] [--node NAME] [--expose-instance-header]
   myelin placement check FILE [--config HOMESERVER.yaml] [--running OLD.yaml]
   myelin placement from-synapse HOMESERVER.yaml WORKER.yaml...
+  myelin export-signing-key KEYFILE [--expired-ts MS]
   myelin --version
 
   --config FILE      homeserver.yaml to run with
@@ -57,6 +59,9 @@ constexpr const char* usage = R"(usage:
   placement from-synapse   translates a Synapse worker deployment (its homeserver.yaml, the worker
                      files, and any conf.d fragments) into a placement file on stdout; notes about
                      what does not translate one to one go to stderr
+  export-signing-key prints the old_signing_keys entry for a signing key file that is being
+                     retired (expired_ts: now unless given, in milliseconds), to paste into
+                     homeserver.yaml after switching signing_key_path to a new key
 )";
 
 struct options {
@@ -163,6 +168,36 @@ int placement_from_synapse(const std::vector<std::string>& paths) {
     std::cerr << "myelin placement from-synapse:\n" << e.what() << "\n";
     return 2;
   }
+}
+
+// `myelin export-signing-key KEYFILE [--expired-ts MS]`: the old_signing_keys entry that keeps
+// events signed with a retired key verifiable by other servers after a key rotation.
+int export_signing_key(int argc, char** argv) {
+  std::vector<std::string> args(argv + 2, argv + argc);
+  int64_t expired_ts = now_ms();
+  if (args.size() == 3 && args[1] == "--expired-ts") {
+    try {
+      expired_ts = std::stoll(args[2]);
+    } catch (const std::exception&) {
+      args.clear();
+    }
+  } else if (args.size() != 1) {
+    args.clear();
+  }
+  if (args.empty() || expired_ts < 0) {
+    std::cerr << usage;
+    return 2;
+  }
+  protocol::signing_key key;
+  try {
+    key = protocol::parse_signing_key(read_file(args[0]));
+  } catch (const std::exception& e) {
+    std::cerr << "myelin export-signing-key: " << args[0] << ": " << e.what() << "\n";
+    return 2;
+  }
+  std::cout << "old_signing_keys:\n  \"" << key.key_id() << "\": {key: \""
+            << protocol::base64_encode_unpadded(key.public_key) << "\", expired_ts: " << expired_ts << "}\n";
+  return 0;
 }
 
 // `myelin placement SUBCOMMAND ...`; argv[1] is "placement".
@@ -300,6 +335,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (argc >= 2 && std::string(argv[1]) == "placement") return placement_tool(argc, argv);
+    if (argc >= 2 && std::string(argv[1]) == "export-signing-key") return export_signing_key(argc, argv);
     auto o = parse_args(argc, argv);
     if (!o) return 0;
     return run(*o);

@@ -27,13 +27,21 @@ std::string base_url(const homeserver_config& cfg, const std::string& server_nam
 
 // The raw ed25519 public key `key_id` of `server_name` that is valid now (for checking requests):
 // from the key cache (storage/tables/server_keys), else fetched from the server's
-// /_matrix/key/v2/server and checked (self-signed, right name) before it is cached. A server is
-// asked at most once a minute for keys it did not have. nullopt when there is no such key.
+// /_matrix/key/v2/server and checked (self-signed, right name) before it is cached, else asked of
+// the trusted_key_servers. A server is asked at most once a minute for keys it did not have.
+// nullopt when there is no such key. Retired keys never count here.
 std::optional<std::string> current_verify_key(runtime::handler_context& ctx, const std::string& server_name,
                                               const std::string& key_id);
 
+// The key that may check `server_name`'s signature on an event: a current key valid at least until
+// `minimum_valid_until_ts` (the event's origin_server_ts in room versions that enforce key
+// validity, else 0), or a key in old_verify_keys that expired at or after it. Looked up as
+// current_verify_key does; our own name answers from our key and old_signing_keys.
+std::optional<std::string> event_verify_key(runtime::handler_context& ctx, const std::string& server_name,
+                                            const std::string& key_id, int64_t minimum_valid_until_ts);
+
 // This server's key document (GET /_matrix/key/v2/server, and the notary's answer for our own
-// name): our current key, valid for a day, self-signed.
+// name): our current key, valid for a day, and old_signing_keys as old_verify_keys, self-signed.
 boost::json::object own_key_document(const runtime::handler_context& ctx);
 
 // The newest key document of `server_name` known here (as the server signed it), fetched from the

@@ -2,8 +2,12 @@
 // "Joining Rooms", "Leaving Rooms"): make_join / make_leave hand out an event template built on
 // the room's current head, send_join / send_leave take the event back, signed by its server,
 // and store it like any received event. send_join answers with the state before the join and its
-// auth chain, which the joining server needs to take part in the room.
+// auth chain, which the joining server needs to take part in the room; with omit_members (the
+// spec's reduced answer for faster joins) the member events are left out, but for a nameless
+// room's heroes.
 #include <algorithm>
+#include <iterator>
+#include <set>
 #include <boost/json.hpp>
 
 #include "actors/endpoint_helpers.hpp"
@@ -130,27 +134,64 @@ storage::events::event_row accept_membership(runtime::handler_context& ctx, cons
   return *row;
 }
 
+// With omit_members (faster joins): the member events a room without a name or canonical alias
+// still needs in the answer, so the joining server can name it — its heroes, the first five joined
+// or invited members other than `joiner` by stream order, as /sync picks them.
+std::vector<std::string> hero_member_ids(storage::connection& c, const storage::events::state_ids& state,
+                                         const std::string& joiner) {
+  constexpr size_t max_heroes = 5;
+  std::vector<std::string> member_ids;
+  for (const auto& [key, id] : state) {
+    if (key.first == "m.room.name" || key.first == "m.room.canonical_alias") return {};
+    if (key.first == "m.room.member" && key.second != joiner) member_ids.push_back(id);
+  }
+  auto rows = storage::events::get_events(c, member_ids);
+  std::erase_if(rows, [](const auto& e) { return e.membership != "join" && e.membership != "invite"; });
+  std::sort(rows.begin(), rows.end(),
+            [](const auto& a, const auto& b) { return a.stream_ordering < b.stream_ordering; });
+  std::vector<std::string> out;
+  for (size_t i = 0; i < rows.size() && i < max_heroes; ++i) out.push_back(rows[i].event_id);
+  return out;
+}
+
 api_response send_join(runtime::handler_context& ctx, const api_request& req) {
   auto origin = federation::authenticate_origin(ctx, req);
+  bool omit_members = query_param(req, "omit_members") == "true";
   const protocol::room_version* version = nullptr;
   auto row = accept_membership(ctx, req, origin, "join", version);
   auto c = ctx.db.acquire();
   std::string v(version->id);
   auto state = federation::state_before(*c, row);
   std::vector<std::string> state_ids;
-  for (const auto& [key, id] : state) state_ids.push_back(id);
+  if (omit_members) {
+    for (const auto& [key, id] : state)
+      if (key.first != "m.room.member") state_ids.push_back(id);
+    std::ranges::move(hero_member_ids(*c, state, row.sender), std::back_inserter(state_ids));
+  } else {
+    for (const auto& [key, id] : state) state_ids.push_back(id);
+  }
   json::array state_pdus, chain;
   for (const auto& e : storage::events::get_events(*c, state_ids)) state_pdus.push_back(federation::federation_format(e, v));
   auto roots = state_ids;
   roots.push_back(row.event_id);
-  for (const auto& e : federation::auth_chain(*c, roots)) chain.push_back(federation::federation_format(e, v));
+  // The spec lets a reduced answer leave out of the auth chain what `state` already carries.
+  std::set<std::string> in_state(state_ids.begin(), state_ids.end());
+  for (const auto& e : federation::auth_chain(*c, roots))
+    if (!omit_members || !in_state.count(e.event_id)) chain.push_back(federation::federation_format(e, v));
+  // The servers in the room before the join: the joining server only if it was already in.
+  std::vector<std::string> origin_members;
+  for (const auto& [key, id] : state)
+    if (key.first == "m.room.member" && key.second.ends_with(":" + origin)) origin_members.push_back(id);
+  bool origin_was_in = std::ranges::any_of(storage::events::get_events(*c, origin_members),
+                                           [](const auto& e) { return e.membership == "join"; });
   json::array servers;
-  for (const auto& s : federation::servers_in_room(*c, row.room_id)) servers.emplace_back(s);
+  for (const auto& s : federation::servers_in_room(*c, row.room_id))
+    if (s != origin || origin_was_in) servers.emplace_back(s);
   return runtime::json_response(json::object{{"origin", ctx.config.server_name},
                                              {"state", std::move(state_pdus)},
                                              {"auth_chain", std::move(chain)},
                                              {"event", federation::federation_format(row, v)},
-                                             {"members_omitted", false},
+                                             {"members_omitted", omit_members},
                                              {"servers_in_room", std::move(servers)}});
 }
 

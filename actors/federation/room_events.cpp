@@ -28,15 +28,13 @@ std::variant<checked_pdu, std::string> check_received_pdu(runtime::handler_conte
   } catch (const std::exception& e) {
     return std::string("cannot compute the event id: ") + e.what();
   }
+  // Room versions 5+: a key checks only events sent while it was valid (check_pdu_format has
+  // checked that origin_server_ts is an integer).
+  int64_t key_valid_at = version.enforce_key_validity ? pdu.at("origin_server_ts").to_number<int64_t>() : 0;
   for (const auto& server : protocol::required_signers(version, pdu)) {
     bool signed_ok = false;
     for (const auto& key_id : protocol::signing_key_ids(pdu, server)) {
-      std::optional<std::string> key;
-      if (server == ctx.config.server_name) {
-        if (ctx.signing_key && key_id == ctx.signing_key->key_id()) key = ctx.signing_key->public_key;
-      } else {
-        key = current_verify_key(ctx, server, key_id);
-      }
+      auto key = event_verify_key(ctx, server, key_id, key_valid_at);
       if (key && protocol::pdu_signature_valid(version, pdu, server, key_id, *key)) {
         signed_ok = true;
         break;

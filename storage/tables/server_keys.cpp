@@ -14,13 +14,15 @@ void store(connection& c, const std::string& server_name, const std::string& doc
            const std::vector<stored_key>& keys, int64_t now_ms) {
   c.exec("INSERT INTO server_key_documents (server_name, document, valid_until_ts, fetched_ts) VALUES ($1, $2, $3, $4) "
          "ON CONFLICT (server_name) DO UPDATE SET document = excluded.document, "
-         "valid_until_ts = excluded.valid_until_ts, fetched_ts = excluded.fetched_ts",
+         "valid_until_ts = excluded.valid_until_ts, fetched_ts = excluded.fetched_ts "
+         "WHERE server_key_documents.valid_until_ts <= excluded.valid_until_ts",
          {server_name, doc, valid_until_ts, now_ms});
   for (const auto& k : keys)
     c.exec("INSERT INTO server_keys (server_name, key_id, public_key, valid_until_ts, expired_ts, fetched_ts) "
            "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (server_name, key_id) DO UPDATE SET "
            "public_key = excluded.public_key, valid_until_ts = excluded.valid_until_ts, "
-           "expired_ts = excluded.expired_ts, fetched_ts = excluded.fetched_ts",
+           "expired_ts = excluded.expired_ts, fetched_ts = excluded.fetched_ts "
+           "WHERE server_keys.expired_ts IS NULL OR excluded.expired_ts IS NOT NULL",
            {server_name, k.key_id, k.row.public_key, k.row.valid_until_ts,
             nullable(k.row.expired_ts), now_ms});
 }

@@ -19,7 +19,9 @@ struct key_row {
 
 std::optional<key_row> get(connection& c, const std::string& server_name, const std::string& key_id);
 
-// Stores a checked document and its keys (replacing what was known of each key id).
+// Stores a checked document and its keys, replacing what was known of each key id, except that a
+// retired key (old_verify_keys) stays retired, and the stored document is replaced only by one
+// valid as long or longer (a notary may hand us an older one).
 struct stored_key {
   std::string key_id;
   key_row row;

@@ -109,6 +109,7 @@ class RemoteServer:
         self.fetches = 0
         self.peer_keys = {}           # (server, key id) → verify key of servers allowed to ask
         self.verified_requests = []   # (origin, path) of requests whose signature checked out
+        self.old_verify_keys = {}     # key id → {"key": base64, "expired_ts": ms}: keys it retired
         # (method, path regex, fn(handler, match, parsed JSON body or None)) tried before the
         # built-in routes; tests append their own.
         self.routes = []
@@ -188,10 +189,22 @@ class RemoteServer:
         self.verified_requests.append((params["origin"], handler.path))
         return params["origin"]
 
+    def rotate_key(self, expired_ts):
+        """Retires the current key (into old_verify_keys, expired at `expired_ts`) for a new one;
+        returns the retired signing key."""
+        old = self.signing_key
+        self.old_verify_keys[self.key_id] = {
+            "key": signedjson.key.encode_verify_key_base64(signedjson.key.get_verify_key(old)),
+            "expired_ts": expired_ts}
+        version = f"t{len(self.old_verify_keys) + 1}"
+        self.signing_key = signedjson.key.generate_signing_key(version)
+        self.key_id = f"ed25519:{version}"
+        return old
+
     def key_document(self):
         verify = signedjson.key.encode_verify_key_base64(signedjson.key.get_verify_key(self.signing_key))
         doc = {"server_name": self.name, "valid_until_ts": int(time.time() * 1000) + 3600 * 1000,
-               "verify_keys": {self.key_id: {"key": verify}}, "old_verify_keys": {}}
+               "verify_keys": {self.key_id: {"key": verify}}, "old_verify_keys": dict(self.old_verify_keys)}
         return signedjson.sign.sign_json(doc, self.name, self.signing_key)
 
     def authorization(self, method, uri, destination, content=None, key=None, origin=None):
@@ -211,19 +224,33 @@ class RemoteServer:
 class FederationTestCase(ServerTestCase):
     """One Myelin server and a fake remote homeserver that trust each other: Myelin trusts the
     remote's certificate (federation_custom_ca_list, loopback allowed), the remote knows Myelin's
-    signing key (remote.peer_keys). `more_config` is added to Myelin's config."""
+    signing key (remote.peer_keys). `more_config` is added to Myelin's config; a suite that needs
+    more fake servers before Myelin starts makes them in `prepare_remotes` (cls.cert: the
+    certificate and key every fake server may use) and closes them in `close_remotes`."""
     more_config = ""
+
+    @classmethod
+    def prepare_remotes(cls):
+        pass
+
+    @classmethod
+    def close_remotes(cls):
+        pass
 
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory()
         ca, cert, key = make_ca_and_cert(cls.tmp.name)
+        cls.cert = (cert, key)
         cls.remote = RemoteServer(cert, key)
-        cls.extra_config = (f"federation_custom_ca_list: ['{ca}']\n"
-                            "ip_range_whitelist: ['127.0.0.1']\n" + cls.more_config)
+        cls.remote.events = {}  # event id → event: what the remote "has" (build() adds to it)
         try:
+            cls.prepare_remotes()
+            cls.extra_config = (f"federation_custom_ca_list: ['{ca}']\n"
+                                "ip_range_whitelist: ['127.0.0.1']\n" + cls.more_config)
             super().setUpClass()
         except BaseException:
+            cls.close_remotes()
             cls.remote.close()
             cls.tmp.cleanup()
             raise
@@ -237,6 +264,7 @@ class FederationTestCase(ServerTestCase):
         try:
             super().tearDownClass()
         finally:
+            cls.close_remotes()
             cls.remote.close()
             cls.tmp.cleanup()
 
@@ -247,17 +275,61 @@ class FederationTestCase(ServerTestCase):
         return cls.server.request(method, path, body, headers={"Authorization": auth})
 
     @classmethod
-    def join_remote_user(cls, room, user):
-        """`user` (of the remote) joins `room` through make_join / send_join, as a real server would.
+    def join_remote_user(cls, room, user, omit_members=False):
+        """`user` (of the remote) joins `room` through make_join / send_join, as a real server would
+        (asking for the reduced answer of faster joins with `omit_members`).
         Returns (join event id, send_join's answer)."""
         q = urllib.parse.quote
         r = cls.fed("GET", f"/_matrix/federation/v1/make_join/{q(room, safe='')}/{q(user, safe='')}?ver=10")
         assert r.status == 200, r
         template = dict(r.json["event"], origin=cls.remote.name, origin_server_ts=int(time.time() * 1000))
         event_id, event = seal_event_v10(template, cls.remote.name, cls.remote.signing_key)
-        r = cls.fed("PUT", f"/_matrix/federation/v2/send_join/{q(room, safe='')}/{q(event_id, safe='')}", event)
+        r = cls.fed("PUT", f"/_matrix/federation/v2/send_join/{q(room, safe='')}/{q(event_id, safe='')}"
+                           + ("?omit_members=true" if omit_members else ""), event)
         assert r.status == 200, r
         cls.joined_events = getattr(cls, "joined_events", {})
         cls.joined_events[event_id] = event
         return event_id, r.json
 
+    # ---- helpers for suites that play the remote ----
+
+    def rita(self, name="rita"):
+        return f"@{name}:{self.remote.name}"
+
+    def room_of_alice(self, **extra):
+        r = self.server.register(f"alice{int(time.time() * 1000) % 1000000}")
+        body = {"preset": "public_chat"}
+        body.update(extra)
+        room = self.server.post("/_matrix/client/v3/createRoom", body, token=r["access_token"]).json["room_id"]
+        return room, r["user_id"], r["access_token"]
+
+    def build(self, room, sender, type_, content, prev, auth, depth, state_key=None, key=None, ts=None):
+        """An event of the remote, sealed with its key (or `key`), remembered in remote.events."""
+        event = {"type": type_, "room_id": room, "sender": sender, "content": content, "depth": depth,
+                 "prev_events": prev, "auth_events": auth, "origin": self.remote.name,
+                 "origin_server_ts": ts or int(time.time() * 1000)}
+        if state_key is not None:
+            event["state_key"] = state_key
+        event_id, event = seal_event_v10(event, self.remote.name, key or self.remote.signing_key)
+        self.remote.events[event_id] = event
+        return event_id, event
+
+    def send(self, pdus, edus=()):
+        """A /send/ transaction of the remote."""
+        txn = f"t{time.time_ns()}"
+        path = f"/_matrix/federation/v1/send/{txn}"
+        body = {"origin": self.remote.name, "origin_server_ts": int(time.time() * 1000), "pdus": list(pdus),
+                "edus": list(edus)}
+        return self.fed("PUT", path, body)
+
+    def messages(self, room, token):
+        r = self.server.get(f"/_matrix/client/v3/rooms/{urllib.parse.quote(room, safe='')}/messages?dir=b&limit=50", token=token)
+        self.assertEqual(r.status, 200, r)
+        return {e["event_id"]: e for e in r.json["chunk"]}
+
+    def auth_ids(self, room, token, user):
+        """create, power levels and the user's member event ids (what a message's auth events are)."""
+        state = self.server.get(f"/_matrix/client/v3/rooms/{urllib.parse.quote(room, safe='')}/state", token=token).json
+        by_key = {(e["type"], e["state_key"]): e["event_id"] for e in state}
+        return [by_key[("m.room.create", "")], by_key[("m.room.power_levels", "")],
+                by_key[("m.room.member", user)]]

@@ -16,7 +16,7 @@ import time
 import urllib.parse
 
 from harness import main, reply_json
-from fedremote import FederationTestCase, seal_event_v10, signedjson
+from fedremote import FederationTestCase, event_id_v10, seal_event_v10, signedjson
 
 
 def q(s):
@@ -39,47 +39,6 @@ class FederationInbound(FederationTestCase):
                                                  if e in cls.remote.events]})
         cls.remote.routes.append(("POST", r"^/_matrix/federation/v1/get_missing_events/", get_missing))
 
-    # ---- helpers ----
-
-    def rita(self, name="rita"):
-        return f"@{name}:{self.remote.name}"
-
-    def room_of_alice(self, **extra):
-        r = self.server.register(f"alice{int(time.time() * 1000) % 1000000}")
-        body = {"preset": "public_chat"}
-        body.update(extra)
-        room = self.server.post("/_matrix/client/v3/createRoom", body, token=r["access_token"]).json["room_id"]
-        return room, r["user_id"], r["access_token"]
-
-    def build(self, room, sender, type_, content, prev, auth, depth, state_key=None, key=None):
-        event = {"type": type_, "room_id": room, "sender": sender, "content": content, "depth": depth,
-                 "prev_events": prev, "auth_events": auth, "origin": self.remote.name,
-                 "origin_server_ts": int(time.time() * 1000)}
-        if state_key is not None:
-            event["state_key"] = state_key
-        event_id, event = seal_event_v10(event, self.remote.name, key or self.remote.signing_key)
-        self.remote.events[event_id] = event
-        return event_id, event
-
-    def send(self, pdus, edus=()):
-        txn = f"t{time.time_ns()}"
-        path = f"/_matrix/federation/v1/send/{txn}"
-        body = {"origin": self.remote.name, "origin_server_ts": int(time.time() * 1000), "pdus": list(pdus),
-                "edus": list(edus)}
-        return self.fed("PUT", path, body)
-
-    def messages(self, room, token):
-        r = self.server.get(f"/_matrix/client/v3/rooms/{q(room)}/messages?dir=b&limit=50", token=token)
-        self.assertEqual(r.status, 200, r)
-        return {e["event_id"]: e for e in r.json["chunk"]}
-
-    def auth_ids(self, room, token, user):
-        """create, power levels and the user's member event ids (what a message's auth events are)."""
-        state = self.server.get(f"/_matrix/client/v3/rooms/{q(room)}/state", token=token).json
-        by_key = {(e["type"], e["state_key"]): e["event_id"] for e in state}
-        return [by_key[("m.room.create", "")], by_key[("m.room.power_levels", "")],
-                by_key[("m.room.member", user)]]
-
     # ---- tests ----
 
     def test_served_server_well_known_delegates_to_the_client_host(self):
@@ -101,6 +60,41 @@ class FederationInbound(FederationTestCase):
         members = self.server.get(f"/_matrix/client/v3/rooms/{q(room)}/joined_members", token=token).json["joined"]
         self.assertEqual(set(members), {alice, self.rita()})
         self.assertIn(join_id, self.messages(room, token))
+
+    def test_send_join_with_omit_members(self):
+        def join_room_of_alice(**extra):
+            room, alice, token = self.room_of_alice(**extra)
+            others = []
+            for name in ("bob", "carol"):
+                r = self.server.register(f"{name}{time.time_ns() % 10**9}")
+                self.assertEqual(self.server.post(f"/_matrix/client/v3/join/{q(room)}", {},
+                                                  token=r["access_token"]).status, 200)
+                others.append(r["user_id"])
+            return room, [alice] + others
+        # A named room: no member event in the state, none of the state repeated in the auth chain.
+        room, members = join_room_of_alice(name="Named")
+        _, answer = self.join_remote_user(room, self.rita(), omit_members=True)
+        self.assertIs(answer["members_omitted"], True)
+        self.assertEqual(answer["servers_in_room"], ["test.local"])
+        types = {e["type"] for e in answer["state"]}
+        self.assertIn("m.room.name", types)
+        self.assertNotIn("m.room.member", types)
+        state_ids = {event_id_v10(e) for e in answer["state"]}
+        chain_ids = {event_id_v10(e) for e in answer["auth_chain"]}
+        self.assertFalse(state_ids & chain_ids)
+        # What the join and the state need is there: the creator's join authorises the power levels.
+        chain_members = {e["state_key"] for e in answer["auth_chain"] if e["type"] == "m.room.member"}
+        self.assertIn(members[0], chain_members)
+        # A room without a name or alias: its heroes' member events are kept for naming it.
+        room, members = join_room_of_alice()
+        _, answer = self.join_remote_user(room, self.rita(), omit_members=True)
+        self.assertIs(answer["members_omitted"], True)
+        self.assertEqual({e["state_key"] for e in answer["state"] if e["type"] == "m.room.member"}, set(members))
+        # Without omit_members: every member.
+        room, members = join_room_of_alice(name="Full")
+        _, answer = self.join_remote_user(room, self.rita())
+        self.assertIs(answer["members_omitted"], False)
+        self.assertEqual({e["state_key"] for e in answer["state"] if e["type"] == "m.room.member"}, set(members))
 
     def test_hierarchy_for_another_server(self):
         space, alice, token = self.room_of_alice(creation_content={"type": "m.space"}, name="Space")

@@ -416,4 +416,39 @@ BOOST_AUTO_TEST_CASE(tls_listener_needs_its_files) {
   BOOST_TEST(cfg.warnings.empty());
 }
 
+BOOST_AUTO_TEST_CASE(old_signing_keys_and_trusted_key_servers) {
+  // Synapse's spelling of both; the keys are matrix.org's published ones (any 32 bytes would do).
+  auto cfg = parse(minimal + "old_signing_keys:\n"
+                             "  \"ed25519:old\": {key: \"Noi6WqcDj0QmPxCNQqgezwTlBKrfqehY1u2FyWP9uYw\", "
+                             "expired_ts: 1700000000000}\n"
+                             "trusted_key_servers:\n"
+                             "  - server_name: matrix.org\n"
+                             "    verify_keys:\n"
+                             "      \"ed25519:auto\": \"Noi6WqcDj0QmPxCNQqgezwTlBKrfqehY1u2FyWP9uYw\"\n"
+                             "    accept_keys_insecurely: false\n"
+                             "  - server_name: notary.example:8448\n");
+  BOOST_REQUIRE(cfg.federation.old_signing_keys.count("ed25519:old") == 1u);
+  BOOST_TEST(cfg.federation.old_signing_keys.at("ed25519:old").expired_ts == 1700000000000);
+  BOOST_TEST(cfg.federation.old_signing_keys.at("ed25519:old").public_key_raw.size() == 32u);
+  BOOST_REQUIRE(cfg.federation.trusted_key_servers.size() == 2u);
+  BOOST_TEST(cfg.federation.trusted_key_servers[0].server_name == "matrix.org");
+  BOOST_TEST(cfg.federation.trusted_key_servers[0].verify_keys.at("ed25519:auto").size() == 32u);
+  BOOST_TEST(cfg.federation.trusted_key_servers[1].verify_keys.empty());
+  BOOST_REQUIRE(cfg.warnings.size() == 1u);
+  BOOST_TEST(contains(cfg.warnings[0], "trusted_key_servers[0].accept_keys_insecurely' is not used by Myelin"));
+  BOOST_TEST(parse(minimal).federation.trusted_key_servers.empty());  // no notary unless one is named
+
+  BOOST_TEST(error_of(minimal + "old_signing_keys:\n  \"ed25519:old\": {key: abc, expired_ts: 1}\n") ==
+             "hs.yaml:5: key 'old_signing_keys.ed25519:old.key': expected an ed25519 public key in unpadded base64 "
+             "(43 characters), got 'abc'");
+  BOOST_TEST(error_of(minimal + "old_signing_keys:\n  \"ed25519:old\": {expired_ts: 1}\n") ==
+             "hs.yaml:5: key 'old_signing_keys.ed25519:old': needs both key and expired_ts (milliseconds)");
+  BOOST_TEST(starts_with(error_of(minimal + "old_signing_keys:\n  old: {}\n"),
+                         "hs.yaml:5: key 'old_signing_keys.old': expected a key id such as ed25519:"));
+  BOOST_TEST(error_of(minimal + "trusted_key_servers:\n  - verify_keys: {}\n") ==
+             "hs.yaml:5: key 'trusted_key_servers[0]': needs a server_name");
+  BOOST_TEST(starts_with(error_of(minimal + "trusted_key_servers:\n  - server_name: 'not a name'\n"),
+                         "hs.yaml:5: key 'trusted_key_servers[0].server_name': not a server name"));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
