@@ -81,36 +81,50 @@ std::vector<std::string> join_candidates(storage::connection& c, const api_reque
   return out;
 }
 
-api_response join(runtime::handler_context& ctx, const api_request& req, const std::string& room_id_or_alias) {
-  auto body = body_object(ctx, req, true);
+// The room a /join or /knock names, and the servers to go through when this server is not in it
+// (empty `via`: the room is handled here).
+struct target_room {
   std::string room_id;
+  std::vector<std::string> via;
+};
+
+target_room resolve_target_room(runtime::handler_context& ctx, const api_request& req,
+                                const std::string& room_id_or_alias) {
+  target_room out;
   std::vector<std::string> alias_servers;
   if (room_id_or_alias.starts_with('#') && protocol::is_valid_room_alias(room_id_or_alias) &&
       !room_id_or_alias.ends_with(":" + ctx.config.server_name)) {
     auto remote = federation::query_alias(ctx, room_id_or_alias);
-    room_id = remote.room_id;
+    out.room_id = remote.room_id;
     alias_servers = std::move(remote.servers);
   }
-  std::vector<std::string> via;
+  auto c = ctx.db.acquire();
+  // Before resolving: a blocked room may be gone (purged) and still refuse joins with 403.
+  if (room_id_or_alias.starts_with('!')) require_not_blocked(*c, room_id_or_alias);
+  if (out.room_id.empty()) {
+    if (room_id_or_alias.starts_with('!') && protocol::is_valid_room_id(room_id_or_alias) &&
+        !room_id_or_alias.ends_with(":" + ctx.config.server_name) && !storage::events::get_room(*c, room_id_or_alias))
+      out.room_id = room_id_or_alias;  // another server's room, unknown here
+    else
+      out.room_id = rooms::resolve_room(*c, room_id_or_alias);
+  }
+  require_not_blocked(*c, out.room_id);
+  if (!server_in_room(*c, out.room_id, ctx.config.server_name) && !out.room_id.ends_with(":" + ctx.config.server_name))
+    out.via = join_candidates(*c, req, out.room_id, std::move(alias_servers));
+  return out;
+}
+
+api_response join(runtime::handler_context& ctx, const api_request& req, const std::string& room_id_or_alias) {
+  auto body = body_object(ctx, req, true);
+  auto target = resolve_target_room(ctx, req, room_id_or_alias);
+  const auto& room_id = target.room_id;
+  const auto& via = target.via;
   {
     auto c = ctx.db.acquire();
-    // Before resolving: a blocked room may be gone (purged) and still refuse joins with 403.
-    if (room_id_or_alias.starts_with('!')) require_not_blocked(*c, room_id_or_alias);
-    if (room_id.empty()) {
-      if (room_id_or_alias.starts_with('!') && protocol::is_valid_room_id(room_id_or_alias) &&
-          !room_id_or_alias.ends_with(":" + ctx.config.server_name) && !storage::events::get_room(*c, room_id_or_alias))
-        room_id = room_id_or_alias;  // another server's room, unknown here
-      else
-        room_id = rooms::resolve_room(*c, room_id_or_alias);
-    }
-    require_not_blocked(*c, room_id);
     // Joining again changes nothing (Synapse sends no new event either).
     auto m = storage::events::current_membership(*c, room_id, req.user_id);
     if (m && *m == "join") return runtime::json_response(json::object{{"room_id", room_id}});
-    if (!server_in_room(*c, room_id, ctx.config.server_name) &&
-        !room_id.ends_with(":" + ctx.config.server_name))
-      via = join_candidates(*c, req, room_id, std::move(alias_servers));
-    else if (req.is_guest) {
+    if (via.empty() && req.is_guest) {
       auto ga = storage::events::current_state_event_id(*c, room_id, "m.room.guest_access", "");
       std::optional<storage::events::event_row> e;
       if (ga) e = storage::events::get_event(*c, *ga);
@@ -226,15 +240,15 @@ void register_membership(runtime::endpoint_registry& r) {
          .affinity_param = "roomIdOrAlias"},
         [](runtime::handler_context& ctx, const api_request& req) {
           auto body = body_object(ctx, req, true);
-          std::string room_id;
-          {
-            auto c = ctx.db.acquire();
-            room_id = rooms::resolve_room(*c, req.path_params.at(0));
-            require_not_blocked(*c, room_id);
-          }
+          auto target = resolve_target_room(ctx, req, req.path_params.at(0));
           auto content = member_content(ctx, req.user_id, "knock", protocol::opt_string(body, "reason"));
-          auto ev = append_event(ctx, req, room_id, state_template("m.room.member", req.user_id, std::move(content), req.user_id));
-          return json_response_after(json::object{{"room_id", room_id}}, ev.position);
+          if (!target.via.empty()) {
+            auto pos = federation::knock_remote_room(ctx, req.user_id, target.room_id, target.via, content);
+            return json_response_after(json::object{{"room_id", target.room_id}}, pos);
+          }
+          auto ev = append_event(ctx, req, target.room_id,
+                                 state_template("m.room.member", req.user_id, std::move(content), req.user_id));
+          return json_response_after(json::object{{"room_id", target.room_id}}, ev.position);
         });
 }
 

@@ -4,8 +4,9 @@
 //     (with the inviting server's stripped room state) so the invitee's /sync shows the invite.
 //   - Outbound: our user invites another server's user; that server countersigns before the
 //     invite is stored and sent to the room.
-//   - Rejecting a remote invite: make_leave / send_leave through the inviting server; when it
-//     cannot be reached the leave is stored here only, so the invite goes away for our user.
+//   - Rejecting a remote invite (or withdrawing a knock): make_leave / send_leave through the
+//     inviting server (the room's server); when it cannot be reached the leave is stored here
+//     only, so the invite goes away for our user.
 #include "actors/federation/remote_membership.hpp"
 
 #include <boost/json.hpp>
@@ -145,38 +146,26 @@ stream_position invite_remote_user(runtime::handler_context& ctx, const std::str
 stream_position leave_remote_room(runtime::handler_context& ctx, const std::string& user_id, const std::string& room_id,
                                   const boost::json::object& content) {
   if (!ctx.signing_key) throw protocol::errors::unknown("No signing key loaded");
-  std::string inviter_server, version_id;
+  std::string via, version_id;
   {
     auto c = ctx.db.acquire();
     auto id = storage::events::current_state_event_id(*c, room_id, "m.room.member", user_id);
     auto e = id ? storage::events::get_event(*c, *id) : std::nullopt;
     if (!e || (e->membership != std::optional<std::string>("invite") && e->membership != std::optional<std::string>("knock")))
       throw protocol::errors::forbidden("You are not invited to this room");
-    inviter_server = server_of(e->sender);
+    // An invite: through the inviting server. A knock (our user's own event): through the room's
+    // creating server, named in its id.
+    via = e->membership == std::optional<std::string>("invite") ? server_of(e->sender)
+                                                                 : room_id.substr(room_id.find(':') + 1);
     version_id = storage::events::get_room(*c, room_id)->room_version;
   }
   const auto* version = protocol::find_room_version(version_id);
   std::optional<protocol::pdu> leave;
   try {
-    auto made = request(ctx, inviter_server, "GET",
-                        "/_matrix/federation/v1/make_leave/" + protocol::percent_encode(room_id) + "/" +
-                            protocol::percent_encode(user_id),
-                        nullptr);
-    auto* tmpl = made.is_object() ? made.as_object().if_contains("event") : nullptr;
-    if (!tmpl || !tmpl->is_object()) throw protocol::errors::unknown("Bad make_leave answer");
-    json::object ev = tmpl->as_object();
-    if (protocol::opt_string(ev, "state_key").value_or("") != user_id ||
-        protocol::opt_string(ev, "sender").value_or("") != user_id)
-      throw protocol::errors::unknown("make_leave returned another event");
-    json::object merged = content;
-    merged["membership"] = "leave";
-    ev["content"] = std::move(merged);
-    ev["origin"] = ctx.config.server_name;
-    ev["origin_server_ts"] = now_ms();
-    ev.erase("signatures");
-    leave = protocol::seal_event(*version, std::move(ev), ctx.config.server_name, *ctx.signing_key);
+    auto made = make_membership_event(ctx, via, room_id, user_id, "leave", content);
+    leave = std::move(made.event);
     json::value body = leave->json;
-    request(ctx, inviter_server, "PUT",
+    request(ctx, via, "PUT",
             "/_matrix/federation/v2/send_leave/" + protocol::percent_encode(room_id) + "/" +
                 protocol::percent_encode(leave->event_id),
             &body, std::chrono::seconds(30));

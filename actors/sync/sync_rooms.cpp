@@ -318,11 +318,12 @@ json::array typing_events(sync_context& s, const std::string& room_id, int64_t s
 
 json::array stripped_state(sync_context& s, const membership& m) {
   json::array state;
-  // An invite from another server carries the room's stripped state as that server sent it (this
-  // server has none of the room's state).
+  // An invite from another server, or a knock through one, carries the room's stripped state as
+  // that server sent it (this server has none of the room's state).
   auto pdu = protocol::parse_object(m.event.json);
   if (auto* u = pdu.if_contains("unsigned"); u && u->is_object())
-    if (auto* irs = u->as_object().if_contains("invite_room_state"); irs && irs->is_array()) {
+    if (auto* irs = u->as_object().if_contains(m.membership == "knock" ? "knock_room_state" : "invite_room_state");
+        irs && irs->is_array()) {
       for (const auto& e : irs->as_array())
         if (auto* t = e.is_object() ? e.as_object().if_contains("type") : nullptr; t && t->is_string()) state.push_back(e);
       state.push_back(stripped(m.event));

@@ -179,6 +179,50 @@ class FederationRooms(unittest.TestCase):
         self.assertNotIn(room, sync.json.get("rooms", {}).get("invite", {}))
         self.assertIn(room, sync.json.get("rooms", {}).get("leave", {}))
 
+    def test_knocking_on_a_remote_room(self):
+        alice, alice_token = self.user(self.a, "alice")
+        bob, bob_token = self.user(self.b, "bob")
+        room = self.a.post("/_matrix/client/v3/createRoom",
+                           {"preset": "private_chat", "name": "Knock here",
+                            "initial_state": [{"type": "m.room.join_rules", "state_key": "",
+                                               "content": {"join_rule": "knock"}}]},
+                           token=alice_token).json["room_id"]
+        r = self.b.post(f"/_matrix/client/v3/knock/{q(room)}?via={q(self.a.server_name)}",
+                        {"reason": "let me in"}, token=bob_token)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["room_id"], room)
+        # A has the knock (send_knock); B's user sees it with the stripped state A answered.
+        state = self.a.get(f"/_matrix/client/v3/rooms/{q(room)}/state/m.room.member/{q(bob)}", token=alice_token)
+        self.assertEqual((state.json["membership"], state.json.get("reason")), ("knock", "let me in"))
+        knocked = self.b.get("/_matrix/client/v3/sync", token=bob_token).json["rooms"]["knock"][room]
+        events = knocked["knock_state"]["events"]
+        self.assertIn(("m.room.name", "Knock here"), [(e["type"], e["content"].get("name")) for e in events])
+        self.assertIn(("m.room.join_rules", "knock"), [(e["type"], e["content"].get("join_rule")) for e in events])
+        self.assertIn(("m.room.member", bob, "knock"),
+                      [(e["type"], e.get("state_key"), e["content"].get("membership")) for e in events])
+        # Let in: A's invite replaces the knock, and B's user joins through A.
+        r = self.a.post(f"/_matrix/client/v3/rooms/{q(room)}/invite", {"user_id": bob}, token=alice_token)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.b.post(f"/_matrix/client/v3/join/{q(room)}", {}, token=bob_token).status, 200)
+        self.assertEqual(self.members(self.a, room, alice_token), {alice, bob})
+
+        # A knock withdrawn: the leave goes through the room's server.
+        carol, carol_token = self.user(self.c, "carol")
+        r = self.c.post(f"/_matrix/client/v3/knock/{q(room)}?server_name={q(self.a.server_name)}", {},
+                        token=carol_token)
+        self.assertEqual(r.status, 200, r)
+        r = self.c.post(f"/_matrix/client/v3/rooms/{q(room)}/leave", {}, token=carol_token)
+        self.assertEqual(r.status, 200, r)
+        state = self.a.get(f"/_matrix/client/v3/rooms/{q(room)}/state/m.room.member/{q(carol)}", token=alice_token)
+        self.assertEqual(state.json["membership"], "leave")
+        # A room that takes no knocks refuses, and nothing is kept on B.
+        public = self.public_room(alice_token)
+        dave, dave_token = self.user(self.b, "dave")
+        r = self.b.post(f"/_matrix/client/v3/knock/{q(public)}?via={q(self.a.server_name)}", {}, token=dave_token)
+        self.assertError(r, 403, "M_FORBIDDEN")
+        self.assertNotIn(public, self.b.get("/_matrix/client/v3/sync", token=dave_token).json
+                         .get("rooms", {}).get("knock", {}))
+
     # ---- events and EDUs both ways ----
 
     def joined_pair(self, **room):
