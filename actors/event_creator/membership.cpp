@@ -57,10 +57,7 @@ std::string membership_now(runtime::handler_context& ctx, const std::string& roo
 // Whether a user of this server is joined to the room now: then this server has the room's state
 // and takes new members itself; otherwise a join goes through a server that is in the room.
 bool server_in_room(storage::connection& c, const std::string& room_id, const std::string& server_name) {
-  return !c.exec("SELECT 1 FROM current_state_events WHERE room_id = $1 AND type = 'm.room.member' "
-                 "AND membership = 'join' AND state_key LIKE $2 LIMIT 1",
-                 {room_id, "%:" + server_name})
-              .empty();
+  return storage::events::server_has_member(c, room_id, server_name, {"join"});
 }
 
 // The servers to join a room through: the client's `server_name`/`via`, the alias's servers, the

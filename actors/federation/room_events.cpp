@@ -71,12 +71,8 @@ const protocol::room_version& room_version_of(storage::connection& c, const std:
 }
 
 void require_server_in_room(storage::connection& c, const std::string& room_id, const std::string& server) {
-  // A member event of one of the server's users, in the room's current state; user ids end with
-  // ":" + server name.
-  auto r = c.exec("SELECT 1 FROM current_state_events WHERE room_id = $1 AND type = 'm.room.member' "
-                  "AND state_key LIKE $2 AND membership IN ('join', 'invite', 'leave', 'knock') LIMIT 1",
-                  {room_id, "%:" + server});
-  if (!r.empty()) return;
+  // One of the server's users has (or had) a member event in the room.
+  if (storage::events::server_has_member(c, room_id, server, {"join", "invite", "leave", "knock"})) return;
   if (auto id = storage::events::current_state_event_id(c, room_id, "m.room.history_visibility", ""))
     if (auto e = storage::events::get_event(c, *id))
       if (e->json.find("\"world_readable\"") != std::string::npos) return;

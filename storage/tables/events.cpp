@@ -185,6 +185,27 @@ std::optional<std::string> current_membership(connection& c, const std::string& 
   return r[0].opt_text(0);
 }
 
+bool server_has_member(connection& c, const std::string& room_id, const std::string& server_name,
+                       std::initializer_list<std::string_view> memberships) {
+  if (memberships.size() == 0) return false;
+  // The name is matched literally: '_' and '%' are LIKE wildcards, and '_' is common in host names.
+  std::string pattern = "%:";
+  for (char ch : server_name) {
+    if (ch == '\\' || ch == '%' || ch == '_') pattern += '\\';
+    pattern += ch;
+  }
+  sql_params params{room_id, pattern};
+  std::string in;
+  for (auto m : memberships) {
+    params.emplace_back(std::string(m));
+    in += (in.empty() ? "$" : ", $") + std::to_string(params.size());
+  }
+  return !c.exec("SELECT 1 FROM current_state_events WHERE room_id = $1 AND type = 'm.room.member' "
+                 "AND state_key LIKE $2 ESCAPE '\\' AND membership IN (" + in + ") LIMIT 1",
+                 params)
+              .empty();
+}
+
 std::vector<std::string> rooms_for_user(connection& c, const std::string& user_id, const std::string& membership) {
   auto r = c.exec("SELECT room_id FROM current_state_events WHERE type = 'm.room.member' AND state_key = $1 "
                   "AND membership = $2 ORDER BY room_id",

@@ -3,6 +3,7 @@
 // One function per query; each takes the connection (and so the caller's transaction) explicitly.
 #pragma once
 #include <map>
+#include <initializer_list>
 #include <optional>
 #include <set>
 #include <string>
@@ -83,6 +84,10 @@ std::optional<std::string> current_state_event_id(connection& c, const std::stri
                                                   const std::string& state_key);
 state_ids current_state(connection& c, const std::string& room_id);
 std::optional<std::string> current_membership(connection& c, const std::string& room_id, const std::string& user_id);
+// Whether a user of `server_name` has one of `memberships` in the room's current state (user ids
+// end with ":" + server name): the one "is that server in the room" check of every component.
+bool server_has_member(connection& c, const std::string& room_id, const std::string& server_name,
+                       std::initializer_list<std::string_view> memberships);
 std::vector<std::string> rooms_for_user(connection& c, const std::string& user_id, const std::string& membership);
 // A subquery: the users joined to a room that user $1 is joined to, $1 included (who sees whose
 // presence and device lists).

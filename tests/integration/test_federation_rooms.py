@@ -223,6 +223,40 @@ class FederationRooms(unittest.TestCase):
         self.assertNotIn(public, self.b.get("/_matrix/client/v3/sync", token=dave_token).json
                          .get("rooms", {}).get("knock", {}))
 
+    def test_space_hierarchy_reaches_into_the_other_server(self):
+        alice, alice_token = self.user(self.a, "alice")
+        bob, bob_token = self.user(self.b, "bob")
+        space = self.public_room(alice_token, name="Our space", creation_content={"type": "m.space"})
+        # Rooms of B that A is not in: a public room, a private one, and a space with a room of its own.
+        remote_room = self.public_room(bob_token, server=self.b, name="Remote room")
+        hidden = self.b.post("/_matrix/client/v3/createRoom", {"preset": "private_chat", "name": "Hidden"},
+                             token=bob_token).json["room_id"]
+        remote_space = self.public_room(bob_token, server=self.b, name="Remote space",
+                                        creation_content={"type": "m.space"})
+        deep = self.public_room(bob_token, server=self.b, name="Deep")
+        r = self.b.put(f"/_matrix/client/v3/rooms/{q(remote_space)}/state/m.space.child/{q(deep)}",
+                       {"via": [self.b.server_name]}, token=bob_token)
+        self.assertEqual(r.status, 200, r)
+        for child in (remote_room, hidden, remote_space):
+            r = self.a.put(f"/_matrix/client/v3/rooms/{q(space)}/state/m.space.child/{q(child)}",
+                           {"via": [self.b.server_name]}, token=alice_token)
+            self.assertEqual(r.status, 200, r)
+        r = self.a.get(f"/_matrix/client/v1/rooms/{q(space)}/hierarchy", token=alice_token)
+        self.assertEqual(r.status, 200, r)
+        names = {room["room_id"]: room.get("name") for room in r.json["rooms"]}
+        self.assertEqual(names, {space: "Our space", remote_room: "Remote room", remote_space: "Remote space",
+                                 deep: "Deep"})
+        by_id = {room["room_id"]: room for room in r.json["rooms"]}
+        self.assertEqual([e["state_key"] for e in by_id[remote_space]["children_state"]], [deep])
+        self.assertEqual(by_id[remote_space]["room_type"], "m.space")
+        # Depth 1 stops at the space's own children; paging walks the same tree.
+        r = self.a.get(f"/_matrix/client/v1/rooms/{q(space)}/hierarchy?max_depth=1", token=alice_token)
+        self.assertNotIn(deep, [room["room_id"] for room in r.json["rooms"]])
+        first = self.a.get(f"/_matrix/client/v1/rooms/{q(space)}/hierarchy?limit=2", token=alice_token).json
+        rest = self.a.get(f"/_matrix/client/v1/rooms/{q(space)}/hierarchy?limit=10&from={first['next_batch']}",
+                          token=alice_token).json
+        self.assertEqual({room["room_id"] for room in first["rooms"] + rest["rooms"]}, set(names))
+
     # ---- events and EDUs both ways ----
 
     def joined_pair(self, **room):

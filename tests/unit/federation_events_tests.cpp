@@ -78,6 +78,14 @@ BOOST_AUTO_TEST_CASE(remote_events_accepted_rejected_soft_failed_and_forks_merge
     BOOST_TEST(outcome(persist(w, room, bob_join)) == "known");
     {
       auto c = db.acquire();
+      BOOST_TEST(storage::events::server_has_member(*c, room, "b.example", {"join"}));
+      BOOST_TEST(!storage::events::server_has_member(*c, room, "b.example", {"invite", "leave"}));
+      BOOST_TEST(!storage::events::server_has_member(*c, room, "b_example", {"join"}));  // '_' is no wildcard
+      BOOST_TEST(!storage::events::server_has_member(*c, room, "example", {"join"}));
+      BOOST_TEST(!storage::events::server_has_member(*c, room, "c.example", {"join", "invite"}));
+    }
+    {
+      auto c = db.acquire();
       BOOST_TEST(storage::events::current_membership(*c, room, bob).value_or("") == "join");
     }
 
