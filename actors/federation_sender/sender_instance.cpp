@@ -39,6 +39,7 @@ namespace {
 
 constexpr size_t batch_size = 100;  // events read (and progress saved) at a time
 constexpr size_t max_pending_rows = 10000;  // ephemeral rows waiting for the worker thread
+constexpr int64_t heard_check_interval_ms = 5000;  // how often backed-off destinations are checked for signs of life
 
 struct sender_metrics {
   metrics::family<metrics::gauge>& queue_depth = metrics::registry::global().gauges(
@@ -170,6 +171,7 @@ private:
         for (const auto& name : outbox_woken)
           if (!name.empty() && ours(name)) get(name).outbox = true;
         for (const auto& [stream, text] : ephemeral) on_ephemeral(stream, text);
+        revive_heard_from();
         send_due();
       } catch (const std::exception& e) {
         log_.warn("federation send round failed", {{"error", e.what()}});
@@ -219,12 +221,41 @@ private:
     return stopping_;
   }
 
-  // The earliest retry of a destination with something to send.
+  // A backed-off destination that sent us a transaction since it failed is up again: its backoff
+  // ends now instead of at the next retry (Synapse does the same), so an outage ends for both
+  // directions as soon as the remote talks. Checked at most every few seconds, in one query.
+  void revive_heard_from() {
+    int64_t now = now_ms();
+    if (now - last_heard_check_ms_ < heard_check_interval_ms) return;
+    int64_t since = 0;
+    for (const auto& [_, d] : dests_)
+      if (d.state.retry_interval_ms && has_work(d) && (!since || d.state.retry_last_ts < since))
+        since = d.state.retry_last_ts;
+    if (!since) return;
+    last_heard_check_ms_ = now;
+    std::map<std::string, int64_t> heard;
+    {
+      auto c = deps_.db->acquire();
+      heard = tables::heard_from_since(*c, since);
+    }
+    for (const auto& [origin, ts] : heard) {
+      auto it = dests_.find(origin);
+      if (it == dests_.end() || !it->second.state.retry_interval_ms || ts <= it->second.state.retry_last_ts) continue;
+      it->second.state.retry_interval_ms = 0;
+      it->second.state.retry_last_ts = 0;
+      save(it->second);
+      log_.info("destination sent us a transaction: retrying it now", {{"destination", origin}});
+    }
+  }
+
+  // The earliest retry of a destination with something to send; while one waits, at least every
+  // heard_check_interval_ms (revive_heard_from).
   std::chrono::system_clock::time_point next_retry() const {
     int64_t due = 0;
     for (const auto& [_, d] : dests_)
       if (d.state.retry_interval_ms && has_work(d) && (!due || d.retry_due_ms() < due)) due = d.retry_due_ms();
     if (!due) return std::chrono::system_clock::time_point::max();
+    due = std::min(due, now_ms() + heard_check_interval_ms);
     return std::chrono::system_clock::time_point(milliseconds(due));
   }
 
@@ -601,6 +632,7 @@ private:
   std::map<std::string, std::set<std::string>> typing_;  // room → local users typing, as last sent
   std::map<std::string, int64_t> last_device_change_;     // local user → stream_id of the last device list update
   std::atomic<uint64_t> txn_counter_{0};
+  int64_t last_heard_check_ms_ = 0;
   std::thread thread_;  // last: started once everything it uses exists
 };
 

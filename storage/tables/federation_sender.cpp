@@ -107,4 +107,12 @@ std::optional<std::string> relayed_for(connection& c, const std::string& event_i
   return r[0].as_text(0);
 }
 
+std::map<std::string, int64_t> heard_from_since(connection& c, int64_t since_ts) {
+  auto r = c.exec("SELECT origin, MAX(received_ts) FROM federation_txns WHERE received_ts > $1 GROUP BY origin",
+                  {since_ts});
+  std::map<std::string, int64_t> out;
+  for (size_t i = 0; i < r.size(); ++i) out[r[i].as_text(0)] = r[i].as_int(1);
+  return out;
+}
+
 } // namespace myelin::storage::federation_sender

@@ -46,6 +46,10 @@ void outbox_add(connection& c, const std::string& destination, int64_t position,
 std::vector<outbox_edu> outbox_peek(connection& c, const std::string& destination, size_t limit);
 void outbox_remove(connection& c, const std::string& destination, int64_t upto_position);
 
+// The servers whose /send/ transactions arrived after `since_ts` (federation_txns), with the
+// newest arrival of each: a server that talks to us is up, whatever our backoff says.
+std::map<std::string, int64_t> heard_from_since(connection& c, int64_t since_ts);
+
 // The users joined to the room now (current state), for the servers to send its events to.
 std::vector<std::string> joined_users(connection& c, const std::string& room_id);
 // The origin a membership event was taken from through our send_join/leave/knock, to be passed

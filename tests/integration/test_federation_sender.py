@@ -5,7 +5,8 @@ a remote answering 500 gets the same messages again after the backoff, none lost
 nothing is held in memory for it (myelin_federation_queue_depth); the outbox and the backoff
 survive a restart of Myelin. PDUs: once the remote's user joined a room through make_join /
 send_join, local events go to it (its own join is not sent back), a kick of its user reaches it,
-and after an outage only the newest event of the room is sent (catch-up). Two real Myelin servers
+and after an outage only the newest event of the room is sent (catch-up); a backed-off server that
+sends us a transaction is retried at once, not after its backoff. Two real Myelin servers
 exchanging events: test_federation_rooms.py."""
 import threading
 import time
@@ -17,10 +18,12 @@ from fedremote import FederationTestCase
 SEND = r"^/_matrix/federation/v1/send/(.+)$"
 
 
-class FederationSender(FederationTestCase):
-    more_config = ("federation_sender:\n  retry_delay: 1s\n  max_retry_delay: 3s\n  timeout: 5s\n"
-                   "listeners:\n  - port: 0\n    bind_addresses: ['127.0.0.1']\n    type: http\n"
-                   "    resources:\n      - names: [client, federation, metrics]\n")
+LISTENER = ("listeners:\n  - port: 0\n    bind_addresses: ['127.0.0.1']\n    type: http\n"
+            "    resources:\n      - names: [client, federation, metrics]\n")
+
+
+class SenderTestCase(FederationTestCase):
+    """A remote that records the transactions it gets and answers them with `answer`."""
 
     @classmethod
     def setUpClass(cls):
@@ -95,6 +98,10 @@ class FederationSender(FederationTestCase):
                     total += float(line.rsplit(" ", 1)[1])
                     seen = True
         return total if seen else None
+
+
+class FederationSender(SenderTestCase):
+    more_config = "federation_sender:\n  retry_delay: 1s\n  max_retry_delay: 3s\n  timeout: 5s\n" + LISTENER
 
     def test_to_device_arrives_as_a_signed_transaction(self):
         self.send_to_device("first", {"n": 1})
@@ -221,6 +228,25 @@ class FederationSender(FederationTestCase):
         self.wait_for(lambda: [p for p in self.pdus_delivered(room) if p["type"] == "m.room.member"
                                and p["state_key"] == self.rita and p["content"]["membership"] == "leave"],
                       what="the kick at the remote")
+
+
+class SenderRevival(SenderTestCase):
+    """A long backoff (10 minutes) ends as soon as the backed-off server sends us a transaction."""
+    more_config = "federation_sender:\n  retry_delay: 10m\n  timeout: 5s\n" + LISTENER
+
+    def test_a_server_that_talks_to_us_is_retried_at_once(self):
+        self.set_answer(500)
+        self.send_to_device("v1", {"n": "v1"})
+        self.wait_for(lambda: self.attempts, what="a first attempt")
+        self.set_answer(200)
+        time.sleep(1.5)
+        self.assertEqual(self.delivered(), [])  # still backed off
+        txn = f"alive{time.time_ns()}"
+        r = self.fed("PUT", f"/_matrix/federation/v1/send/{txn}",
+                     {"origin": self.remote.name, "origin_server_ts": int(time.time() * 1000), "pdus": [], "edus": []})
+        self.assertEqual(r.status, 200, r)
+        self.wait_for(lambda: self.delivered() == [{"n": "v1"}], timeout=10, what="the retry after the remote spoke")
+        self.assertEqual(self.server.sql("SELECT COUNT(*) FROM federation_outbox"), [("0",)])
 
 
 if __name__ == "__main__":
