@@ -14,6 +14,7 @@ per-destination delivery time. One JSON line in build/bench-federation-fanout.js
 
 Usage: bench/federation_fanout.py [--binary build/release/myelin] [--destinations 20] [--messages 20]
                                   [--parallel 8]  (the origin's federation_sender.parallel_destinations)
+                                  [--origin-db sqlite|postgres]
 """
 import argparse
 import http.client
@@ -44,13 +45,13 @@ def free_port():
         return s.getsockname()[1]
 
 
-def federated_server(binary, ca, cert, key, extra=""):
+def federated_server(binary, ca, cert, key, extra="", db="sqlite"):
     port = free_port()
     tls = (f"  - port: {port}\n    bind_addresses: ['127.0.0.1']\n    tls: true\n"
            "    resources: [{names: [federation]}]\n")
     extra = (f"tls_certificate_path: '{cert}'\ntls_private_key_path: '{key}'\n"
              f"federation_custom_ca_list: ['{ca}']\nip_range_whitelist: ['127.0.0.1']\n" + extra)
-    s = Server(binary, 1, "sqlite", extra_config=extra, server_name=f"127.0.0.1:{port}", extra_listeners=tls,
+    s = Server(binary, 1, db, extra_config=extra, server_name=f"127.0.0.1:{port}", extra_listeners=tls,
                groups="nodes:\n  main: {}\n")
     s.server_name = f"127.0.0.1:{port}"
     return s
@@ -62,6 +63,8 @@ def main():
     ap.add_argument("--destinations", type=int, default=20)
     ap.add_argument("--messages", type=int, default=20)
     ap.add_argument("--parallel", type=int, default=8, help="the origin's federation_sender.parallel_destinations")
+    ap.add_argument("--origin-db", default="sqlite", choices=["sqlite", "postgres"],
+                    help="the origin's database (postgres: MYELIN_TEST_PG, as scripts/test-services.sh sets it)")
     args = ap.parse_args()
 
     tmp = tempfile.TemporaryDirectory()
@@ -69,7 +72,7 @@ def main():
     servers = []
     try:
         origin = federated_server(args.binary, ca, cert, key,
-                                  f"federation_sender: {{parallel_destinations: {args.parallel}}}\n")
+                                  f"federation_sender: {{parallel_destinations: {args.parallel}}}\n", args.origin_db)
         servers.append(origin)
         dests = []
         for _ in range(args.destinations):
@@ -128,7 +131,7 @@ def main():
             per_destination.extend(delays)
         stop.set()
         result = {"bench": "federation_fanout", "destinations": args.destinations, "messages": args.messages,
-                  "parallel_destinations": args.parallel,
+                  "parallel_destinations": args.parallel, "origin_db": args.origin_db,
                   "all_reached_ms": {"p50": round(percentile(last_arrival, 50), 1),
                                      "p90": round(percentile(last_arrival, 90), 1),
                                      "max": round(max(last_arrival), 1)},

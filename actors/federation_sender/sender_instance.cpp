@@ -287,8 +287,12 @@ private:
           *deps_.db, persister, position, batch_size, [this] { return stopping(); },
           [this](const storage::events::event_row& ev) { fan_out(ev); },
           [&](int64_t upto) {
-            auto c = deps_.db->acquire();
-            tables::save_progress(*c, instance_, {{persister, upto}});
+            // One transaction per batch: what each destination is due, then the progress past it.
+            deps_.db->transact([&](storage::connection& c) {
+              for (const auto& [key, event_id] : due_rows_) tables::record_pdu_due(c, key.first, key.second, event_id);
+              tables::save_progress(c, instance_, {{persister, upto}});
+            });
+            due_rows_.clear();
           });
     }
   }
@@ -320,10 +324,7 @@ private:
     for (const auto& name : destinations_of(ev)) {
       if (!ours(name) || name == relay_origin) continue;
       auto& d = get(name);
-      {
-        auto c = deps_.db->acquire();
-        tables::record_pdu_due(*c, name, ev.room_id, ev.event_id);
-      }
+      due_rows_[{name, ev.room_id}] = ev.event_id;  // recorded with the batch's progress
       if (d.state.catching_up) continue;  // catch-up sends the newest unsent event of the room
       if (d.backed_off(now)) {
         d.state.catching_up = true;
@@ -633,6 +634,9 @@ private:
   std::map<std::string, int64_t> last_device_change_;     // local user → stream_id of the last device list update
   std::atomic<uint64_t> txn_counter_{0};
   int64_t last_heard_check_ms_ = 0;
+  // (destination, room) → the newest event it is due, read in the current batch of events and not
+  // yet in federation_destination_rooms.
+  std::map<std::pair<std::string, std::string>, std::string> due_rows_;
   std::thread thread_;  // last: started once everything it uses exists
 };
 
