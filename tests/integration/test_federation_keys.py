@@ -15,12 +15,11 @@ signature, a changed query, another destination, an unknown key id or an unreach
 countersigned by Myelin, and Myelin's own. Outbound: a client's GET /profile of the remote's user
 (and GET /directory/room of its alias) makes Myelin send a signed query, which the remote verifies
 with signedjson."""
-import tempfile
 import time
 import urllib.parse
 
 from harness import ServerTestCase, main
-from fedremote import RemoteServer, make_ca_and_cert, signedjson, unpadded_b64decode
+from fedremote import FederationTestCase, signedjson, unpadded_b64decode
 
 
 class FederationKeys(ServerTestCase):
@@ -63,27 +62,14 @@ class FederationKeys(ServerTestCase):
         self.assertRegex(r.json["server"]["version"], r"^\d+\.\d+")
 
 
-class FederationAuth(ServerTestCase):
+class FederationAuth(FederationTestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
-        ca, cert, key = make_ca_and_cert(cls.tmp.name)
-        cls.remote = RemoteServer(cert, key)
-        cls.extra_config = (f"federation_custom_ca_list: ['{ca}']\n"
-                            "ip_range_whitelist: ['127.0.0.1']\n")
         super().setUpClass()
         r = cls.server.register("fedprofile")
         cls.server.put(f"/_matrix/client/v3/profile/{urllib.parse.quote(r['user_id'])}/displayname",
                        {"displayname": "Fed Profile"}, token=r["access_token"])
         cls.user_id = r["user_id"]
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            cls.remote.close()
-            cls.tmp.cleanup()
 
     def query(self, uri, authorization):
         headers = {"Authorization": authorization} if authorization else {}
@@ -211,9 +197,8 @@ class FederationAuth(ServerTestCase):
         self.assertError(self.server.request("POST", claim_uri, body=claim), 401, "M_UNAUTHORIZED")
 
     def test_remote_profile_and_alias_through_signed_requests(self):
-        """A client asks for a remote user's profile: Myelin asks the user's server, signing the request."""
-        ours = self.our_verify_key()
-        self.remote.peer_keys[("test.local", f"ed25519:{ours.version}")] = ours
+        """A client asks for a remote user's profile: Myelin asks the user's server, signing the request
+        (the remote knows our key: FederationTestCase)."""
         user = self.server.register("profileasker")
         rita = f"@rita:{self.remote.name}"
         r = self.server.get("/_matrix/client/v3/profile/" + urllib.parse.quote(rita), token=user["access_token"])
@@ -243,13 +228,14 @@ class FederationAuth(ServerTestCase):
         self.assertError(self.server.get("/_matrix/client/v3/profile/" + urllib.parse.quote(rita),
                                          token=user["access_token"]), 502, "M_UNKNOWN")
 
+
+    def remote_verify_key(self):
+        return signedjson.key.get_verify_key(self.remote.signing_key)
+
     def our_verify_key(self):
         doc = self.server.get("/_matrix/key/v2/server").json
         (key_id, entry), = doc["verify_keys"].items()
         return signedjson.key.decode_verify_key_bytes(key_id, unpadded_b64decode(entry["key"]))
-
-    def remote_verify_key(self):
-        return signedjson.key.get_verify_key(self.remote.signing_key)
 
     def test_notary(self):
         ours = self.our_verify_key()
