@@ -64,7 +64,8 @@ const std::vector<migration>& all_migrations() {
                                                  schema::appservices_migration(),
                                                  schema::federation_sender_migration(),
                                                  schema::federation_inbound_migration(),
-                                                 schema::federation_events_migration()};
+                                                 schema::federation_events_migration(),
+                                                 schema::remote_thumbnails_migration()};
   return list;
 }
 

@@ -2,8 +2,9 @@
 // media) and the legacy unauthenticated /_matrix/media/{r0|v3}/thumbnail/…. A request is snapped
 // to one of the configured thumbnail_sizes (imaging::choose_size), so each media id has at most
 // that many thumbnails: made on first request (imaging, on this blocking-pool thread), written to
-// the store under local_thumbnails/ and recorded in local_media_thumbnails, then streamed from the
-// file like a download on every later request.
+// the store under local_thumbnails/ and recorded in local_media_thumbnails (another server's
+// media: remote_thumbnails/<origin>/ and remote_media_thumbnails), then streamed from the file
+// like a download on every later request.
 #include <charconv>
 #include <filesystem>
 #include <limits>
@@ -100,32 +101,33 @@ api_response thumbnail_response(runtime::handler_context& ctx, const api_request
   const bool animated = animated_asked && imaging::animatable(media.content_type);
   const auto& size = imaging::choose_size(ctx.config.media.thumbnail_sizes, width, height, method);
 
-  // Remote media has no thumbnail table yet (federation, issue 9): made for each request, not kept.
-  if (media.remote) {
-    auto t = generate(ctx, media, size, animated);
-    auto resp = file_response({}, t.content_type);
-    resp.body = std::move(t.bytes);
-    return resp;
-  }
-
+  // Another server's media: its thumbnails are cached apart, under its origin.
+  const std::string origin = media.remote ? server_name : std::string();
   const auto& store = media::store(ctx.config);
+  auto path_of = [&](const std::string& content_type) {
+    auto name = thumbnail_file_name(size, animated, content_type);
+    return media.remote ? store.remote_thumbnail_path(origin, media.media_id, name)
+                        : store.thumbnail_path(media.media_id, name);
+  };
   auto cached = [&] {
     auto c = ctx.db.acquire();
-    return storage::media_table::get_thumbnail(*c, media.media_id, size.width, size.height, size.method, animated);
+    return storage::media_table::get_thumbnail(*c, origin, media.media_id, size.width, size.height, size.method,
+                                               animated);
   }();
   if (cached) {
-    auto path = store.thumbnail_path(media.media_id, thumbnail_file_name(size, animated, cached->content_type));
+    auto path = path_of(cached->content_type);
     std::error_code ec;
     if (std::filesystem::is_regular_file(path, ec)) return file_response(path.string(), cached->content_type);
     // The row outlived its file (a store restored without thumbnails): make it again.
   }
 
   auto t = generate(ctx, media, size, animated);
-  auto path = store.thumbnail_path(media.media_id, thumbnail_file_name(size, animated, t.content_type));
+  auto path = path_of(t.content_type);
   // File first, row second: a row always names a complete file. Two requests racing here write
   // equal files and the same row.
   store.write_file(path, t.bytes);
   thumbnail row;
+  row.origin = origin;
   row.media_id = media.media_id;
   row.width = size.width;
   row.height = size.height;

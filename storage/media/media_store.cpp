@@ -89,18 +89,32 @@ fs::path sharded(const fs::path& root, const char* area, std::string_view media_
 
 fs::path media_store::local_path(std::string_view media_id) const { return sharded(root_, "local_content", media_id); }
 
-fs::path media_store::remote_path(std::string_view origin, std::string_view media_id) const {
-  // A server name is a host ([A-Za-z0-9.-], or an IPv6 literal in brackets) and an optional port:
-  // nothing that can leave the directory.
+namespace {
+
+// A server name is a host ([A-Za-z0-9.-], or an IPv6 literal in brackets) and an optional port:
+// nothing that can leave the directory.
+std::string checked_origin(std::string_view origin) {
   if (!protocol::is_valid_server_name(origin) || origin.find('/') != std::string_view::npos ||
       origin.find("..") != std::string_view::npos)
     throw std::invalid_argument("invalid origin");
-  return sharded(root_ / "remote_content", std::string(origin).c_str(), media_id);
+  return std::string(origin);
+}
+
+} // namespace
+
+fs::path media_store::remote_path(std::string_view origin, std::string_view media_id) const {
+  return sharded(root_ / "remote_content", checked_origin(origin).c_str(), media_id);
 }
 
 fs::path media_store::thumbnail_path(std::string_view media_id, std::string_view name) const {
   if (!valid_file_name(name)) throw std::invalid_argument("invalid thumbnail name");
   return sharded(root_, "local_thumbnails", media_id) / std::string(name);
+}
+
+fs::path media_store::remote_thumbnail_path(std::string_view origin, std::string_view media_id,
+                                            std::string_view name) const {
+  if (!valid_file_name(name)) throw std::invalid_argument("invalid thumbnail name");
+  return sharded(root_ / "remote_thumbnails", checked_origin(origin).c_str(), media_id) / std::string(name);
 }
 
 void media_store::write_file(const fs::path& target, std::string_view bytes) const {

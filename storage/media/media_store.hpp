@@ -90,6 +90,9 @@ public:
   // e.g. name "320-240-scale.jpg". Throws std::invalid_argument for an invalid id or a name
   // with anything but [A-Za-z0-9._-].
   std::filesystem::path thumbnail_path(std::string_view media_id, std::string_view name) const;
+  // The same for another server's cached media: <root>/remote_thumbnails/<origin>/<sharded id>/<name>.
+  std::filesystem::path remote_thumbnail_path(std::string_view origin, std::string_view media_id,
+                                              std::string_view name) const;
   // Writes a whole small file (a thumbnail) atomically: temp file, fsync, rename.
   void write_file(const std::filesystem::path& target, std::string_view bytes) const;
 

@@ -29,4 +29,5 @@ migration appservices_migration();          // 0023
 migration federation_sender_migration();    // 0024
 migration federation_inbound_migration();   // 0025
 migration federation_events_migration();     // 0026
+migration remote_thumbnails_migration();     // 0027
 }

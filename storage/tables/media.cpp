@@ -69,13 +69,20 @@ bool set_quarantined(connection& c, const std::string& media_id, const std::opti
   return r.affected_rows() == 1;
 }
 
-std::optional<thumbnail> get_thumbnail(connection& c, const std::string& media_id, int64_t width, int64_t height,
-                                       const std::string& method, bool animated) {
-  auto r = c.exec("SELECT content_type, actual_width, actual_height, size FROM local_media_thumbnails "
-                  "WHERE media_id = $1 AND width = $2 AND height = $3 AND method = $4 AND animated = $5",
-                  {media_id, width, height, method, int64_t{animated ? 1 : 0}});
+std::optional<thumbnail> get_thumbnail(connection& c, const std::string& origin, const std::string& media_id,
+                                       int64_t width, int64_t height, const std::string& method, bool animated) {
+  sql_params params{media_id, width, height, method, int64_t{animated ? 1 : 0}};
+  std::string sql = "SELECT content_type, actual_width, actual_height, size FROM ";
+  if (origin.empty()) {
+    sql += "local_media_thumbnails WHERE ";
+  } else {
+    sql += "remote_media_thumbnails WHERE origin = $6 AND ";
+    params.emplace_back(origin);
+  }
+  auto r = c.exec(sql + "media_id = $1 AND width = $2 AND height = $3 AND method = $4 AND animated = $5", params);
   if (r.empty()) return std::nullopt;
   thumbnail t;
+  t.origin = origin;
   t.media_id = media_id;
   t.width = width;
   t.height = height;
@@ -89,12 +96,23 @@ std::optional<thumbnail> get_thumbnail(connection& c, const std::string& media_i
 }
 
 void put_thumbnail(connection& c, const thumbnail& t) {
-  c.exec("INSERT INTO local_media_thumbnails (media_id, width, height, method, animated, content_type, actual_width, "
-         "actual_height, size) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
-         "ON CONFLICT (media_id, width, height, method, animated) DO UPDATE SET content_type = excluded.content_type, "
-         "actual_width = excluded.actual_width, actual_height = excluded.actual_height, size = excluded.size",
-         {t.media_id, t.width, t.height, t.method, int64_t{t.animated ? 1 : 0}, t.content_type, t.actual_width,
-          t.actual_height, t.size});
+  sql_params params{t.media_id, t.width, t.height, t.method, int64_t{t.animated ? 1 : 0}, t.content_type,
+                    t.actual_width, t.actual_height, t.size};
+  const char* upsert =
+      " DO UPDATE SET content_type = excluded.content_type, actual_width = excluded.actual_width, "
+      "actual_height = excluded.actual_height, size = excluded.size";
+  if (t.origin.empty()) {
+    c.exec(std::string("INSERT INTO local_media_thumbnails (media_id, width, height, method, animated, content_type, "
+                       "actual_width, actual_height, size) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+                       "ON CONFLICT (media_id, width, height, method, animated)") + upsert,
+           params);
+  } else {
+    params.emplace_back(t.origin);
+    c.exec(std::string("INSERT INTO remote_media_thumbnails (media_id, width, height, method, animated, content_type, "
+                       "actual_width, actual_height, size, origin) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+                       "ON CONFLICT (origin, media_id, width, height, method, animated)") + upsert,
+           params);
+  }
 }
 
 std::optional<remote_media> get_remote(connection& c, const std::string& origin, const std::string& media_id) {

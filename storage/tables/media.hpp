@@ -64,6 +64,7 @@ bool delete_local(connection& c, const std::string& media_id);
 
 // ---- thumbnails, cached on first request ----
 struct thumbnail {
+  std::string origin;       // empty for local media; another server's name for its cached media
   std::string media_id;
   int64_t width = 0;        // the size asked for (one of the configured sizes)
   int64_t height = 0;
@@ -74,8 +75,9 @@ struct thumbnail {
   int64_t actual_height = 0;
   int64_t size = 0;
 };
-std::optional<thumbnail> get_thumbnail(connection& c, const std::string& media_id, int64_t width, int64_t height,
-                                       const std::string& method, bool animated);
+// `origin` empty: local media (local_media_thumbnails), else remote (remote_media_thumbnails).
+std::optional<thumbnail> get_thumbnail(connection& c, const std::string& origin, const std::string& media_id,
+                                       int64_t width, int64_t height, const std::string& method, bool animated);
 // Inserts or replaces (two requests may race to make the same thumbnail; both files are equal).
 void put_thumbnail(connection& c, const thumbnail& t);
 

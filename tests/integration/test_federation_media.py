@@ -154,10 +154,22 @@ class FederationMedia(FederationTestCase):
         self.assertTrue(header(r, "content-type").startswith("application/pdf"), r.headers)
 
     def test_remote_thumbnail(self):
-        r = self.client_get(f"{V1}/media/thumbnail/{self.remote.name}/image?width=32&height=32&method=crop")
+        path = f"{V1}/media/thumbnail/{self.remote.name}/image?width=32&height=32&method=crop"
+        r = self.client_get(path)
         self.assertEqual(r.status, 200, r)
         with Image.open(io.BytesIO(r.data)) as img:
             self.assertLessEqual(max(img.size), 300)
+        # Made once, then served from the cache (a file under remote_thumbnails/, a row per size).
+        rows = self.server.sql("SELECT origin, media_id, method FROM remote_media_thumbnails")
+        self.assertEqual(rows, [(self.remote.name, "image", "crop")])
+        again = self.client_get(path)
+        self.assertEqual(again.status, 200, again)
+        self.assertEqual(again.data, r.data)
+        self.assertEqual(len(self.server.sql("SELECT origin FROM remote_media_thumbnails")), 1)
+        # Another size is another row.
+        self.assertEqual(self.client_get(
+            f"{V1}/media/thumbnail/{self.remote.name}/image?width=800&height=600&method=scale").status, 200)
+        self.assertEqual(len(self.server.sql("SELECT origin FROM remote_media_thumbnails")), 2)
 
     def test_remote_errors(self):
         self.assertError(self.client_get(f"{V1}/media/download/{self.remote.name}/missing"), 404, "M_NOT_FOUND")
