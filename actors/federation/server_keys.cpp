@@ -50,7 +50,7 @@ bool fetch_keys(runtime::handler_context& ctx, const std::string& server_name) {
   opt.max_redirects = 0;
   opt.user_agent = outbound::fetch_options::default_user_agent("federation");
   try {
-    auto r = outbound::fetch(opt, base_url(ctx.config, server_name) + "/_matrix/key/v2/server");
+    auto r = fetch_from(ctx.config, server_name, opt, "/_matrix/key/v2/server");
     if (r.status != 200) {
       ctx.log.warn("key fetch refused", {{"server", server_name}, {"status", std::to_string(r.status)}});
       return false;
