@@ -36,7 +36,7 @@ endforeach()
 # committed seeds in tests/fuzz/corpus/ and new inputs written under the build tree.
 if(MYELIN_FUZZ)
   set(MYELIN_FUZZ_SECONDS 20 CACHE STRING "seconds each fuzz test runs")
-  foreach(target json placement config routing events keys synapse opengraph federation)
+  foreach(target json placement config routing events keys synapse opengraph federation dns)
     add_executable(fuzz_${target} tests/fuzz/fuzz_${target}.cpp)
     target_link_libraries(fuzz_${target} PRIVATE myelin_actors myelin_gateway)
     target_compile_options(fuzz_${target} PRIVATE -fsanitize=fuzzer)

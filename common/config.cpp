@@ -563,6 +563,31 @@ handler ip_ranges(reader& r, protocol::ip_range_set& out) {
   };
 }
 
+// federation_dns_servers: "a.b.c.d" or "a.b.c.d:port" (glibc's resolver takes IPv4 addresses with
+// a port; IPv6 nameservers with a port it keeps in private fields).
+handler dns_servers(reader& r, std::vector<std::pair<protocol::ip_address, uint16_t>>& out) {
+  return [&r, &out](const YAML::Node& v, const std::string& k) {
+    out.clear();
+    r.each_item(v, k, "a list of IPv4 nameservers", [&](const YAML::Node& item, const std::string& ik) {
+      auto text = r.scalar(item, ik);
+      auto colon = text.find(':');
+      auto address = protocol::parse_ip_address(std::string_view(text).substr(0, colon));
+      unsigned port = 53;
+      bool port_ok = true;
+      if (colon != std::string::npos) {
+        auto digits = std::string_view(text).substr(colon + 1);
+        auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+        port_ok = ec == std::errc{} && end == digits.data() + digits.size() && port >= 1 && port <= 65535;
+      }
+      if (!address || !address->is_v4() || !port_ok)
+        r.fail(item, ik,
+               "expected an IPv4 address with an optional port such as 127.0.0.1:5353, got " + describe(item));
+      out.emplace_back(*address, static_cast<uint16_t>(port));
+    });
+    if (out.size() > 3) r.fail(v, k, "at most 3 nameservers can be used");
+  };
+}
+
 // url_preview_url_blacklist: a list of {part: glob-or-^regex} mappings, as in Synapse.
 handler url_rules(reader& r, protocol::url_blocklist& out) {
   return [&r, &out](const YAML::Node& v, const std::string& k) {
@@ -897,6 +922,7 @@ homeserver_config parse_homeserver_config(const std::string& yaml_text, const st
            }},
           {"ip_range_blacklist", ip_ranges(r, cfg.federation.ip_policy.deny)},
           {"ip_range_whitelist", ip_ranges(r, cfg.federation.ip_policy.allow)},
+          {"federation_dns_servers", dns_servers(r, cfg.federation.dns_servers)},
           {"url_preview_enabled", r.flag(cfg.url_preview.enabled)},
           {"url_preview_ip_range_blacklist", ip_ranges(r, cfg.url_preview.ip_policy.deny)},
           {"url_preview_ip_range_whitelist", ip_ranges(r, cfg.url_preview.ip_policy.allow)},

@@ -8,6 +8,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "protocol/ip_range.hpp"
@@ -150,6 +151,9 @@ struct federation_config {
   };
   std::vector<key_server> trusted_key_servers;
   protocol::ip_policy ip_policy{protocol::ip_range_set(protocol::default_ip_deny_list()), {}};  // ip_range_blacklist / _whitelist
+  // federation_dns_servers (Myelin): IPv4 nameservers ("127.0.0.1:5353", port 53 by default) asked
+  // for SRV records instead of /etc/resolv.conf's — for tests and split-horizon setups.
+  std::vector<std::pair<protocol::ip_address, uint16_t>> dns_servers;
 };
 
 // Myelin's `pusher` section: how the pusher group talks to push gateways (actors/pusher).

@@ -19,6 +19,7 @@
 #include <boost/url.hpp>
 #include <cstring>
 #include <future>
+#include <iterator>
 #include <memory>
 #include <thread>
 
@@ -137,23 +138,51 @@ resolution resolve_by(const std::string& host, steady::time_point deadline) {
   return answer.get();
 }
 
+// One place to connect to: the URL's host and port, or one of fetch_options::connect_to.
+struct peer {
+  std::string host;  // a DNS name (lowercase) or an IP literal without brackets
+  bool host_is_ip = false;
+  uint16_t port = 0;
+};
+
+peer url_peer(const target& t) { return {t.host, t.host_is_ip, t.port}; }
+
+peer checked_peer(const connect_target& c) {
+  peer p{c.host, false, c.port};
+  if (p.host.size() >= 2 && p.host.front() == '[' && p.host.back() == ']') p.host = p.host.substr(1, p.host.size() - 2);
+  boost::system::error_code ec;
+  auto ip = asio::ip::make_address(p.host, ec);
+  if (!ec && p.host.find('%') != std::string::npos)  // a zone ("fe80::1%eth0"), refused as in URLs
+    throw fetch_error(error_kind::invalid_url, "not a valid host to connect to: " + c.host);
+  if (!ec) {
+    p.host = ip.to_string();
+    p.host_is_ip = true;
+  } else {
+    std::transform(p.host.begin(), p.host.end(), p.host.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (!valid_dns_name(p.host))
+      throw fetch_error(error_kind::invalid_url, "not a valid host to connect to: " + c.host);
+  }
+  if (p.port == 0) throw fetch_error(error_kind::invalid_url, "no port to connect to on " + c.host);
+  return p;
+}
+
 // The addresses to try, each one allowed by the policy. Resolved here and only here: the socket
 // connects to exactly these.
-std::vector<tcp::endpoint> checked_endpoints(const target& t, const fetch_options& opt, steady::time_point deadline) {
+std::vector<tcp::endpoint> checked_endpoints(const peer& p, const fetch_options& opt, steady::time_point deadline) {
   resolution r;
-  if (t.host_is_ip) {
-    r.addresses.push_back(asio::ip::make_address(t.host));
+  if (p.host_is_ip) {
+    r.addresses.push_back(asio::ip::make_address(p.host));
   } else {
-    r = resolve_by(t.host, deadline);
+    r = resolve_by(p.host, deadline);
     if (r.addresses.empty())
-      throw fetch_error(error_kind::dns, "cannot resolve " + t.host + (r.error.empty() ? "" : ": " + r.error));
+      throw fetch_error(error_kind::dns, "cannot resolve " + p.host + (r.error.empty() ? "" : ": " + r.error));
   }
   std::vector<tcp::endpoint> out;
   for (const auto& a : r.addresses)
-    if (!opt.ip_policy || opt.ip_policy->allows(to_checked(a))) out.emplace_back(a, t.port);
+    if (!opt.ip_policy || opt.ip_policy->allows(to_checked(a))) out.emplace_back(a, p.port);
   if (out.empty())
-    throw fetch_error(error_kind::blocked, t.host_is_ip ? "IP address " + t.host + " is blocked"
-                                                        : "every address of " + t.host + " is blocked");
+    throw fetch_error(error_kind::blocked, p.host_is_ip ? "IP address " + p.host + " is blocked"
+                                                        : "every address of " + p.host + " is blocked");
   return out;
 }
 
@@ -224,15 +253,51 @@ fetch_result exchange(asio::io_context& io, Stream& stream, const http::request<
   return out;
 }
 
-fetch_result request_once(const target& t, const std::vector<tcp::endpoint>& endpoints,
-                          const http::request<http::string_body>& req, const fetch_options& opt,
-                          steady::time_point deadline) {
-  asio::io_context io;
-  auto connect = [&](beast::tcp_stream& tcp) {
+// Connects `tcp` to the first of `peers` that accepts. One peer: its own error as it is. Several:
+// each but the last may use an equal share of the time left, and when none connects, the error
+// names every failure (its kind the one they share, else connect).
+void connect_first(asio::io_context& io, beast::tcp_stream& tcp, const std::vector<peer>& peers,
+                   const fetch_options& opt, steady::time_point deadline) {
+  if (peers.size() == 1) {
+    auto endpoints = checked_endpoints(peers.front(), opt, deadline);
     tcp.expires_at(deadline);  // kept by every later operation on the stream, TLS ones included
     auto ec = run_one(io, [&](auto handler) { tcp.async_connect(endpoints, std::move(handler)); });
-    if (ec) fail(ec, error_kind::connect, "connecting to " + t.host);
+    if (ec) fail(ec, error_kind::connect, "connecting to " + peers.front().host);
+    return;
+  }
+  std::string failures;
+  std::optional<error_kind> shared_kind;
+  auto failed = [&](const peer& p, error_kind k, const std::string& why) {
+    failures += (failures.empty() ? "" : "; ") + p.host + ":" + std::to_string(p.port) + ": " + why;
+    shared_kind = !shared_kind || *shared_kind == k ? k : error_kind::connect;
   };
+  for (size_t i = 0; i < peers.size(); ++i) {
+    auto now = steady::now();
+    if (now >= deadline) throw fetch_error(error_kind::timeout, "timed out connecting (" + failures + ")");
+    auto until = i + 1 == peers.size() ? deadline : now + (deadline - now) / static_cast<int>(peers.size() - i);
+    std::vector<tcp::endpoint> endpoints;
+    try {
+      endpoints = checked_endpoints(peers[i], opt, until);
+    } catch (const fetch_error& e) {
+      failed(peers[i], e.which() == error_kind::timeout ? error_kind::dns : e.which(), e.what());
+      continue;
+    }
+    tcp.expires_at(until);
+    auto ec = run_one(io, [&](auto handler) { tcp.async_connect(endpoints, std::move(handler)); });
+    if (!ec) {
+      tcp.expires_at(deadline);
+      return;
+    }
+    failed(peers[i], error_kind::connect, ec == beast::error::timeout ? "timed out" : ec.message());
+  }
+  if (steady::now() >= deadline) throw fetch_error(error_kind::timeout, "timed out connecting (" + failures + ")");
+  throw fetch_error(shared_kind.value_or(error_kind::connect), "no target accepted a connection: " + failures);
+}
+
+fetch_result request_once(const target& t, const std::vector<peer>& peers, const http::request<http::string_body>& req,
+                          const fetch_options& opt, steady::time_point deadline) {
+  asio::io_context io;
+  auto connect = [&](beast::tcp_stream& tcp) { connect_first(io, tcp, peers, opt, deadline); };
   if (!t.https) {
     beast::tcp_stream stream(io);
     connect(stream);
@@ -296,7 +361,11 @@ fetch_result fetch(const fetch_options& opt, const std::string& url) {
       if (redirects == 0) throw;
       throw fetch_error(error_kind::protocol, "redirected to an unusable URL: " + std::string(e.what()));
     }
-    auto endpoints = checked_endpoints(t, opt, deadline);
+    std::vector<peer> peers;
+    if (redirects == 0 && !opt.connect_to.empty())
+      std::transform(opt.connect_to.begin(), opt.connect_to.end(), std::back_inserter(peers), checked_peer);
+    else
+      peers.push_back(url_peer(t));
 
     http::request<http::string_body> req{verb, t.path_and_query, 11};
     req.set(http::field::host, t.host_header);
@@ -308,7 +377,7 @@ fetch_result fetch(const fetch_options& opt, const std::string& url) {
       req.prepare_payload();
     }
 
-    auto res = request_once(t, endpoints, req, opt, deadline);
+    auto res = request_once(t, peers, req, opt, deadline);
     auto location = header_value(res, "Location");
     if (opt.max_redirects > 0 && is_redirect(res.status) && !location.empty()) {
       if (redirects >= opt.max_redirects)

@@ -1,4 +1,5 @@
-// Outbound HTTP(S): requests the server makes on its own (URL previews now, federation later).
+// Outbound HTTP(S): requests the server makes on its own (URL previews, federation, push gateways,
+// application services).
 // One synchronous call per request, made from a blocking-pool thread: it runs a private
 // io_context for the request and never waits past the options' deadline, whatever the peer does.
 //
@@ -21,6 +22,12 @@
 
 namespace myelin::outbound {
 
+// A host (DNS name, or IP literal with or without brackets) and port to connect to.
+struct connect_target {
+  std::string host;
+  uint16_t port = 0;
+};
+
 struct fetch_options {
   std::string method = "GET";
   std::vector<std::pair<std::string, std::string>> headers;  // besides Host, User-Agent, Connection
@@ -32,6 +39,13 @@ struct fetch_options {
   size_t max_header_bytes = 64 << 10;
   std::chrono::milliseconds timeout{10000};  // the whole call: resolution, redirects, body
   int max_redirects = 5;                     // 0: a redirect is returned as the result
+  // Where the first request connects instead of the URL's host and port (federation: the SRV
+  // targets of server discovery), tried in order until one accepts a connection; each resolved
+  // and checked against ip_policy exactly as the URL's host would be. The URL still names the
+  // server: TLS server name, certificate verification and Host header come from it. A redirect
+  // goes where its Location says. Targets but the last get an equal share of the time left to
+  // resolve and connect, so one that drops packets does not use up the whole timeout.
+  std::vector<connect_target> connect_to;
 
   // "Myelin/<version>", with " (purpose)" when one is given.
   static std::string default_user_agent(const std::string& purpose);
@@ -51,7 +65,7 @@ public:
     invalid_url,         // not an absolute http(s) URL with a host
     blocked,             // every address of the host is denied by the ip_policy
     dns,                 // the host does not resolve
-    connect,             // no address accepted a connection
+    connect,             // no address accepted a connection (of any of connect_to's targets)
     tls,                 // handshake or certificate verification failed
     timeout,             // the deadline passed
     too_large,           // body past max_bytes, or headers past max_header_bytes

@@ -241,6 +241,9 @@ bool accessible_remote(storage::connection& c, const json::object& summary, cons
 // What one client request's walk knows: summaries of children other servers gave, the rooms
 // they hid from us, and how many more questions it may ask them.
 struct walk {
+  walk(runtime::handler_context& c, const std::string& user, bool suggested)
+      : ctx(c), user_id(user), suggested_only(suggested) {}
+
   runtime::handler_context& ctx;
   const std::string& user_id;
   bool suggested_only;

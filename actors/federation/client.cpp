@@ -41,7 +41,7 @@ outbound::fetch_result send_signed(runtime::handler_context& ctx, const std::str
     opt.body = json::serialize(*body);
   }
   try {
-    return outbound::fetch(opt, base_url(ctx.config, destination) + target);
+    return fetch_from(ctx.config, destination, std::move(opt), target);
   } catch (const outbound::fetch_error& e) {
     if (e.which() == outbound::fetch_error::kind::too_large)
       throw protocol::matrix_error(502, "M_TOO_LARGE", "The answer of " + destination + " is too large");

@@ -18,12 +18,26 @@ struct homeserver_config;
 
 namespace myelin::federation {
 
-// The https base URL ("https://host:port") where `server_name`'s federation API answers
-// (server-server API "Resolving server names"): an IP literal or an explicit port directly;
-// otherwise /.well-known/matrix/server of the host (cached an hour, failures ten minutes), then
-// port 8448. SRV records are not looked up yet. Throws matrix_error 400 M_INVALID_PARAM for a
-// name that is not a server name.
-std::string base_url(const homeserver_config& cfg, const std::string& server_name);
+// Where `server_name`'s federation API answers (server-server API "Resolving server names",
+// protocol/server_discovery): an IP literal or explicit port as it is; else the server's
+// /.well-known/matrix/server delegation, then SRV records (_matrix-fed._tcp, then the deprecated
+// _matrix._tcp) of the delegated or own host, then port 8448. `url` ("https://<name>[:<port>]")
+// names the server for TLS and the Host header — its own name or the delegated one, never an SRV
+// target —; `connect_to` is where to connect, in the order to try (SRV targets in a fresh
+// RFC 2782 order on each call). Routes are cached (an hour after a /.well-known answer, ten
+// minutes without, bounded by the SRV records' TTL but at least a minute; a minute after a failed
+// DNS query), at most 10000 of them. Throws matrix_error 400 M_INVALID_PARAM for a name that is
+// not a server name.
+struct route {
+  std::string url;
+  std::vector<outbound::connect_target> connect_to;
+};
+route route_to(const homeserver_config& cfg, const std::string& server_name);
+
+// outbound::fetch of `path_and_query` on `server_name`'s federation API, routed by route_to
+// (options.connect_to set from it; redirects not followed). Throws what route_to and fetch throw.
+outbound::fetch_result fetch_from(const homeserver_config& cfg, const std::string& server_name,
+                                  outbound::fetch_options options, const std::string& path_and_query);
 
 // The raw ed25519 public key `key_id` of `server_name` that is valid now (for checking requests):
 // from the key cache (storage/tables/server_keys), else fetched from the server's

@@ -76,7 +76,7 @@ void store_document(runtime::handler_context& ctx, const std::string& server_nam
 // Fetches, checks and caches the server's key document. False when it could not be had.
 bool fetch_keys(runtime::handler_context& ctx, const std::string& server_name) {
   try {
-    auto r = outbound::fetch(key_fetch_options(ctx), base_url(ctx.config, server_name) + "/_matrix/key/v2/server");
+    auto r = fetch_from(ctx.config, server_name, key_fetch_options(ctx), "/_matrix/key/v2/server");
     if (r.status != 200) {
       ctx.log.warn("key fetch refused", {{"server", server_name}, {"status", std::to_string(r.status)}});
       return false;
@@ -132,7 +132,7 @@ bool fetch_keys_from_notaries(runtime::handler_context& ctx, const std::string& 
       opt.method = "POST";
       opt.headers = {{"Content-Type", "application/json"}};
       opt.body = json::serialize(query);
-      auto r = outbound::fetch(opt, base_url(ctx.config, notary.server_name) + "/_matrix/key/v2/query");
+      auto r = fetch_from(ctx.config, notary.server_name, opt, "/_matrix/key/v2/query");
       boost::system::error_code ec;
       auto v = json::parse(r.body, ec);
       const auto* docs = !ec && r.status == 200 && v.is_object() ? v.as_object().if_contains("server_keys") : nullptr;

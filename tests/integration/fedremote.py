@@ -84,29 +84,34 @@ def seal_event_v10(event, server_name, signing_key):
     return event_id_v10(event), event
 
 
-def make_ca_and_cert(directory):
-    """A private CA and a certificate for 127.0.0.1 signed by it (PEM files)."""
+def make_ca_and_cert(directory, subject_alt_name="IP:127.0.0.1"):
+    """A private CA and a certificate signed by it (PEM files), for 127.0.0.1 unless
+    `subject_alt_name` names something else (openssl syntax: "DNS:localhost")."""
     def run(*args):
         subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=directory)
     run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=Myelin test CA",
         "-keyout", "ca.key", "-out", "ca.pem")
-    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key",
+    common_name = subject_alt_name.split(":", 1)[1].split(",")[0]
+    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={common_name}", "-keyout", "server.key",
         "-out", "server.csr")
     with open(os.path.join(directory, "ext.cnf"), "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1\n")
+        f.write(f"subjectAltName={subject_alt_name}\n")
     run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
         "-extfile", "ext.cnf", "-out", "server.pem")
     return os.path.join(directory, "ca.pem"), os.path.join(directory, "server.pem"), os.path.join(directory, "server.key")
 
 
 class RemoteServer:
-    """A remote homeserver as far as keys go: /_matrix/key/v2/server over HTTPS, and signing."""
+    """A remote homeserver as far as keys go: /_matrix/key/v2/server over HTTPS, and signing.
+    Its server name is "127.0.0.1:PORT" unless `name` gives another (one that discovery leads to
+    this server, such as "localhost" with an SRV record)."""
 
-    def __init__(self, cert, key):
+    def __init__(self, cert, key, name=None):
         self.signing_key = signedjson.key.generate_signing_key("t1")
         self.key_id = "ed25519:t1"
         remote = self
         self.fetches = 0
+        self.hosts_seen = []          # (method, path, Host header) of every request, in order
         self.peer_keys = {}           # (server, key id) → verify key of servers allowed to ask
         self.verified_requests = []   # (origin, path) of requests whose signature checked out
         self.old_verify_keys = {}     # key id → {"key": base64, "expired_ts": ms}: keys it retired
@@ -115,6 +120,12 @@ class RemoteServer:
         self.routes = []
 
         class Handler(BaseHTTPRequestHandler):
+            def parse_request(self):
+                ok = super().parse_request()
+                if ok:
+                    remote.hosts_seen.append((self.command, self.path, self.headers.get("Host")))
+                return ok
+
             def dispatch(self, method):
                 for m, pattern, fn in remote.routes:
                     match = re.match(pattern, self.path)
@@ -168,7 +179,8 @@ class RemoteServer:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(cert, key)
         self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
-        self.name = f"127.0.0.1:{self.httpd.server_address[1]}"
+        self.port = self.httpd.server_address[1]
+        self.name = name or f"127.0.0.1:{self.port}"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def verify(self, handler, method, content=None):

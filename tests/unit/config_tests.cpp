@@ -397,6 +397,23 @@ BOOST_AUTO_TEST_CASE(pusher_section) {
   BOOST_TEST(contains(error_of(minimal + "pusher:\n  retry_delay: soon\n"), "pusher.retry_delay"));
 }
 
+BOOST_AUTO_TEST_CASE(federation_dns_servers) {
+  BOOST_TEST(parse(minimal).federation.dns_servers.empty());
+  auto cfg = parse(minimal + "federation_dns_servers: ['127.0.0.1:5353', 192.0.2.1]\n");
+  BOOST_TEST(cfg.warnings.empty());
+  BOOST_REQUIRE(cfg.federation.dns_servers.size() == 2u);
+  BOOST_TEST(cfg.federation.dns_servers[0].first.to_string() == "127.0.0.1");
+  BOOST_TEST(cfg.federation.dns_servers[0].second == 5353);
+  BOOST_TEST(cfg.federation.dns_servers[1].first.to_string() == "192.0.2.1");
+  BOOST_TEST(cfg.federation.dns_servers[1].second == 53);
+  for (const char* bad : {"['::1']", "['[::1]:53']", "['127.0.0.1:0']", "['127.0.0.1:70000']", "['127.0.0.1:x']",
+                          "[dns.example.org]", "127.0.0.1", "['127.0.0.1:']"})
+    BOOST_TEST(starts_with(error_of(minimal + "federation_dns_servers: " + bad + "\n"),
+                           "hs.yaml:4: key 'federation_dns_servers"), bad);
+  BOOST_TEST(contains(error_of(minimal + "federation_dns_servers: [1.1.1.1, 1.1.1.2, 1.1.1.3, 1.1.1.4]\n"),
+                      "at most 3"));
+}
+
 BOOST_AUTO_TEST_CASE(null_values_keep_defaults) {
   auto cfg = parse(minimal + "public_baseurl: https://matrix.example.org\nsession_lifetime:\nredis:\n");
   BOOST_TEST(cfg.warnings.empty());

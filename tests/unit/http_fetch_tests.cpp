@@ -321,6 +321,101 @@ BOOST_AUTO_TEST_CASE(https_needs_a_tls_peer) {
   BOOST_TEST((error_of(options(), "https://127.0.0.1:" + std::to_string(s.port()) + "/") == kind::tls));
 }
 
+// A loopback port nobody listens on (bound, read, closed).
+uint16_t closed_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+BOOST_AUTO_TEST_CASE(connect_to_replaces_where_but_not_whom) {
+  scripted_server s([](const std::string& line, const std::string&) {
+    return scripted_server::answer{response(200, "at " + path_of(line))};
+  });
+  auto o = options();
+  o.connect_to = {{"127.0.0.1", s.port()}};
+  // The URL's host does not resolve: with connect_to it is only the name the request is for.
+  auto r = outbound::fetch(o, "http://fed.example.invalid:8448/x");
+  BOOST_TEST(r.body == "at /x");
+  BOOST_TEST(s.last_request().find("Host: fed.example.invalid:8448\r\n") != std::string::npos, s.last_request());
+  r = outbound::fetch(o, "http://fed.example.invalid/y");
+  BOOST_TEST(r.body == "at /y");
+  BOOST_TEST(s.last_request().find("Host: fed.example.invalid\r\n") != std::string::npos, s.last_request());
+  // Names and bracketed IPv6 literals are accepted as targets.
+  o.connect_to = {{"LocalHost", s.port()}};
+  BOOST_TEST(outbound::fetch(o, "http://fed.example.invalid/z").body == "at /z");
+}
+
+BOOST_AUTO_TEST_CASE(connect_to_tries_the_targets_in_order) {
+  scripted_server s([](const std::string&, const std::string&) {
+    return scripted_server::answer{response(200, "ok")};
+  });
+  auto o = options();
+  // Refused, not resolving, denied by the policy: each is skipped for the next.
+  o.connect_to = {{"127.0.0.1", closed_port()}, {"no-such-host.invalid", 8448}, {"127.0.0.2", s.port()},
+                  {"127.0.0.1", s.port()}};
+  BOOST_TEST(outbound::fetch(o, "http://fed.example.invalid/").body == "ok");
+  BOOST_TEST(s.requests() == 1);
+  // The first that accepts is used; later ones are never tried.
+  o.connect_to = {{"127.0.0.1", s.port()}, {"127.0.0.1", closed_port()}};
+  BOOST_TEST(outbound::fetch(o, "http://fed.example.invalid/").body == "ok");
+  // When none accepts, the error names every failure; the kind is the one they share.
+  auto refused = closed_port();
+  o.connect_to = {{"127.0.0.1", refused}, {"127.0.0.1", closed_port()}};
+  try {
+    outbound::fetch(o, "http://fed.example.invalid/");
+    BOOST_FAIL("connected to a closed port");
+  } catch (const fetch_error& e) {
+    BOOST_TEST((e.which() == kind::connect));
+    BOOST_TEST(std::string(e.what()).find("127.0.0.1:" + std::to_string(refused)) != std::string::npos, e.what());
+  }
+  o.connect_to = {{"127.0.0.2", s.port()}, {"[::1]", s.port()}, {"0.0.0.0", s.port()}};
+  BOOST_TEST((error_of(o, "http://fed.example.invalid/") == kind::blocked));
+  o.connect_to = {{"127.0.0.2", s.port()}, {"127.0.0.1", refused}};
+  BOOST_TEST((error_of(o, "http://fed.example.invalid/") == kind::connect));
+  BOOST_TEST(s.requests() == 2);
+}
+
+BOOST_AUTO_TEST_CASE(connect_to_is_checked_like_a_url) {
+  scripted_server s([](const std::string&, const std::string&) { return scripted_server::answer{response(200, "x")}; });
+  protocol::ip_policy defaults{protocol::ip_range_set(protocol::default_ip_deny_list()), {}};
+  auto o = options();
+  o.ip_policy = &defaults;
+  o.connect_to = {{"localhost", s.port()}};  // a public-looking URL cannot lead into loopback
+  BOOST_TEST((error_of(o, "http://example.org/") == kind::blocked));
+  o.connect_to = {{"[::ffff:127.0.0.1]", s.port()}};
+  BOOST_TEST((error_of(o, "http://example.org/") == kind::blocked));
+  BOOST_TEST(s.requests() == 0);
+  o = options();
+  std::vector<outbound::connect_target> bad_targets{{"exa mple.org", 80}, {"", 80}, {"127.0.0.1", 0}, {"[::1", 1}};
+  for (const auto& bad : bad_targets) {
+    o.connect_to = {bad};
+    BOOST_TEST((error_of(o, "http://example.org/") == kind::invalid_url), bad.host);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(connect_to_does_not_apply_to_redirects) {
+  scripted_server other([](const std::string& line, const std::string&) {
+    return scripted_server::answer{response(200, "other " + path_of(line))};
+  });
+  scripted_server s([&other](const std::string& line, const std::string&) -> scripted_server::answer {
+    if (path_of(line) == "/relative") return {response(302, "", "Location: /next\r\n")};
+    return {response(302, "", "Location: " + other.url("/there") + "\r\n")};
+  });
+  auto o = options();
+  o.connect_to = {{"127.0.0.1", s.port()}};
+  BOOST_TEST(outbound::fetch(o, "http://fed.example.invalid/absolute").body == "other /there");
+  // A relative redirect stays on the URL's host, which is resolved for itself this time.
+  BOOST_TEST((error_of(o, "http://fed.example.invalid/relative") == kind::dns));
+  BOOST_TEST(other.requests() == 1);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(url_cache_tests)
