@@ -45,6 +45,7 @@ constexpr size_t max_rooms_walked = 2000;  // bounds one request however big the
 constexpr size_t max_remote_questions = 10;
 constexpr auto remote_timeout = std::chrono::seconds(5);
 constexpr int64_t remote_answer_ttl_ms = 5 * 60 * 1000;
+constexpr size_t max_servers_per_question = 3;
 
 struct page_token {
   size_t offset = 0;
@@ -199,8 +200,10 @@ std::optional<remote_room> ask_servers(runtime::handler_context& ctx, const std:
   if (questions == 0) return std::nullopt;
   --questions;
   std::optional<remote_room> answer;
+  size_t tried = 0;
   for (const auto& server : via) {
     if (server == ctx.config.server_name) continue;
+    if (tried++ == max_servers_per_question) break;  // a child may name any number of servers
     try {
       auto v = federation::request(ctx, server, "GET",
                                    "/_matrix/federation/v1/hierarchy/" + protocol::percent_encode(room_id) +
