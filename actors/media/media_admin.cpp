@@ -1,6 +1,7 @@
 // Synapse-compatible admin API for media (docs: Synapse "Media" admin API), served by the media
 // group: the mxc URIs a room's events mention, one user's media (paged, ordered) and deleting it,
-// deleting one local media item, and deleting local media by age and size. Deleting removes the
+// deleting one local media item, deleting local media by age and size, and purging other servers'
+// media cached here. Deleting removes the
 // file, its thumbnails and their rows (media is not a stream: the media group writes these tables
 // directly). Admins only.
 #include <boost/json.hpp>
@@ -136,6 +137,35 @@ api_response delete_by_age(runtime::handler_context& ctx, const api_request& req
   return deleted_response(delete_media(ctx, ids));
 }
 
+// POST /_synapse/admin/v1/purge_media_cache?before_ts=: other servers' media cached here and not
+// served since `before_ts`, deleted (file, thumbnails, rows); fetched again if asked for later.
+api_response purge_media_cache(runtime::handler_context& ctx, const api_request& req) {
+  admin::require_admin(ctx, req);
+  if (!query_param(req, "before_ts")) throw errors::missing_param("Missing integer query parameter 'before_ts'");
+  auto before_ts = admin::query_count(req, "before_ts", 0, INT64_MAX);
+  constexpr int64_t batch = 500;
+  const auto& store = media::store(ctx.config);
+  int64_t deleted = 0;
+  while (true) {
+    std::vector<std::pair<std::string, std::string>> items;
+    {
+      auto c = ctx.db.acquire();
+      items = media_table::remote_media_before(*c, before_ts, batch);
+    }
+    // Row first, then the file: a request after the row is gone fetches the item again (one that
+    // read the row just before may still find its file gone, as with Synapse's purge).
+    for (const auto& item : items) {
+      bool gone = false;
+      ctx.db.transact([&](storage::connection& c) { gone = media_table::delete_remote(c, item.first, item.second); });
+      store.remove_remote(item.first, item.second);
+      deleted += gone ? 1 : 0;
+    }
+    if (static_cast<int64_t>(items.size()) < batch) break;
+  }
+  ctx.log.info("remote media cache purged", {{"count", std::to_string(deleted)}});
+  return runtime::json_response(json::object{{"deleted", deleted}});
+}
+
 // Synapse's order_by names → local_media columns (last_access_ts: Myelin records none, so the
 // creation time stands in; safe_from_quarantine: nothing is protected, the media id).
 std::string order_column(const api_request& req) {
@@ -210,6 +240,8 @@ void register_media_admin(runtime::endpoint_registry& r) {
   r.add({.name = "admin.media.delete", .method = "DELETE", .path = "/_synapse/admin/v1/media/{serverName}/{mediaId}"},
         delete_one);
   r.add({.name = "admin.media.delete_old", .method = "POST", .path = "/_synapse/admin/v1/media/delete"}, delete_by_age);
+  r.add({.name = "admin.media.purge_cache", .method = "POST", .path = "/_synapse/admin/v1/purge_media_cache"},
+        purge_media_cache);
   r.add({.name = "admin.media.delete_old.server", .method = "POST",
          .path = "/_synapse/admin/v1/media/{serverName}/delete"},
         delete_by_age);

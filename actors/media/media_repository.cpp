@@ -23,6 +23,7 @@ using storage::media_table::local_media;
 namespace {
 
 std::atomic<remote_media_source*> remote_source{nullptr};
+constexpr int64_t remote_access_resolution_ms = 3600 * 1000;
 
 // Types a browser shows but cannot run: served inline. Everything else (HTML, SVG, JavaScript…)
 // is an attachment, so a hostile upload cannot run in the homeserver's origin.
@@ -178,6 +179,11 @@ resolved_media resolve(runtime::handler_context& ctx, const std::string& server_
     auto* source = remote_source.load();
     auto m = source ? source->fetch(ctx, server_name, media_id) : std::nullopt;
     if (!m || m->quarantined_by) throw not_found();
+    // Last served, for purge_media_cache: written at most hourly, not on every request.
+    if (int64_t now = now_ms(); now - m->last_access_ts > remote_access_resolution_ms) {
+      auto c = ctx.db.acquire();
+      storage::media_table::touch_remote(*c, server_name, media_id, now);
+    }
     resolved_media r;
     r.content_type = m->content_type;
     r.upload_name = m->upload_name;

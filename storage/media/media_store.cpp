@@ -239,6 +239,12 @@ void media_store::remove_thumbnails(std::string_view media_id) const {
   fs::remove_all(sharded(root_, "local_thumbnails", media_id), ec);
 }
 
+void media_store::remove_remote(std::string_view origin, std::string_view media_id) const {
+  std::error_code ec;
+  fs::remove(remote_path(origin, media_id), ec);
+  fs::remove_all(sharded(root_ / "remote_thumbnails", checked_origin(origin).c_str(), media_id), ec);
+}
+
 size_t media_store::sweep_temporary(std::chrono::seconds age) const {
   size_t removed = 0;
   std::error_code ec;

@@ -98,6 +98,8 @@ public:
 
   // Deletes a local media file; false when there was none.
   bool remove(std::string_view media_id) const;
+  // Deletes another server's cached file and its thumbnails; quiet when already gone.
+  void remove_remote(std::string_view origin, std::string_view media_id) const;
   // Deletes every thumbnail of a local media id (its thumbnail directory); quiet when none.
   void remove_thumbnails(std::string_view media_id) const;
   // Deletes temporary files older than `age` (left by a crash or a killed upload); returns how many.

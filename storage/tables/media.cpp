@@ -116,7 +116,8 @@ void put_thumbnail(connection& c, const thumbnail& t) {
 }
 
 std::optional<remote_media> get_remote(connection& c, const std::string& origin, const std::string& media_id) {
-  auto r = c.exec("SELECT content_type, upload_name, size, sha256, created_ts, quarantined_by FROM remote_media_cache "
+  auto r = c.exec("SELECT content_type, upload_name, size, sha256, created_ts, quarantined_by, last_access_ts "
+                  "FROM remote_media_cache "
                   "WHERE origin = $1 AND media_id = $2",
                   {origin, media_id});
   if (r.empty()) return std::nullopt;
@@ -129,15 +130,36 @@ std::optional<remote_media> get_remote(connection& c, const std::string& origin,
   m.sha256 = r[0].as_text(3);
   m.created_ts = r[0].as_int(4);
   m.quarantined_by = r[0].opt_text(5);
+  m.last_access_ts = r[0].as_int(6);
   return m;
 }
 
 void put_remote(connection& c, const remote_media& m) {
-  c.exec("INSERT INTO remote_media_cache (origin, media_id, content_type, upload_name, size, sha256, created_ts) "
-         "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (origin, media_id) DO UPDATE SET "
+  c.exec("INSERT INTO remote_media_cache (origin, media_id, content_type, upload_name, size, sha256, created_ts, "
+         "last_access_ts) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (origin, media_id) DO UPDATE SET "
          "content_type = excluded.content_type, upload_name = excluded.upload_name, size = excluded.size, "
          "sha256 = excluded.sha256",
          {m.origin, m.media_id, m.content_type, nullable(m.upload_name), m.size, m.sha256, m.created_ts});
+}
+
+void touch_remote(connection& c, const std::string& origin, const std::string& media_id, int64_t now) {
+  c.exec("UPDATE remote_media_cache SET last_access_ts = $3 WHERE origin = $1 AND media_id = $2",
+         {origin, media_id, now});
+}
+
+std::vector<std::pair<std::string, std::string>> remote_media_before(connection& c, int64_t before_ts, int64_t limit) {
+  auto r = c.exec("SELECT origin, media_id FROM remote_media_cache WHERE last_access_ts < $1 "
+                  "ORDER BY last_access_ts LIMIT $2",
+                  {before_ts, limit});
+  std::vector<std::pair<std::string, std::string>> out;
+  for (size_t i = 0; i < r.size(); ++i) out.emplace_back(r[i].as_text(0), r[i].as_text(1));
+  return out;
+}
+
+bool delete_remote(connection& c, const std::string& origin, const std::string& media_id) {
+  c.exec("DELETE FROM remote_media_thumbnails WHERE origin = $1 AND media_id = $2", {origin, media_id});
+  return c.exec("DELETE FROM remote_media_cache WHERE origin = $1 AND media_id = $2", {origin, media_id})
+             .affected_rows() == 1;
 }
 
 media_page list_user_media(connection& c, const std::string& user_id, int64_t from, int64_t limit,

@@ -93,8 +93,16 @@ struct remote_media {
   std::string sha256;
   int64_t created_ts = 0;
   std::optional<std::string> quarantined_by;
+  int64_t last_access_ts = 0;  // when it was last served (kept to the hour)
 };
 std::optional<remote_media> get_remote(connection& c, const std::string& origin, const std::string& media_id);
+// Inserts (last_access_ts = created_ts) or replaces what the remote said of the item.
 void put_remote(connection& c, const remote_media& m);
+// Records that the item was served at `now`.
+void touch_remote(connection& c, const std::string& origin, const std::string& media_id, int64_t now);
+// Cached remote items last served before `before_ts`, at most `limit`: (origin, media_id).
+std::vector<std::pair<std::string, std::string>> remote_media_before(connection& c, int64_t before_ts, int64_t limit);
+// Deletes the item's row and its thumbnails' rows; false when there was no row.
+bool delete_remote(connection& c, const std::string& origin, const std::string& media_id);
 
 } // namespace myelin::storage::media_table

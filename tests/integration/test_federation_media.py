@@ -11,8 +11,11 @@ The remote's 404 is a 404; media past max_upload_size is 502 M_TOO_LARGE; an unr
 is 502."""
 import email.parser
 import email.policy
+import glob
 import io
+import os
 import sys
+import time
 import urllib.parse
 
 from harness import main
@@ -170,6 +173,35 @@ class FederationMedia(FederationTestCase):
         self.assertEqual(self.client_get(
             f"{V1}/media/thumbnail/{self.remote.name}/image?width=800&height=600&method=scale").status, 200)
         self.assertEqual(len(self.server.sql("SELECT origin FROM remote_media_thumbnails")), 2)
+
+    def test_purge_media_cache(self):
+        path = f"{V1}/media/download/{self.remote.name}/purgeable"
+        self.remote_media["purgeable"] = ({"Content-Type": "text/plain"}, b"cache me")
+        self.assertEqual(self.client_get(path).status, 200)
+        self.assertEqual(self.client_get(f"{V1}/media/thumbnail/{self.remote.name}/image?width=32&height=32").status,
+                         200)
+        admin = self.server.register("purger")
+        self.server.sql_write(f"UPDATE users SET is_admin = 1 WHERE user_id = '{admin['user_id']}'")
+        purge = "/_synapse/admin/v1/purge_media_cache"
+        self.assertError(self.server.post(f"{purge}?before_ts=1", {}, token=self.token), 403, "M_FORBIDDEN")
+        self.assertError(self.server.post(purge, {}, token=admin["access_token"]), 400, "M_MISSING_PARAM")
+        # Nothing served before the epoch's first millisecond.
+        r = self.server.post(f"{purge}?before_ts=1", {}, token=admin["access_token"])
+        self.assertEqual((r.status, r.json), (200, {"deleted": 0}), r)
+        # Everything served until now: files, thumbnails and rows go; a later request fetches again.
+        r = self.server.post(f"{purge}?before_ts={int(time.time() * 1000) + 1000}", {}, token=admin["access_token"])
+        self.assertEqual(r.status, 200, r)
+        self.assertGreaterEqual(r.json["deleted"], 2)
+        self.assertEqual(self.server.sql("SELECT COUNT(*) FROM remote_media_cache"), [("0",)])
+        self.assertEqual(self.server.sql("SELECT COUNT(*) FROM remote_media_thumbnails"), [("0",)])
+        left = [f for area in ("remote_content", "remote_thumbnails")
+                for f in glob.glob(os.path.join(self.server.dir, "**", area, "**"), recursive=True)
+                if os.path.isfile(f)]
+        self.assertEqual(left, [])
+        self.fetches.clear()
+        r = self.client_get(path)
+        self.assertEqual((r.status, r.data), (200, b"cache me"))
+        self.assertEqual(self.fetches, ["purgeable"])
 
     def test_remote_errors(self):
         self.assertError(self.client_get(f"{V1}/media/download/{self.remote.name}/missing"), 404, "M_NOT_FOUND")
