@@ -882,7 +882,16 @@ class ClusterGrowsLive(unittest.TestCase):
                     break
             self.assertIsNotNone(user, "no user hashed to sync/1")
             self.assertEqual(a.post(f"{V3}/join/{room}", {}, token=user["access_token"]).status, 200)
-            since = b.get(f"{V3}/sync?timeout=0", token=user["access_token"]).json["next_batch"]
+            # The since token once c's sync instance has the join (the nodes' streams reach it a
+            # moment after a's writer): otherwise the next sync is the room's first, whole timeline.
+            deadline = time.time() + 10
+            while True:
+                body = b.get(f"{V3}/sync?timeout=0", token=user["access_token"]).json
+                if room in body.get("rooms", {}).get("join", {}) or time.time() > deadline:
+                    break
+                time.sleep(0.1)
+            self.assertIn(room, body.get("rooms", {}).get("join", {}))
+            since = body["next_batch"]
             got = {}
 
             def long_poll():
