@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <limits>
 
 #include "protocol/identifiers.hpp"
@@ -133,6 +134,35 @@ std::vector<connect_target> connection_order(const std::vector<srv_record>& targ
       left.erase(left.begin() + static_cast<std::ptrdiff_t>(chosen));
     }
     group = end;
+  }
+  return out;
+}
+
+std::optional<int64_t> cache_max_age_seconds(std::string_view cache_control) {
+  std::optional<int64_t> out;
+  size_t pos = 0;
+  while (pos <= cache_control.size()) {
+    size_t end = cache_control.find(',', pos);
+    if (end == std::string_view::npos) end = cache_control.size();
+    auto d = cache_control.substr(pos, end - pos);
+    while (!d.empty() && (d.front() == ' ' || d.front() == '\t')) d.remove_prefix(1);
+    while (!d.empty() && (d.back() == ' ' || d.back() == '\t')) d.remove_suffix(1);
+    std::string lower(d);
+    for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (lower == "no-store" || lower == "no-cache") return 0;
+    if (lower.starts_with("max-age=")) {
+      std::string_view digits(lower);
+      digits.remove_prefix(8);
+      if (digits.size() >= 2 && digits.front() == '"' && digits.back() == '"') digits = digits.substr(1, digits.size() - 2);
+      int64_t v = 0;
+      auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+      if (ec == std::errc::result_out_of_range && !digits.empty() && digits.front() != '-')
+        v = std::numeric_limits<int64_t>::max();  // "forever": the caller's cap applies
+      else if (ec != std::errc{} || p != digits.data() + digits.size() || v < 0 || digits.empty())
+        return std::nullopt;  // a malformed max-age: as if there were none
+      out = v;
+    }
+    pos = end + 1;
   }
   return out;
 }

@@ -75,6 +75,11 @@ std::vector<srv_record> usable_records(std::vector<srv_record> records);
 // weighted random order (each pick chosen with probability weight / remaining weight; records of
 // weight 0 first in the running sums, so they are picked rarely when others have weight).
 // `random(n)` returns a uniformly distributed integer in [0, n].
+// How long a /.well-known answer may be cached by its Cache-Control header (RFC 9111): max-age
+// in seconds (s-maxage is for shared caches, not us), 0 for no-store or no-cache; nullopt when the
+// header says nothing usable (the caller's default then applies).
+std::optional<int64_t> cache_max_age_seconds(std::string_view cache_control);
+
 std::vector<connect_target> connection_order(const std::vector<srv_record>& targets,
                                              const std::function<uint32_t(uint32_t)>& random);
 

@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -25,15 +26,21 @@ namespace {
 
 namespace discovery = protocol::discovery;
 
-constexpr int64_t well_known_ttl_ms = 3600 * 1000;
-constexpr int64_t well_known_failure_ttl_ms = 600 * 1000;
+// The spec's recommendations for /.well-known answers: the Cache-Control header's time, else a
+// day, at most two days; a failure (no answer, not 200, not a server name) up to an hour. Never
+// below a minute, so a "no-cache" server is not asked on every request.
+constexpr int64_t well_known_default_ttl_ms = 24 * 3600 * 1000;
+constexpr int64_t well_known_max_ttl_ms = 48 * 3600 * 1000;
+constexpr int64_t well_known_failure_ttl_ms = 3600 * 1000;
 // SRV TTLs bound a route's cache time, but not below a minute: every request of a server with a
 // zero TTL would otherwise ask DNS and /.well-known again. A failed DNS query is retried as soon.
 constexpr int64_t min_srv_ttl_ms = 60 * 1000;
 
 // The `m.server` of https://<host>/.well-known/matrix/server as served (checked by
-// protocol::discovery::resolve), or nullopt when there is no usable answer.
-std::optional<std::string> well_known(const homeserver_config& cfg, const std::string& host) {
+// protocol::discovery::resolve), or nullopt when there is no usable answer. `max_age_s`: what the
+// answer's Cache-Control allows, if it says.
+std::optional<std::string> well_known(const homeserver_config& cfg, const std::string& host,
+                                      std::optional<int64_t>& max_age_s) {
   outbound::fetch_options opt;
   opt.ip_policy = &cfg.federation.ip_policy;
   opt.timeout = std::chrono::seconds(5);
@@ -42,6 +49,11 @@ std::optional<std::string> well_known(const homeserver_config& cfg, const std::s
   try {
     auto r = outbound::fetch(opt, "https://" + host + "/.well-known/matrix/server");
     if (r.status != 200) return std::nullopt;
+    for (const auto& [name, value] : r.headers)
+      if (name.size() == 13 && std::equal(name.begin(), name.end(), "cache-control", [](char a, char b) {
+            return std::tolower(static_cast<unsigned char>(a)) == b;
+          }))
+        max_age_s = discovery::cache_max_age_seconds(value);
     boost::system::error_code ec;
     auto v = boost::json::parse(r.body, ec);
     const auto* server = !ec && v.is_object() ? v.as_object().if_contains("m.server") : nullptr;
@@ -55,6 +67,12 @@ std::optional<std::string> well_known(const homeserver_config& cfg, const std::s
 struct cached {
   discovery::route route;
   int64_t until_ms = 0;
+};
+
+// A route and how long it may be cached.
+struct resolved {
+  discovery::route route;
+  std::optional<int64_t> well_known_max_age_s;
 };
 std::mutex cache_mu;
 std::map<std::string, cached> cache;
@@ -70,20 +88,28 @@ void remember(const std::string& server_name, cached entry, int64_t now) {
   cache[server_name] = std::move(entry);
 }
 
-int64_t cache_ms(const discovery::route& r) {
-  int64_t ms = r.delegated ? well_known_ttl_ms : well_known_failure_ttl_ms;
+int64_t cache_ms(const resolved& res) {
+  const auto& r = res.route;
+  int64_t ms = well_known_failure_ttl_ms;
+  if (r.delegated) {
+    ms = well_known_default_ttl_ms;
+    if (res.well_known_max_age_s)
+      ms = std::clamp(*res.well_known_max_age_s, int64_t{0}, well_known_max_ttl_ms / 1000) * 1000;
+    ms = std::clamp(ms, min_srv_ttl_ms, well_known_max_ttl_ms);
+  }
   if (r.srv_ttl_seconds) ms = std::min(ms, std::max(min_srv_ttl_ms, int64_t{*r.srv_ttl_seconds} * 1000));
   if (r.dns_failed) ms = std::min(ms, min_srv_ttl_ms);
   return ms;
 }
 
-discovery::route resolve(const homeserver_config& cfg, const std::string& server_name) {
+resolved resolve(const homeserver_config& cfg, const std::string& server_name) {
+  std::optional<int64_t> max_age;
   discovery::lookups lookups{
-      [&cfg](const std::string& host) { return well_known(cfg, host); },
+      [&cfg, &max_age](const std::string& host) { return well_known(cfg, host, max_age); },
       [&cfg](const std::string& name) { return outbound::query_srv(name, cfg.federation.dns_servers); }};
   auto r = discovery::resolve(server_name, lookups);
   if (!r) throw protocol::errors::invalid_param("Not a server name: " + server_name);
-  return std::move(*r);
+  return {std::move(*r), max_age};
 }
 
 // The route's targets in a fresh RFC 2782 order, so that equal-priority targets share the load.
@@ -104,12 +130,12 @@ route route_to(const homeserver_config& cfg, const std::string& server_name) {
     if (auto it = cache.find(server_name); it != cache.end() && it->second.until_ms > now)
       return {it->second.route.url, order(it->second.route)};
   }
-  auto r = resolve(cfg, server_name);
-  route out{r.url, order(r)};
-  if (r.step != "1" && r.step != "2") {  // an IP literal or explicit port needs no lookup to cache
-    int64_t until = now + cache_ms(r);
+  auto res = resolve(cfg, server_name);
+  route out{res.route.url, order(res.route)};
+  if (res.route.step != "1" && res.route.step != "2") {  // an IP literal or explicit port needs no lookup to cache
+    int64_t until = now + cache_ms(res);
     std::lock_guard lock(cache_mu);
-    remember(server_name, {std::move(r), until}, now);
+    remember(server_name, {std::move(res.route), until}, now);
   }
   return out;
 }

@@ -2,6 +2,8 @@
 // scripted /.well-known and SRV answers, and the RFC 2782 order of SRV targets.
 #include <boost/test/unit_test.hpp>
 
+#include <limits>
+
 #include <map>
 #include <random>
 
@@ -271,6 +273,22 @@ BOOST_AUTO_TEST_CASE(connection_order_follows_the_weights) {
   for (int i = 0; i < runs; ++i) heavy_first += connection_order(records, random).front().host == "heavy";
   BOOST_TEST(heavy_first > runs * 0.57);
   BOOST_TEST(heavy_first < runs * 0.63);
+}
+
+BOOST_AUTO_TEST_CASE(well_known_cache_time_from_cache_control) {
+  using myelin::protocol::discovery::cache_max_age_seconds;
+  BOOST_TEST(cache_max_age_seconds("max-age=3600").value_or(-1) == 3600);
+  BOOST_TEST(cache_max_age_seconds("public, Max-Age=60 , must-revalidate").value_or(-1) == 60);
+  BOOST_TEST(cache_max_age_seconds("max-age=\"120\"").value_or(-1) == 120);
+  BOOST_TEST(cache_max_age_seconds("no-store").value_or(-1) == 0);
+  BOOST_TEST(cache_max_age_seconds("max-age=600, no-cache").value_or(-1) == 0);
+  BOOST_TEST(cache_max_age_seconds("max-age=99999999999999999999").value_or(-1) ==
+             std::numeric_limits<int64_t>::max());
+  BOOST_TEST(!cache_max_age_seconds("public"));
+  BOOST_TEST(!cache_max_age_seconds(""));
+  BOOST_TEST(!cache_max_age_seconds("max-age=-5"));
+  BOOST_TEST(!cache_max_age_seconds("max-age=soon"));
+  BOOST_TEST(!cache_max_age_seconds("max-age="));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
