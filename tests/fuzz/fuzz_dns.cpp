@@ -6,7 +6,7 @@
 // Input: any bytes; they are parsed as a DNS response, and the records found (if any) are the SRV
 // answer to every query of a resolution in which the same bytes, as text, are both the server
 // name and its /.well-known delegation. The route's targets are then ordered with a random source
-// drawn from the input too.
+// drawn from the input too. The text is also read as a /.well-known answer's Cache-Control.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -32,5 +32,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       (void)protocol::discovery::connection_order(r->targets, random);
   }
   (void)protocol::discovery::connection_order(answer.records, random);
+  (void)protocol::discovery::cache_max_age_seconds(text);  // a /.well-known answer's Cache-Control
   return 0;
 }
