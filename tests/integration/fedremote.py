@@ -238,8 +238,12 @@ class FederationTestCase(ServerTestCase):
     remote's certificate (federation_custom_ca_list, loopback allowed), the remote knows Myelin's
     signing key (remote.peer_keys). `more_config` is added to Myelin's config; a suite that needs
     more fake servers before Myelin starts makes them in `prepare_remotes` (cls.cert: the
-    certificate and key every fake server may use) and closes them in `close_remotes`."""
+    certificate and key every fake server may use) and closes them in `close_remotes`.
+    `certificate_names` / `remote_name`: the remote's certificate subjectAltName and server name
+    (default: 127.0.0.1 and "127.0.0.1:<port>")."""
     more_config = ""
+    certificate_names = "IP:127.0.0.1"
+    remote_name = None
 
     @classmethod
     def prepare_remotes(cls):
@@ -252,9 +256,9 @@ class FederationTestCase(ServerTestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory()
-        ca, cert, key = make_ca_and_cert(cls.tmp.name)
+        ca, cert, key = make_ca_and_cert(cls.tmp.name, cls.certificate_names)
         cls.cert = (cert, key)
-        cls.remote = RemoteServer(cert, key)
+        cls.remote = RemoteServer(cert, key, name=cls.remote_name)
         cls.remote.events = {}  # event id → event: what the remote "has" (build() adds to it)
         try:
             cls.prepare_remotes()

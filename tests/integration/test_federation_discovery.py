@@ -13,13 +13,12 @@ signed by "localhost" makes Myelin fetch the remote's keys along the same route.
 Routes are cached for minutes inside the process, so each case starts a fresh Myelin process."""
 import socket
 import struct
-import tempfile
 import threading
 import time
 import urllib.parse
 
-from harness import ServerTestCase, main
-from fedremote import RemoteServer, make_ca_and_cert, signedjson, unpadded_b64decode
+from harness import main
+from fedremote import FederationTestCase
 
 SRV, CLASS_IN = 33, 1
 NXDOMAIN = 3
@@ -99,37 +98,24 @@ def listening(port):
         return False
 
 
-class FederationDiscovery(ServerTestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
-        ca, cert, key = make_ca_and_cert(cls.tmp.name, "DNS:localhost")
-        cls.remote = RemoteServer(cert, key, name="localhost")
-        cls.dns = DnsServer()
-        cls.extra_config = (f"federation_custom_ca_list: ['{ca}']\n"
-                            "ip_range_whitelist: ['127.0.0.1']\n"
-                            f"federation_dns_servers: ['127.0.0.1:{cls.dns.port}']\n")
-        try:
-            super().setUpClass()
-        except BaseException:
-            cls.remote.close()
-            cls.dns.close()
-            cls.tmp.cleanup()
-            raise
-        doc = cls.server.get("/_matrix/key/v2/server").json
-        (key_id, entry), = doc["verify_keys"].items()
-        cls.remote.peer_keys[("test.local", key_id)] = signedjson.key.decode_verify_key_bytes(
-            key_id, unpadded_b64decode(entry["key"]))
-        cls.asker = cls.server.register("asker")
+class FederationDiscovery(FederationTestCase):
+    certificate_names = "DNS:localhost"
+    remote_name = "localhost"
 
     @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            cls.remote.close()
+    def prepare_remotes(cls):
+        cls.dns = DnsServer()
+        cls.more_config = f"federation_dns_servers: ['127.0.0.1:{cls.dns.port}']\n"
+
+    @classmethod
+    def close_remotes(cls):
+        if hasattr(cls, "dns"):
             cls.dns.close()
-            cls.tmp.cleanup()
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.asker = cls.server.register("asker")
 
     def setUp(self):
         # A fresh process: no route (nor /.well-known answer) cached from another case.
