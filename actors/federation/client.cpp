@@ -27,13 +27,8 @@ outbound::fetch_result send_signed(runtime::handler_context& ctx, const std::str
                                    std::chrono::milliseconds timeout, size_t max_bytes) {
   if (!ctx.signing_key) throw protocol::errors::unknown("No signing key loaded");
   if (destination == ctx.config.server_name) throw protocol::errors::invalid_param("That is this server");
-  outbound::fetch_options opt;
+  auto opt = federation_fetch_options(ctx.config, timeout, max_bytes);
   opt.method = method;
-  opt.ip_policy = &ctx.config.federation.ip_policy;
-  opt.timeout = timeout;
-  opt.max_bytes = max_bytes;
-  opt.max_redirects = 0;
-  opt.user_agent = outbound::fetch_options::default_user_agent("federation");
   opt.headers = {{"Authorization", protocol::federation::authorization_header(method, target, ctx.config.server_name,
                                                                               destination, body, *ctx.signing_key)}};
   if (body) {

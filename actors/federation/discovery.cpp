@@ -41,13 +41,10 @@ constexpr int64_t min_srv_ttl_ms = 60 * 1000;
 // answer's Cache-Control allows, if it says.
 std::optional<std::string> well_known(const homeserver_config& cfg, const std::string& host,
                                       std::optional<int64_t>& max_age_s) {
-  outbound::fetch_options opt;
-  opt.ip_policy = &cfg.federation.ip_policy;
-  opt.timeout = std::chrono::seconds(5);
-  opt.max_bytes = 50 << 10;
-  opt.user_agent = outbound::fetch_options::default_user_agent("federation");
   try {
-    auto r = outbound::fetch(opt, "https://" + host + "/.well-known/matrix/server");
+    // Redirects are followed here (the spec says so), unlike fetch_from's.
+    auto r = outbound::fetch(federation_fetch_options(cfg, std::chrono::seconds(5), 50 << 10),
+                             "https://" + host + "/.well-known/matrix/server");
     if (r.status != 200) return std::nullopt;
     for (const auto& [name, value] : r.headers)
       if (name.size() == 13 && std::equal(name.begin(), name.end(), "cache-control", [](char a, char b) {
@@ -138,6 +135,16 @@ route route_to(const homeserver_config& cfg, const std::string& server_name) {
     remember(server_name, {std::move(res.route), until}, now);
   }
   return out;
+}
+
+outbound::fetch_options federation_fetch_options(const homeserver_config& cfg, std::chrono::milliseconds timeout,
+                                                 size_t max_bytes) {
+  outbound::fetch_options opt;
+  opt.ip_policy = &cfg.federation.ip_policy;
+  opt.timeout = timeout;
+  opt.max_bytes = max_bytes;
+  opt.user_agent = outbound::fetch_options::default_user_agent("federation");
+  return opt;
 }
 
 outbound::fetch_result fetch_from(const homeserver_config& cfg, const std::string& server_name,

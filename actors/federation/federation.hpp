@@ -34,6 +34,11 @@ struct route {
 };
 route route_to(const homeserver_config& cfg, const std::string& server_name);
 
+// The options every request to another server starts from: the federation IP policy, the
+// federation user agent, and these bounds on time and answer size.
+outbound::fetch_options federation_fetch_options(const homeserver_config& cfg, std::chrono::milliseconds timeout,
+                                                 size_t max_bytes);
+
 // outbound::fetch of `path_and_query` on `server_name`'s federation API, routed by route_to
 // (options.connect_to set from it; redirects not followed). Throws what route_to and fetch throw.
 outbound::fetch_result fetch_from(const homeserver_config& cfg, const std::string& server_name,

@@ -46,13 +46,7 @@ bool may_ask(const std::string& server_name, int64_t now) {
 }
 
 outbound::fetch_options key_fetch_options(const runtime::handler_context& ctx) {
-  outbound::fetch_options opt;
-  opt.ip_policy = &ctx.config.federation.ip_policy;
-  opt.timeout = std::chrono::seconds(10);
-  opt.max_bytes = 1 << 20;
-  opt.max_redirects = 0;
-  opt.user_agent = outbound::fetch_options::default_user_agent("federation");
-  return opt;
+  return federation_fetch_options(ctx.config, std::chrono::seconds(10), 1 << 20);
 }
 
 // Caches the keys of a document already checked by check_server_keys. Current keys are trusted
