@@ -294,33 +294,6 @@ BOOST_AUTO_TEST_CASE(the_deadline_holds_against_a_silent_peer) {
   BOOST_TEST(took < std::chrono::milliseconds(1500));
 }
 
-BOOST_AUTO_TEST_CASE(unusable_urls_and_unreachable_hosts) {
-  auto o = options();
-  for (const char* bad : {"ftp://example.org/", "example.org/page", "http:///path", "http://exa mple.org/",
-                          "http://example.org:99999/", "http://[v1.x]/", "mailto:a@example.org", ""})
-    BOOST_TEST((error_of(o, bad) == kind::invalid_url), bad);
-  BOOST_TEST(!outbound::unfetchable("https://example.org/x?y#z").has_value());
-  BOOST_TEST(outbound::unfetchable("javascript:alert(1)").has_value());
-  BOOST_TEST((error_of(o, "http://no-such-host.invalid/") == kind::dns));
-  // A port nobody listens on.
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  BOOST_TEST((error_of(o, "http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/") == kind::connect));
-}
-
-BOOST_AUTO_TEST_CASE(https_needs_a_tls_peer) {
-  // A plain HTTP server cannot complete a TLS handshake: the https path fails as TLS, not as a
-  // garbled response read in the clear.
-  scripted_server s([](const std::string&, const std::string&) { return scripted_server::answer{response(200, "x")}; });
-  BOOST_TEST((error_of(options(), "https://127.0.0.1:" + std::to_string(s.port()) + "/") == kind::tls));
-}
-
 // A loopback port nobody listens on (bound, read, closed).
 uint16_t closed_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -332,6 +305,24 @@ uint16_t closed_port() {
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
   ::close(fd);
   return ntohs(a.sin_port);
+}
+
+BOOST_AUTO_TEST_CASE(unusable_urls_and_unreachable_hosts) {
+  auto o = options();
+  for (const char* bad : {"ftp://example.org/", "example.org/page", "http:///path", "http://exa mple.org/",
+                          "http://example.org:99999/", "http://[v1.x]/", "mailto:a@example.org", ""})
+    BOOST_TEST((error_of(o, bad) == kind::invalid_url), bad);
+  BOOST_TEST(!outbound::unfetchable("https://example.org/x?y#z").has_value());
+  BOOST_TEST(outbound::unfetchable("javascript:alert(1)").has_value());
+  BOOST_TEST((error_of(o, "http://no-such-host.invalid/") == kind::dns));
+  BOOST_TEST((error_of(o, "http://127.0.0.1:" + std::to_string(closed_port()) + "/") == kind::connect));
+}
+
+BOOST_AUTO_TEST_CASE(https_needs_a_tls_peer) {
+  // A plain HTTP server cannot complete a TLS handshake: the https path fails as TLS, not as a
+  // garbled response read in the clear.
+  scripted_server s([](const std::string&, const std::string&) { return scripted_server::answer{response(200, "x")}; });
+  BOOST_TEST((error_of(options(), "https://127.0.0.1:" + std::to_string(s.port()) + "/") == kind::tls));
 }
 
 BOOST_AUTO_TEST_CASE(connect_to_replaces_where_but_not_whom) {
