@@ -72,21 +72,6 @@ page_token parse_token(const std::string& s) {
   return t;
 }
 
-// The spec's list of who may see a room in the hierarchy.
-bool accessible(storage::connection& c, const room_summary& s, const std::string& user_id) {
-  auto m = storage::events::current_membership(c, s.room_id, user_id);
-  if (m && (*m == "join" || *m == "invite")) return true;
-  if (s.world_readable()) return true;
-  if (s.join_rule && (*s.join_rule == "public" || *s.join_rule == "knock" || *s.join_rule == "knock_restricted"))
-    return true;
-  if (s.join_rule && *s.join_rule == "restricted")
-    for (const auto& allowed : s.allowed_room_ids) {
-      auto am = storage::events::current_membership(c, allowed, user_id);
-      if (am && *am == "join") return true;
-    }
-  return false;
-}
-
 bool suggested(const json::object& content) {
   auto* s = content.if_contains("suggested");
   return s && s->is_bool() && s->as_bool();
@@ -223,8 +208,9 @@ std::optional<remote_room> ask_servers(runtime::handler_context& ctx, const std:
   return answer;
 }
 
-// The spec's list of who may see a room, for a room described by another server.
-bool accessible_remote(storage::connection& c, const json::object& summary, const std::string& user_id) {
+// The spec's list of who may see a room in the hierarchy, read from its summary (this server's
+// or another server's: the same fields).
+bool accessible(storage::connection& c, const json::object& summary, const std::string& user_id) {
   auto room_id = string_field(summary, "room_id");
   auto m = storage::events::current_membership(c, room_id, user_id);
   if (m && (*m == "join" || *m == "invite")) return true;
@@ -284,13 +270,13 @@ struct walk {
     }
     auto c = ctx.db.acquire();
     if (!entry) return local ? from_local(*c, *local) : std::nullopt;
-    if (!accessible_remote(*c, *entry, user_id)) return std::nullopt;
+    if (!accessible(*c, *entry, user_id)) return std::nullopt;
     return entry;
   }
 
   std::optional<json::object> from_local(storage::connection& c, const room_summary& s) {
-    if (!accessible(c, s, user_id)) return std::nullopt;
     auto entry = s.to_json(true);
+    if (!accessible(c, entry, user_id)) return std::nullopt;
     entry["children_state"] = local_children(s, suggested_only);
     return entry;
   }
